@@ -1,0 +1,1 @@
+"""LION benchmarks: every figure is a ratio against a peer measured in the same run."""

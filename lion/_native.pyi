@@ -1,0 +1,6 @@
+"""Type stubs for the Rust core, `lion._native` (checked by mypy.stubtest)."""
+
+__version__: str
+
+def hmac_sha256(key: bytes, message: bytes) -> bytes: ...
+def hmac_sha256_verify(key: bytes, message: bytes, tag: bytes) -> bool: ...

@@ -1,0 +1,215 @@
+"""Every public error LION raises, in one tree.
+
+::
+
+    LionError
+    ├── SpecError                 a .lion spec is malformed (syntax, names, types)
+    ├── VerifyError               lion-verify could not run a check (not "the check failed")
+    ├── KernelError               the kernel refused or could not do something
+    │   ├── CapabilityError       a token is forged, tampered, truncated, expired or revoked
+    │   ├── PolicyError           a policy, entity set or request is malformed
+    │   ├── ActorError            mailbox full, actor stopped, runner misuse
+    │   ├── InvariantViolation    the IPU refused a step that would break an invariant
+    │   └── BackendError          the requested kernel backend is unavailable
+    ├── DomainError               Element/Pile/Progression/Event/FieldModel misuse
+    │   ├── ItemNotFoundError
+    │   ├── ItemExistsError
+    │   ├── DeserializationError  malformed serialized data
+    │   └── ReplyValidationError  a model reply does not fit its structured-output type
+    └── WireError                 talking to a model server failed
+        ├── APIError              the server answered with an error status
+        │   ├── AuthenticationError   401, 403
+        │   ├── BadRequestError       400, 404, 409, 422 and other client errors
+        │   ├── RateLimitError        429 (quota or rate)
+        │   └── ServerError           5xx
+        ├── TimeoutError          connect, read or total timeout
+        ├── ConnectionError       could not connect, or the connection dropped
+        └── ProtocolError         the server's bytes are not what the protocol says
+
+Messages are lowercase, without a trailing period, and quote the user's input
+in backticks. Errors that point into a source file carry its location.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIError",
+    "ActorError",
+    "AuthenticationError",
+    "BackendError",
+    "BadRequestError",
+    "CapabilityError",
+    "ConnectionError",
+    "DeserializationError",
+    "DomainError",
+    "InvariantViolation",
+    "ItemExistsError",
+    "ItemNotFoundError",
+    "KernelError",
+    "LionError",
+    "PolicyError",
+    "ProtocolError",
+    "RateLimitError",
+    "ReplyValidationError",
+    "ServerError",
+    "SourceLocation",
+    "SpecError",
+    "TimeoutError",
+    "VerifyError",
+    "WireError",
+]
+
+from dataclasses import dataclass
+
+
+class LionError(Exception):
+    """Root of every error LION raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    """A point in a source file: 1-based line and column."""
+
+    path: str
+    line: int
+    column: int
+    source_line: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
+
+    def caret(self) -> str:
+        """The source line with a caret under the column, or '' if unknown."""
+        if not self.source_line:
+            return ""
+        pad = "".join("\t" if ch == "\t" else " " for ch in self.source_line[: self.column - 1])
+        return f"{self.source_line}\n{pad}^"
+
+
+class _Located(LionError):
+    """An error that may point at a place in a source file."""
+
+    def __init__(self, message: str, location: SourceLocation | None = None) -> None:
+        self.message = message
+        self.location = location
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        if self.location is None:
+            return self.message
+        text = f"{self.location}: {self.message}"
+        caret = self.location.caret()
+        return f"{text}\n{caret}" if caret else text
+
+
+class SpecError(_Located):
+    """A spec file is malformed: a syntax, name or type error."""
+
+
+class VerifyError(LionError):
+    """lion-verify could not carry out a check (bad configuration, missing bind)."""
+
+
+class KernelError(LionError):
+    """The kernel refused a request or could not carry it out."""
+
+
+class CapabilityError(KernelError):
+    """A capability token is not valid: forged, tampered, truncated, expired or revoked."""
+
+
+class PolicyError(_Located, KernelError):
+    """A policy, entity set or request is malformed."""
+
+
+class ActorError(KernelError):
+    """An actor or the runner was misused, or a mailbox refused a message."""
+
+
+class InvariantViolation(KernelError):
+    """The IPU refused a step because it would break a registered invariant."""
+
+
+class BackendError(KernelError):
+    """The requested kernel backend is not available."""
+
+
+class DomainError(LionError):
+    """Misuse of a domain structure (Element, Pile, Progression, Event, FieldModel)."""
+
+
+class ItemNotFoundError(DomainError, KeyError):
+    """The item is not in the collection."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ItemExistsError(DomainError):
+    """The item is already in a collection that does not allow duplicates."""
+
+
+class DeserializationError(DomainError):
+    """Serialized data is malformed or does not describe the expected type."""
+
+
+class ReplyValidationError(DomainError):
+    """A model's reply does not fit the structured-output type asked for."""
+
+
+class WireError(LionError):
+    """Talking to a model server failed."""
+
+
+class APIError(WireError):
+    """The server answered with an error status.
+
+    ``status`` is the HTTP status, ``message`` the provider's own message and
+    ``request_id`` the server's request id when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        request_id: str | None = None,
+        code: str | None = None,
+        body: object = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.request_id = request_id
+        self.code = code
+        self.body = body
+        where = f"status {status}" if status is not None else "error"
+        rid = f" (request id {request_id})" if request_id else ""
+        super().__init__(f"{where}: {message}{rid}")
+
+
+class AuthenticationError(APIError):
+    """401 or 403: the API key is missing, wrong or lacks permission."""
+
+
+class BadRequestError(APIError):
+    """A client error other than auth and rate limits: 400, 404, 409, 422, ..."""
+
+
+class RateLimitError(APIError):
+    """429: too many requests or tokens, or the quota is exhausted."""
+
+
+class ServerError(APIError):
+    """5xx: the server failed."""
+
+
+class TimeoutError(WireError):  # noqa: A001 - deliberately shadows the builtin inside lion.errors
+    """A connect, read or total timeout expired."""
+
+
+class ConnectionError(WireError):  # noqa: A001
+    """The connection could not be made or was dropped."""
+
+
+class ProtocolError(WireError):
+    """The server sent something the protocol does not allow (bad JSON, bad SSE, cut stream)."""
