@@ -9,6 +9,10 @@
     │   ├── CapabilityError       a token is forged, tampered, truncated, expired or revoked
     │   ├── PolicyError           a policy, entity set or request is malformed
     │   ├── ActorError            mailbox full, actor stopped, runner misuse
+    │   │   ├── MailboxFullError      a mailbox refused a message (REFUSE, or WAIT timed out)
+    │   │   ├── ActorStoppedError     the actor or runner stopped before taking the message
+    │   │   ├── AskTimeoutError       an ask got no reply within its timeout
+    │   │   └── DeadlockError         waiting would close a cycle of actors waiting on each other
     │   ├── InvariantViolation    the IPU refused a step that would break an invariant
     │   └── BackendError          the requested kernel backend is unavailable
     ├── DomainError               Element/Pile/Progression/Event/FieldModel misuse
@@ -35,11 +39,14 @@ from __future__ import annotations
 __all__ = [
     "APIError",
     "ActorError",
+    "ActorStoppedError",
+    "AskTimeoutError",
     "AuthenticationError",
     "BackendError",
     "BadRequestError",
     "CapabilityError",
     "ConnectionError",
+    "DeadlockError",
     "DeserializationError",
     "DomainError",
     "InvariantViolation",
@@ -47,6 +54,7 @@ __all__ = [
     "ItemNotFoundError",
     "KernelError",
     "LionError",
+    "MailboxFullError",
     "PolicyError",
     "ProtocolError",
     "RateLimitError",
@@ -124,6 +132,22 @@ class PolicyError(_Located, KernelError):
 
 class ActorError(KernelError):
     """An actor or the runner was misused, or a mailbox refused a message."""
+
+
+class MailboxFullError(ActorError):
+    """A bounded mailbox refused a message: full under REFUSE, or still full after a WAIT timeout."""
+
+
+class ActorStoppedError(ActorError):
+    """The actor (or its runner) stopped before the message was taken or answered."""
+
+
+class AskTimeoutError(ActorError):
+    """An ask got no reply within its timeout (the message, once accepted, stays accepted)."""
+
+
+class DeadlockError(ActorError):
+    """Waiting would close a cycle of actors each waiting on the next, so it was refused."""
 
 
 class InvariantViolation(KernelError):
