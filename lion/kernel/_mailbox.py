@@ -1,0 +1,146 @@
+"""The bounded mailbox as a pure, synchronous state machine.
+
+No I/O, no clock, no tasks: every method is one deterministic step over plain
+values, so the machine can be compared step by step with the spec's mailbox
+(chapter 3). The async runner in ``lion.kernel.actor`` drives one of these per
+actor and adds only waiting and waking on top.
+
+State: a capacity, an open/closed flag and one FIFO queue of
+``(sender, message)`` entries. One queue for all senders is the simplest
+structure that gives per-sender FIFO: two messages from the same sender are
+taken in the order they were accepted.
+
+Counters make "no accepted message is silently lost" checkable:
+
+    INVARIANT: accepted == taken + drained + len(pending)
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from typing import Generic, TypeVar
+
+from lion.errors import ActorError
+
+__all__ = ["Mailbox", "Offer"]
+
+M = TypeVar("M")
+
+
+class Offer(enum.Enum):
+    """The outcome of :meth:`Mailbox.offer`."""
+
+    ACCEPTED = "accepted"
+    FULL = "full"
+    CLOSED = "closed"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Mailbox(Generic[M]):
+    """A bounded FIFO of ``(sender, message)`` entries that can be closed.
+
+    - ``offer`` enqueues when open and not full (ACCEPTED); otherwise it
+      changes nothing and says why (FULL or CLOSED).
+    - ``take`` removes the oldest entry; taking from an empty mailbox is an
+      :class:`ActorError` and changes nothing. A closed mailbox can still be
+      taken from: closing stops intake, not delivery.
+    - ``close`` stops intake for good (idempotent).
+    - ``drain`` removes and returns every pending entry, oldest first.
+    """
+
+    __slots__ = ("_accepted", "_capacity", "_closed", "_drained", "_entries", "_taken")
+
+    def __init__(self, capacity: int) -> None:
+        if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
+            raise ActorError(
+                f"mailbox capacity must be an integer of at least 1, got `{capacity!r}`"
+            )
+        self._capacity = capacity
+        self._closed = False
+        self._entries: deque[tuple[str, M]] = deque()
+        self._accepted = 0
+        self._taken = 0
+        self._drained = 0
+
+    # -- steps -----------------------------------------------------------------
+
+    def offer(self, sender: str, message: M) -> Offer:
+        """Enqueue ``message`` from ``sender`` if there is room; never blocks."""
+        if self._closed:
+            return Offer.CLOSED
+        if len(self._entries) >= self._capacity:
+            return Offer.FULL
+        self._entries.append((sender, message))
+        self._accepted += 1
+        return Offer.ACCEPTED
+
+    def take(self) -> tuple[str, M]:
+        """Remove and return the oldest ``(sender, message)``."""
+        if not self._entries:
+            raise ActorError("cannot take from an empty mailbox; expected at least one message")
+        entry = self._entries.popleft()
+        self._taken += 1
+        return entry
+
+    def close(self) -> None:
+        """Refuse every later offer; pending entries stay and can be taken or drained."""
+        self._closed = True
+
+    def drain(self) -> tuple[tuple[str, M], ...]:
+        """Remove and return every pending entry, oldest first."""
+        entries = tuple(self._entries)
+        self._entries.clear()
+        self._drained += len(entries)
+        return entries
+
+    # -- observations ----------------------------------------------------------
+
+    @property
+    def capacity(self) -> int:
+        return self._capacity
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def size(self) -> int:
+        """How many entries are pending."""
+        return len(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def empty(self) -> bool:
+        return not self._entries
+
+    @property
+    def full(self) -> bool:
+        return len(self._entries) >= self._capacity
+
+    @property
+    def accepted(self) -> int:
+        """How many offers were ever accepted."""
+        return self._accepted
+
+    @property
+    def taken(self) -> int:
+        """How many entries were ever taken."""
+        return self._taken
+
+    @property
+    def drained(self) -> int:
+        """How many entries were ever removed by :meth:`drain`."""
+        return self._drained
+
+    def pending(self) -> tuple[tuple[str, M], ...]:
+        """The pending entries, oldest first, without removing them."""
+        return tuple(self._entries)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"Mailbox({len(self._entries)}/{self._capacity}, {state})"
