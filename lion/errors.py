@@ -4,6 +4,7 @@
 
     LionError
     ├── SpecError                 a .lion spec is malformed (syntax, names, types)
+    │   └── SpecEvaluationError   evaluating a spec went wrong (a value left its declared range)
     ├── VerifyError               lion-verify could not run a check (not "the check failed")
     ├── KernelError               the kernel refused or could not do something
     │   ├── CapabilityError       a token is forged, tampered, truncated, expired or revoked
@@ -62,6 +63,7 @@ __all__ = [
     "ServerError",
     "SourceLocation",
     "SpecError",
+    "SpecEvaluationError",
     "TimeoutError",
     "VerifyError",
     "WireError",
@@ -112,6 +114,10 @@ class _Located(LionError):
 
 class SpecError(_Located):
     """A spec file is malformed: a syntax, name or type error."""
+
+
+class SpecEvaluationError(SpecError):
+    """Evaluating a spec on concrete values failed, e.g. a value left its declared range."""
 
 
 class VerifyError(LionError):

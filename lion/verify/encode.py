@@ -1,0 +1,424 @@
+"""Checked spec expressions -> Z3 terms, by symbolic evaluation.
+
+Every spec value becomes a structured *symbolic value*:
+
+=============  ===============================================================
+bool           z3 Bool
+int            z3 Int, plus a range constraint for `int[lo..hi]`
+string         z3 String (only equality is used: strings are opaque ids)
+enum           a constant of a z3 EnumSort
+record         `RecSym`: one symbolic value per field (flattened, no datatype)
+set<T>         `SetSym`: one Bool per value of the finite type T
+map<K, V>      `MapSym`: one symbolic V per value of the finite type K
+option<T>      `OptSym`: a Bool "is some" and a symbolic T (ignored when none)
+=============  ===============================================================
+
+Sets and maps over finite types become fixed-size tuples, so the whole
+encoding is quantifier-free; functions are inlined (they cannot recurse), and
+`forall` inside expressions expands over the finite domain.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import reduce
+from typing import Any
+
+import z3
+
+from lion.spec import ast
+from lion.spec.ast import (
+    BoolType,
+    EnumType,
+    IntType,
+    MapType,
+    OptionType,
+    RecordType,
+    SetType,
+    StringType,
+    Type,
+)
+from lion.verify.values import EnumValue, MapValue, RecordValue, domain
+
+__all__ = ["Encoder", "MapSym", "OptSym", "RecSym", "SetSym", "Sym"]
+
+
+@dataclass(frozen=True)
+class RecSym:
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SetSym:
+    bits: tuple[z3.BoolRef, ...]
+
+
+@dataclass(frozen=True)
+class MapSym:
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class OptSym:
+    some: z3.BoolRef
+    value: Any
+
+
+Sym = Any  # z3.ExprRef | RecSym | SetSym | MapSym | OptSym
+
+_ENUM_SORTS: dict[tuple[str, tuple[str, ...]], tuple[z3.SortRef, list[z3.ExprRef]]] = {}
+_fresh_counter = itertools.count()
+
+
+def enum_sort(ty: EnumType) -> tuple[z3.SortRef, list[z3.ExprRef]]:
+    """One z3 EnumSort per spec enum (by name and variants) for the whole process."""
+    key = (ty.name, ty.variants)
+    if key not in _ENUM_SORTS:
+        # A distinct z3 name per key: two specs may both define an enum `State`.
+        sort_name = ty.name if not any(k[0] == ty.name for k in _ENUM_SORTS) \
+            else f"{ty.name}!{len(_ENUM_SORTS)}"
+        sort, consts = z3.EnumSort(sort_name, list(ty.variants))
+        _ENUM_SORTS[key] = (sort, list(consts))
+    return _ENUM_SORTS[key]
+
+
+def _domain(ty: Type) -> list[Any]:
+    return domain(ty)
+
+
+class Encoder:
+    """Symbolically evaluates the expressions of one checked module."""
+
+    def __init__(self, module: ast.Module) -> None:
+        self.module = module
+        self._consts: dict[str, Sym] = {}
+
+    # ---- building symbolic values
+    def fresh(self, ty: Type, name: str) -> Sym:
+        """A fresh unconstrained symbolic value of type `ty`, named after `name`."""
+        if isinstance(ty, BoolType):
+            return z3.Bool(name)
+        if isinstance(ty, IntType):
+            return z3.Int(name)
+        if isinstance(ty, StringType):
+            return z3.String(name)
+        if isinstance(ty, EnumType):
+            return z3.Const(name, enum_sort(ty)[0])
+        if isinstance(ty, RecordType):
+            return RecSym({f: self.fresh(t, f"{name}.{f}") for f, t in ty.fields})
+        if isinstance(ty, SetType):
+            return SetSym(tuple(z3.Bool(f"{name}[{i}]") for i in range(len(_domain(ty.elem)))))
+        if isinstance(ty, MapType):
+            return MapSym(tuple(self.fresh(ty.value, f"{name}[{i}]")
+                                for i in range(len(_domain(ty.key)))))
+        if isinstance(ty, OptionType):
+            return OptSym(z3.Bool(f"{name}?"), self.fresh(ty.elem, f"{name}!"))
+        raise TypeError(f"no encoding for {ty}")
+
+    def wf(self, ty: Type, s: Sym) -> z3.BoolRef:
+        """The constraint that `s` is a well-formed value of `ty` (int ranges)."""
+        if isinstance(ty, IntType):
+            parts = []
+            if ty.lo is not None:
+                parts.append(s >= ty.lo)
+            if ty.hi is not None:
+                parts.append(s <= ty.hi)
+            return z3.And(*parts) if parts else z3.BoolVal(True)
+        if isinstance(ty, RecordType):
+            return z3.And(*[self.wf(t, s.fields[f]) for f, t in ty.fields], z3.BoolVal(True))
+        if isinstance(ty, MapType):
+            return z3.And(*[self.wf(ty.value, v) for v in s.values], z3.BoolVal(True))
+        if isinstance(ty, OptionType):
+            return z3.Implies(s.some, self.wf(ty.elem, s.value))
+        return z3.BoolVal(True)
+
+    def const(self, value: Any, ty: Type) -> Sym:
+        """The symbolic value of a concrete value."""
+        if isinstance(ty, OptionType):
+            if value is None:
+                return OptSym(z3.BoolVal(False), self._default(ty.elem))
+            return OptSym(z3.BoolVal(True), self.const(value, ty.elem))
+        if isinstance(ty, BoolType):
+            return z3.BoolVal(bool(value))
+        if isinstance(ty, IntType):
+            return z3.IntVal(int(value))
+        if isinstance(ty, StringType):
+            return z3.StringVal(str(value))
+        if isinstance(ty, EnumType):
+            return enum_sort(ty)[1][ty.variants.index(value.variant)]
+        if isinstance(ty, RecordType):
+            return RecSym({f: self.const(value[f], t) for f, t in ty.fields})
+        if isinstance(ty, SetType):
+            return SetSym(tuple(z3.BoolVal(v in value) for v in _domain(ty.elem)))
+        if isinstance(ty, MapType):
+            return MapSym(tuple(self.const(value[k], ty.value) for k in _domain(ty.key)))
+        raise TypeError(f"no encoding for {ty}")
+
+    def _default(self, ty: Type) -> Sym:
+        """Some fixed value of `ty`, used as the payload of `none`."""
+        if isinstance(ty, BoolType):
+            return z3.BoolVal(False)
+        if isinstance(ty, IntType):
+            return z3.IntVal(ty.lo if ty.lo is not None else 0)
+        if isinstance(ty, StringType):
+            return z3.StringVal("")
+        if isinstance(ty, EnumType):
+            return enum_sort(ty)[1][0]
+        if isinstance(ty, RecordType):
+            return RecSym({f: self._default(t) for f, t in ty.fields})
+        if isinstance(ty, SetType):
+            return SetSym(tuple(z3.BoolVal(False) for _ in _domain(ty.elem)))
+        if isinstance(ty, MapType):
+            return MapSym(tuple(self._default(ty.value) for _ in _domain(ty.key)))
+        if isinstance(ty, OptionType):
+            return OptSym(z3.BoolVal(False), self._default(ty.elem))
+        raise TypeError(f"no encoding for {ty}")
+
+    # ---- structural operations
+    def eq(self, ty: Type, a: Sym, b: Sym) -> z3.BoolRef:
+        if isinstance(ty, RecordType):
+            return z3.And(*[self.eq(t, a.fields[f], b.fields[f]) for f, t in ty.fields],
+                          z3.BoolVal(True))
+        if isinstance(ty, SetType):
+            return z3.And(*[x == y for x, y in zip(a.bits, b.bits, strict=True)],
+                          z3.BoolVal(True))
+        if isinstance(ty, MapType):
+            return z3.And(*[self.eq(ty.value, x, y) for x, y in
+                            zip(a.values, b.values, strict=True)], z3.BoolVal(True))
+        if isinstance(ty, OptionType):
+            return z3.And(a.some == b.some,
+                          z3.Implies(a.some, self.eq(ty.elem, a.value, b.value)))
+        return a == b
+
+    def ite(self, ty: Type, c: z3.BoolRef, a: Sym, b: Sym) -> Sym:
+        if isinstance(ty, RecordType):
+            return RecSym({f: self.ite(t, c, a.fields[f], b.fields[f]) for f, t in ty.fields})
+        if isinstance(ty, SetType):
+            return SetSym(tuple(z3.If(c, x, y) for x, y in zip(a.bits, b.bits, strict=True)))
+        if isinstance(ty, MapType):
+            return MapSym(tuple(self.ite(ty.value, c, x, y)
+                                for x, y in zip(a.values, b.values, strict=True)))
+        if isinstance(ty, OptionType):
+            return OptSym(z3.If(c, a.some, b.some), self.ite(ty.elem, c, a.value, b.value))
+        return z3.If(c, a, b)
+
+    def _key_eqs(self, key_ty: Type, key: Sym) -> list[z3.BoolRef]:
+        return [self.eq(key_ty, key, self.const(v, key_ty)) for v in _domain(key_ty)]
+
+    # ---- concrete values back from a model
+    def value(self, model: z3.ModelRef, ty: Type, s: Sym) -> Any:
+        if isinstance(ty, OptionType):
+            if not z3.is_true(model.eval(s.some, model_completion=True)):
+                return None
+            return self.value(model, ty.elem, s.value)
+        if isinstance(ty, BoolType):
+            return z3.is_true(model.eval(s, model_completion=True))
+        if isinstance(ty, IntType):
+            return model.eval(s, model_completion=True).as_long()
+        if isinstance(ty, StringType):
+            return model.eval(s, model_completion=True).as_string()
+        if isinstance(ty, EnumType):
+            v = model.eval(s, model_completion=True)
+            consts = enum_sort(ty)[1]
+            for variant, c in zip(ty.variants, consts, strict=True):
+                if v.eq(c):
+                    return EnumValue(ty.name, variant)
+            return EnumValue(ty.name, ty.variants[0])
+        if isinstance(ty, RecordType):
+            return RecordValue(ty.name, {f: self.value(model, t, s.fields[f])
+                                         for f, t in ty.fields})
+        if isinstance(ty, SetType):
+            return frozenset(v for v, bit in zip(_domain(ty.elem), s.bits, strict=True)
+                             if z3.is_true(model.eval(bit, model_completion=True)))
+        if isinstance(ty, MapType):
+            return MapValue({k: self.value(model, ty.value, v)
+                             for k, v in zip(_domain(ty.key), s.values, strict=True)})
+        raise TypeError(f"no encoding for {ty}")
+
+    # ---- expressions
+    def enc(self, e: ast.Expr, env: Mapping[str, Sym], state: Mapping[str, Sym] | None = None
+            ) -> Sym:
+        st = state or {}
+        if isinstance(e, ast.Lit):
+            assert e.ty is not None
+            return self.const(e.value, e.ty)
+        if isinstance(e, ast.Var):
+            if e.kind == "local":
+                return env[e.name]
+            if e.kind == "state":
+                return st[e.name]
+            return self._const(e.name)
+        if isinstance(e, ast.EnumValueLit):
+            assert isinstance(e.ty, EnumType)
+            return self.const(EnumValue(e.enum, e.variant), e.ty)
+        if isinstance(e, ast.Binary):
+            return self._binary(e, env, st)
+        if isinstance(e, ast.Unary):
+            v = self.enc(e.operand, env, st)
+            return z3.Not(v) if e.op == "not" else -v
+        if isinstance(e, ast.If):
+            assert e.ty is not None
+            return self.ite(e.ty, self.enc(e.cond, env, st), self.enc(e.then, env, st),
+                            self.enc(e.orelse, env, st))
+        if isinstance(e, ast.Let):
+            return self.enc(e.body, {**env, e.name: self.enc(e.value, env, st)}, st)
+        if isinstance(e, ast.Field):
+            return self.enc(e.target, env, st).fields[e.name]
+        if isinstance(e, ast.Index):
+            return self._lookup(e.target, e.key, env, st)
+        if isinstance(e, ast.Call):
+            return self._call(e, env, st)
+        if isinstance(e, ast.NoneLit):
+            assert isinstance(e.ty, OptionType)
+            return self.const(None, e.ty)
+        if isinstance(e, ast.SomeLit):
+            return OptSym(z3.BoolVal(True), self.enc(e.value, env, st))
+        if isinstance(e, ast.SetLit):
+            assert isinstance(e.ty, SetType)
+            items = [self.enc(i, env, st) for i in e.items]
+            elem = e.ty.elem
+            return SetSym(tuple(
+                z3.Or(*[self.eq(elem, item, self.const(v, elem)) for item in items],
+                      z3.BoolVal(False))
+                for v in _domain(elem)))
+        if isinstance(e, ast.RecordLit):
+            return RecSym({n: self.enc(x, env, st) for n, x in e.fields})
+        if isinstance(e, ast.RecordUpdate):
+            base = self.enc(e.target, env, st)
+            return RecSym({**base.fields, **{n: self.enc(x, env, st) for n, x in e.fields}})
+        if isinstance(e, ast.MapUpdate):
+            assert isinstance(e.ty, MapType)
+            base = self.enc(e.target, env, st)
+            key = self.enc(e.key, env, st)
+            value = self.enc(e.value, env, st)
+            return MapSym(tuple(self.ite(e.ty.value, hit, value, old) for hit, old in
+                                zip(self._key_eqs(e.ty.key, key), base.values, strict=True)))
+        if isinstance(e, ast.Match):
+            return self._match(e, env, st)
+        if isinstance(e, ast.Quant):
+            return self._quant(e, env, st)
+        raise TypeError(f"cannot encode unchecked node {type(e).__name__}")
+
+    def _const(self, name: str) -> Sym:
+        if name not in self._consts:
+            self._consts[name] = self.enc(self.module.consts[name].value, {})
+        return self._consts[name]
+
+    def _lookup(self, target: ast.Expr, key_e: ast.Expr, env: Mapping[str, Sym],
+                st: Mapping[str, Sym]) -> Sym:
+        assert isinstance(target.ty, MapType)
+        m = self.enc(target, env, st)
+        key = self.enc(key_e, env, st)
+        hits = self._key_eqs(target.ty.key, key)
+        result = m.values[-1]
+        for hit, v in zip(reversed(hits[:-1]), reversed(m.values[:-1]), strict=True):
+            result = self.ite(target.ty.value, hit, v, result)
+        return result
+
+    def _binary(self, e: ast.Binary, env: Mapping[str, Sym], st: Mapping[str, Sym]) -> Sym:
+        op = e.op
+        left = self.enc(e.left, env, st)
+        right = self.enc(e.right, env, st)
+        if op == "and":
+            return z3.And(left, right)
+        if op == "or":
+            return z3.Or(left, right)
+        if op == "implies":
+            return z3.Implies(left, right)
+        if op == "iff":
+            return left == right
+        if op in ("==", "!="):
+            assert e.left.ty is not None
+            same = self.eq(e.left.ty, left, right)
+            return same if op == "==" else z3.Not(same)
+        if op == "<":
+            return left < right
+        if op == "<=":
+            return left <= right
+        if op == ">":
+            return left > right
+        if op == ">=":
+            return left >= right
+        if op == "+":
+            return left + right
+        if op == "-":
+            return left - right
+        if op == "in":
+            assert isinstance(e.right.ty, SetType)
+            elem = e.right.ty.elem
+            return z3.Or(*[z3.And(hit, bit) for hit, bit in
+                           zip(self._key_eqs(elem, left), right.bits, strict=True)],
+                         z3.BoolVal(False))
+        if op == "subset":
+            return z3.And(*[z3.Implies(a, b) for a, b in zip(left.bits, right.bits,
+                                                             strict=True)], z3.BoolVal(True))
+        pairs = zip(left.bits, right.bits, strict=True)
+        if op == "union":
+            return SetSym(tuple(z3.Or(a, b) for a, b in pairs))
+        if op == "inter":
+            return SetSym(tuple(z3.And(a, b) for a, b in pairs))
+        if op == "minus":
+            return SetSym(tuple(z3.And(a, z3.Not(b)) for a, b in pairs))
+        raise TypeError(f"unknown operator {op}")
+
+    def _call(self, e: ast.Call, env: Mapping[str, Sym], st: Mapping[str, Sym]) -> Sym:
+        args = [self.enc(a, env, st) for a in e.args]
+        if not e.builtin:
+            fn = self.module.fns[e.fn]
+            return self.enc(fn.body, {p.name: a for p, a in zip(fn.params, args, strict=True)})
+        if e.fn == "card":
+            return z3.Sum(*[z3.If(b, 1, 0) for b in args[0].bits], z3.IntVal(0))
+        if e.fn == "is_some":
+            return args[0].some
+        if e.fn == "is_none":
+            return z3.Not(args[0].some)
+        if e.fn == "fill":
+            assert isinstance(e.ty, MapType)
+            return MapSym(tuple(args[0] for _ in _domain(e.ty.key)))
+        a, b = args
+        if e.fn == "min":
+            return z3.If(a <= b, a, b)
+        return z3.If(a >= b, a, b)
+
+    def _match(self, e: ast.Match, env: Mapping[str, Sym], st: Mapping[str, Sym]) -> Sym:
+        assert e.ty is not None
+        subject = self.enc(e.subject, env, st)
+        sty = e.subject.ty
+        # Build the ite chain from the last arm backwards.
+        result: Sym = None
+        for arm in reversed(e.arms):
+            if arm.kind == "some":
+                assert isinstance(sty, OptionType)
+                body = self.enc(arm.body, {**env, arm.names[0]: subject.value}, st)
+                cond = subject.some
+            else:
+                body = self.enc(arm.body, env, st)
+                if arm.kind == "wildcard":
+                    cond = z3.BoolVal(True)
+                elif arm.kind == "none":
+                    cond = z3.Not(subject.some)
+                else:
+                    assert isinstance(sty, EnumType)
+                    cond = z3.Or(*[subject == self.const(EnumValue(sty.name, n), sty)
+                                   for n in arm.names])
+            result = body if result is None else self.ite(e.ty, cond, body, result)
+        return result
+
+    def _quant(self, e: ast.Quant, env: Mapping[str, Sym], st: Mapping[str, Sym]) -> Sym:
+        combos = itertools.product(*(_domain(b.ty) for b in e.binders))
+        terms = []
+        for combo in combos:
+            inner = dict(env)
+            for b, v in zip(e.binders, combo, strict=True):
+                inner[b.name] = self.const(v, b.ty)
+            terms.append(self.enc(e.body, inner, st))
+        if e.kind == "forall":
+            return reduce(lambda a, b: z3.And(a, b), terms, z3.BoolVal(True))
+        return reduce(lambda a, b: z3.Or(a, b), terms, z3.BoolVal(False))
+
+
+def fresh_name(base: str) -> str:
+    """A z3 name unique in this process (obligations share one z3 context)."""
+    return f"{base}#{next(_fresh_counter)}"

@@ -1,0 +1,205 @@
+"""Concrete spec values, shared by the interpreter, the prover's counterexamples,
+the Hypothesis strategies and the conformance harness.
+
+===============  ==========================================
+spec type        Python value
+===============  ==========================================
+bool, int        bool, int
+string           str
+enum E           EnumValue("E", "Variant")
+record R         RecordValue("R", {"field": value, ...})
+set<T>           frozenset
+map<K, V>        MapValue (every key of K present)
+option<T>        None, or the value itself
+===============  ==========================================
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from lion.spec.ast import (
+    BoolType,
+    EnumType,
+    IntType,
+    MapType,
+    OptionType,
+    RecordType,
+    SetType,
+    StringType,
+    Type,
+)
+
+__all__ = ["EnumValue", "MapValue", "RecordValue", "domain", "format_value", "sort_key"]
+
+
+class EnumValue:
+    """A variant of a spec enum; compares by enum and variant name."""
+
+    __slots__ = ("enum", "variant")
+
+    def __init__(self, enum: str, variant: str) -> None:
+        self.enum = enum
+        self.variant = variant
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, EnumValue)
+            and self.variant == other.variant
+            and self.enum == other.enum
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.enum, self.variant))
+
+    def __repr__(self) -> str:
+        return f"{self.enum}.{self.variant}"
+
+    def __str__(self) -> str:
+        return self.variant
+
+
+class RecordValue(Mapping[str, Any]):
+    """An immutable record value: a mapping from field name to value."""
+
+    __slots__ = ("_fields", "_hash", "record")
+
+    def __init__(self, record: str, fields: Mapping[str, Any]) -> None:
+        self.record = record
+        self._fields = dict(fields)
+        self._hash: int | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        return self._fields[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
+    def replace(self, **changes: Any) -> RecordValue:
+        return RecordValue(self.record, {**self._fields, **changes})
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, RecordValue)
+            and self.record == other.record
+            and self._fields == other._fields
+        )
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash((self.record, tuple(self._fields.items())))
+        return self._hash
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self._fields.items())
+        return f"{self.record}({inner})"
+
+
+class MapValue(Mapping[Any, Any]):
+    """An immutable total map over a finite key type."""
+
+    __slots__ = ("_hash", "_items")
+
+    def __init__(self, items: Mapping[Any, Any]) -> None:
+        self._items = dict(items)
+        self._hash: int | None = None
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def set(self, key: Any, value: Any) -> MapValue:
+        items = dict(self._items)
+        items[key] = value
+        return MapValue(items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MapValue) and self._items == other._items
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(frozenset(self._items.items()))
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"MapValue({self._items!r})"
+
+
+def domain(ty: Type) -> list[Any]:
+    """Every value of a finite type, in a fixed order (the checker bounds the size)."""
+    if isinstance(ty, BoolType):
+        return [False, True]
+    if isinstance(ty, EnumType):
+        return [EnumValue(ty.name, v) for v in ty.variants]
+    if isinstance(ty, IntType):
+        if ty.lo is None or ty.hi is None:
+            raise ValueError(f"`{ty}` is not finite")
+        return list(range(ty.lo, ty.hi + 1))
+    if isinstance(ty, OptionType):
+        return [None, *domain(ty.elem)]
+    if isinstance(ty, RecordType):
+        names = [n for n, _ in ty.fields]
+        return [
+            RecordValue(ty.name, dict(zip(names, combo, strict=True)))
+            for combo in itertools.product(*(domain(t) for _, t in ty.fields))
+        ]
+    raise ValueError(f"`{ty}` is not finite")
+
+
+def sort_key(value: Any) -> Any:
+    """A total order over values of one type, for stable printing."""
+    if value is None:
+        return (0,)
+    if isinstance(value, bool | int):
+        return (1, int(value))
+    if isinstance(value, str):
+        return (2, value)
+    if isinstance(value, EnumValue):
+        return (3, value.enum, value.variant)
+    if isinstance(value, RecordValue):
+        return (4, value.record, tuple(sort_key(v) for v in value.values()))
+    if isinstance(value, frozenset):
+        return (5, tuple(sorted(sort_key(v) for v in value)))
+    if isinstance(value, MapValue):
+        return (6, tuple(sorted((sort_key(k), sort_key(v)) for k, v in value.items())))
+    return (9, repr(value))
+
+
+def _string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def format_value(value: Any, ty: Type) -> str:
+    """`value` written as a spec expression of type `ty` (as in a counterexample)."""
+    if isinstance(ty, OptionType):
+        return "none" if value is None else f"some({format_value(value, ty.elem)})"
+    if isinstance(ty, BoolType):
+        return "true" if value else "false"
+    if isinstance(ty, IntType):
+        return str(value)
+    if isinstance(ty, StringType):
+        return _string(str(value))
+    if isinstance(ty, EnumType):
+        return value.variant if isinstance(value, EnumValue) else str(value)
+    if isinstance(ty, RecordType):
+        inner = ", ".join(f"{n}: {format_value(value[n], t)}" for n, t in ty.fields)
+        return f"{ty.name}({inner})"
+    if isinstance(ty, SetType):
+        items = sorted(value, key=sort_key)
+        return "{" + ", ".join(format_value(v, ty.elem) for v in items) + "}"
+    if isinstance(ty, MapType):
+        entries = [f"{format_value(k, ty.key)}: {format_value(value[k], ty.value)}"
+                   for k in domain(ty.key)]
+        return "[" + ", ".join(entries) + "]"
+    return repr(value)
