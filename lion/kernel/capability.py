@@ -360,7 +360,7 @@ def decode_token(text: object) -> CapabilityToken:
         _fail(f"capability token tag is {len(tag)} bytes: expected {_TAG_SIZE} (truncated?)")
     try:
         name, version, links = msgspec.msgpack.decode(payload, type=_Payload)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, ValueError):  # ValueError: msgspec's UnicodeDecodeError
         _fail("capability token payload is malformed or truncated: expected a capability chain")
     if name != PAYLOAD_TAG or version != PAYLOAD_VERSION:
         _fail(f"capability token payload has version `{version}`: expected {PAYLOAD_VERSION}")
