@@ -587,6 +587,12 @@ class Runner:
             self._abort_all()
         try:
             suppressed = bool(await self._tg.__aexit__(exc_type, exc, tb))
+        except BaseExceptionGroup as group:
+            # Actor tasks never raise, so a group holding only the body's own
+            # error is just anyio's wrapping: let the body's error through as is.
+            if exc is None or group.exceptions != (exc,):
+                raise
+            suppressed = False
         finally:
             self._finish()
         if raised is not None and not suppressed:
