@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
 from lion.errors import CapabilityError, InvariantViolation, KernelError
 from lion.kernel.capability import CapabilityAuthority, CapabilityToken, decode_token
@@ -325,6 +325,12 @@ class IPU:
         verdict = await self._decide(request)
         return self._record(request, verdict)
 
+    @overload
+    async def execute(
+        self, request: EffectRequest, perform: Callable[[], Awaitable[T]]
+    ) -> Execution[T]: ...
+    @overload
+    async def execute(self, request: EffectRequest, perform: Callable[[], T]) -> Execution[T]: ...
     async def execute(
         self, request: EffectRequest, perform: Callable[[], Awaitable[T] | T]
     ) -> Execution[T]:
