@@ -98,6 +98,8 @@ def to_ids(refs: Any) -> list[UUID]:
         return [refs]
     if refs is None:
         return []
+    if type(refs) is list and all(type(u) is UUID for u in refs):
+        return list(refs)  # the common case, without the walk below
     if isinstance(refs, str | UUID) or hasattr(refs, "id"):
         return [to_id(refs)]
     if isinstance(refs, dict):

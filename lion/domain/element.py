@@ -237,6 +237,12 @@ def element_classes() -> dict[str, type[Element]]:
         return dict(_REGISTRY)
 
 
+def _registry_state() -> tuple[int, list[type[Element]]]:
+    """The registry version and its classes, read together."""
+    with _REGISTRY_LOCK:
+        return _registry_version, list(_REGISTRY.values())
+
+
 def _normalise_v0(data: dict[str, Any], cls: type[Any]) -> dict[str, Any]:
     """Accept v0's layout: the class name inside metadata, or ``node_metadata``."""
     meta = data.get("metadata")

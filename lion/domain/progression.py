@@ -30,11 +30,7 @@ class _Order(list[UUID]):
 
     def __init__(self, ids: Iterable[UUID] = ()) -> None:
         super().__init__(ids)
-        counts: dict[UUID, int] = {}
-        get = counts.get
-        for u in self:
-            counts[u] = get(u, 0) + 1
-        self.counts = counts
+        self._recount()
 
     def _add(self, u: UUID) -> None:
         counts = self.counts
@@ -49,7 +45,11 @@ class _Order(list[UUID]):
             del counts[u]
 
     def _recount(self) -> None:
-        counts: dict[UUID, int] = {}
+        counts = dict.fromkeys(self, 1)
+        if len(counts) == len(self):  # no duplicates: every count is 1
+            self.counts = counts
+            return
+        counts = {}
         get = counts.get
         for u in self:
             counts[u] = get(u, 0) + 1
