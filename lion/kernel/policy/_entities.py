@@ -1,0 +1,304 @@
+"""Cedar's entities JSON and request JSON -> ``Entities`` and ``Request``.
+
+Every malformed input raises ``PolicyError`` naming the path to the bad field,
+such as ``entities[2].attrs.owner``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lion.errors import PolicyError
+from lion.kernel.policy._limits import DEFAULT_LIMITS, Limits
+from lion.kernel.policy._parse import is_type_name, parse_entity_uid
+from lion.kernel.policy._values import INT_MAX, INT_MIN, CedarSet, EntityUID, Record, Value
+
+__all__ = ["Entities", "Entity", "Request", "load_json", "uid_from_json", "value_from_json"]
+
+
+def _fail(path: str, message: str) -> PolicyError:
+    return PolicyError(f"{path}: {message}")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key `{key}`")
+        result[key] = value
+    return result
+
+
+def load_json(data: Any, what: str) -> Any:
+    """Decode ``data`` if it is JSON text; pass already-decoded values through."""
+    if isinstance(data, bytes | bytearray):
+        try:
+            data = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyError(f"{what}: not valid utf-8: {exc.reason}") from None
+    if not isinstance(data, str):
+        return data
+    try:
+        return json.loads(data, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise PolicyError(
+            f"{what}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg.lower()}"
+        ) from None
+    except ValueError as exc:
+        raise PolicyError(f"{what}: invalid JSON: {exc}") from None
+    except RecursionError:
+        raise PolicyError(f"{what}: JSON is nested too deeply") from None
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "a number"
+    if isinstance(value, float):
+        return "a floating-point number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    if isinstance(value, Mapping):
+        return "an object"
+    return f"a `{type(value).__name__}`"
+
+
+def uid_from_json(data: Any, path: str, allow_string: bool = True) -> EntityUID:
+    """An entity uid from ``{"type", "id"}``, ``{"__entity": {...}}`` or ``Type::"id"``."""
+    if isinstance(data, EntityUID):
+        return data
+    if isinstance(data, str) and allow_string:
+        try:
+            return parse_entity_uid(data)
+        except ValueError as exc:
+            raise _fail(path, str(exc)) from None
+    if not isinstance(data, Mapping):
+        raise _fail(
+            path,
+            f'expected an entity uid such as {{"type": "User", "id": "alice"}}, got {_kind(data)}',
+        )
+    if set(data) == {"__entity"}:
+        return uid_from_json(data["__entity"], f"{path}.__entity", allow_string=False)
+    if set(data) != {"type", "id"}:
+        keys = ", ".join(f"`{k}`" for k in sorted(map(str, data)))
+        raise _fail(
+            path, f"an entity uid needs exactly the keys `type` and `id`, got {keys or 'none'}"
+        )
+    type_name, ident = data["type"], data["id"]
+    if not isinstance(type_name, str) or not is_type_name(type_name):
+        raise _fail(
+            f"{path}.type",
+            f"`{type_name}` is not an entity type name such as `User` or `App::User`",
+        )
+    if not isinstance(ident, str):
+        raise _fail(f"{path}.id", f"expected a string, got {_kind(ident)}")
+    return EntityUID(type_name, ident)
+
+
+def value_from_json(data: Any, path: str, limits: Limits = DEFAULT_LIMITS, depth: int = 0) -> Value:
+    """A policy value from Cedar's JSON value form (with ``__entity`` and ``__extn`` escapes)."""
+    if depth > limits.max_depth:
+        raise _fail(path, f"value is nested more than {limits.max_depth} levels deep")
+    if isinstance(data, bool):
+        return data
+    if isinstance(data, int):
+        if not INT_MIN <= data <= INT_MAX:
+            raise _fail(path, f"integer `{data}` does not fit in 64 bits")
+        return data
+    if isinstance(data, str):
+        if len(data) > limits.max_string_length:
+            raise _fail(path, f"string is longer than {limits.max_string_length} characters")
+        return data
+    if isinstance(data, list | tuple):
+        if len(data) > limits.max_set_size:
+            raise _fail(path, f"set has more than {limits.max_set_size} elements")
+        return CedarSet(
+            value_from_json(item, f"{path}[{i}]", limits, depth + 1) for i, item in enumerate(data)
+        )
+    if isinstance(data, Mapping):
+        if len(data) == 1 and "__entity" in data:
+            return uid_from_json(data["__entity"], f"{path}.__entity", allow_string=False)
+        if len(data) == 1 and "__extn" in data:
+            ext = data["__extn"]
+            name = ext.get("fn") if isinstance(ext, Mapping) else None
+            raise _fail(f"{path}.__extn", f"extension values such as `{name}` are not supported")
+        if len(data) > limits.max_record_size:
+            raise _fail(path, f"record has more than {limits.max_record_size} fields")
+        items: dict[str, Value] = {}
+        for key, item in data.items():
+            if not isinstance(key, str):
+                raise _fail(path, f"record keys must be strings, got `{key!r}`")
+            items[key] = value_from_json(item, f"{path}.{key}", limits, depth + 1)
+        return Record(items)
+    if isinstance(data, float):
+        raise _fail(path, f"floating-point numbers such as `{data}` are not supported")
+    if data is None:
+        raise _fail(path, "null is not a value")
+    raise _fail(path, f"expected a JSON value, got {_kind(data)}")
+
+
+def _record_from_json(data: Any, path: str, limits: Limits) -> Record:
+    if not isinstance(data, Mapping):
+        raise _fail(path, f"expected an object (a record), got {_kind(data)}")
+    value = value_from_json(data, path, limits)
+    if not isinstance(value, Record):
+        raise _fail(path, "expected a record, got an entity reference")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    """One entity: its uid, attributes, direct parents and tags."""
+
+    uid: EntityUID
+    attrs: Record = field(default_factory=Record)
+    parents: frozenset[EntityUID] = frozenset()
+    tags: Record = field(default_factory=Record)
+
+
+class Entities:
+    """An entity store with the ancestor closure computed once, at construction.
+
+    Cycles in the parent graph are allowed: every entity on a cycle is an
+    ancestor of every other one.
+    """
+
+    __slots__ = ("_ancestors", "_entities")
+
+    def __init__(self, entities: Mapping[EntityUID, Entity] | None = None) -> None:
+        self._entities: dict[EntityUID, Entity] = dict(entities or {})
+        self._ancestors = _closure(self._entities)
+
+    @classmethod
+    def from_json(cls, data: Any, limits: Limits = DEFAULT_LIMITS) -> Entities:
+        """Load Cedar's entities JSON: a list of ``{"uid", "attrs", "parents", "tags"}``."""
+        if isinstance(data, Entities):
+            return data
+        data = load_json(data, "entities")
+        if not isinstance(data, list | tuple):
+            raise _fail("entities", f"expected an array of entities, got {_kind(data)}")
+        if len(data) > limits.max_entities:
+            raise _fail("entities", f"more than {limits.max_entities} entities")
+        store: dict[EntityUID, Entity] = {}
+        for index, item in enumerate(data):
+            path = f"entities[{index}]"
+            if not isinstance(item, Mapping):
+                raise _fail(path, f"expected an object, got {_kind(item)}")
+            unknown = set(item) - {"uid", "attrs", "parents", "tags"}
+            if unknown:
+                names = ", ".join(f"`{k}`" for k in sorted(map(str, unknown)))
+                raise _fail(
+                    path, f"unexpected key {names}; expected `uid`, `attrs`, `parents`, `tags`"
+                )
+            if "uid" not in item:
+                raise _fail(path, "missing `uid`")
+            uid = uid_from_json(item["uid"], f"{path}.uid", allow_string=False)
+            if uid in store:
+                raise _fail(f"{path}.uid", f"duplicate entity `{uid}`")
+            attrs = _record_from_json(item.get("attrs", {}), f"{path}.attrs", limits)
+            parents_json = item.get("parents", [])
+            if not isinstance(parents_json, list | tuple):
+                raise _fail(
+                    f"{path}.parents",
+                    f"expected an array of entity uids, got {_kind(parents_json)}",
+                )
+            parents = frozenset(
+                uid_from_json(p, f"{path}.parents[{i}]", allow_string=False)
+                for i, p in enumerate(parents_json)
+            )
+            tags = _record_from_json(item.get("tags", {}), f"{path}.tags", limits)
+            store[uid] = Entity(uid, attrs, parents, tags)
+        return cls(store)
+
+    def get(self, uid: EntityUID) -> Entity | None:
+        """The entity, or None when the store does not have it."""
+        return self._entities.get(uid)
+
+    def ancestors(self, uid: EntityUID) -> frozenset[EntityUID]:
+        """Every entity ``uid`` is transitively ``in`` (not counting itself)."""
+        return self._ancestors.get(uid, frozenset())
+
+    def __contains__(self, uid: object) -> bool:
+        return uid in self._entities
+
+    def __len__(self) -> int:
+        return len(self._entities)
+
+    def __iter__(self) -> Any:
+        return iter(self._entities.values())
+
+
+def _closure(entities: Mapping[EntityUID, Entity]) -> dict[EntityUID, frozenset[EntityUID]]:
+    done: dict[EntityUID, frozenset[EntityUID]] = {}
+    for uid, entity in entities.items():
+        if not entity.parents:
+            done[uid] = frozenset()
+            continue
+        seen: set[EntityUID] = set()
+        stack = list(entity.parents)
+        while stack:  # iterative, so long parent chains cannot overflow the stack
+            current = stack.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            known = done.get(current)
+            if known is not None:
+                seen |= known
+                continue
+            parent = entities.get(current)
+            if parent is not None:
+                stack.extend(parent.parents)
+        # An entity on a cycle reaches itself; `in` is reflexive anyway.
+        seen.discard(uid)
+        done[uid] = frozenset(seen)
+    return done
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """An authorization request: who (principal) does what (action) to what (resource)."""
+
+    principal: EntityUID
+    action: EntityUID
+    resource: EntityUID
+    context: Record = field(default_factory=Record)
+
+    @classmethod
+    def from_json(cls, data: Any, limits: Limits = DEFAULT_LIMITS) -> Request:
+        """Load a request ``{"principal", "action", "resource", "context"}``.
+
+        Each uid may be ``{"type", "id"}``, ``{"__entity": ...}`` or the
+        string ``Type::"id"``; ``context`` is an object (or its JSON text).
+        """
+        if isinstance(data, Request):
+            return data
+        data = load_json(data, "request")
+        if not isinstance(data, Mapping):
+            raise _fail("request", f"expected an object, got {_kind(data)}")
+        unknown = set(data) - {"principal", "action", "resource", "context", "correlation_id"}
+        if unknown:
+            names = ", ".join(f"`{k}`" for k in sorted(map(str, unknown)))
+            raise _fail(
+                "request",
+                f"unexpected key {names}; expected `principal`, `action`, `resource`, `context`",
+            )
+        uids = []
+        for key in ("principal", "action", "resource"):
+            if key not in data:
+                raise _fail("request", f"missing `{key}`")
+            uids.append(uid_from_json(data[key], f"request.{key}"))
+        context_json = data.get("context", {})
+        if context_json is None:
+            context_json = {}
+        if isinstance(context_json, str):
+            context_json = load_json(context_json, "request.context")
+        context = _record_from_json(context_json, "request.context", limits)
+        return cls(uids[0], uids[1], uids[2], context)
