@@ -1,0 +1,186 @@
+"""Morphisms: category laws, the parallel product, and security preservation."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lion.errors import KernelError
+from lion.kernel.compose import (
+    CompositionError,
+    Morphism,
+    compose,
+    compose_all,
+    grant,
+    holds,
+    identity,
+    product,
+    secure,
+)
+
+EXAMPLES = int(os.environ.get("LION_EXAMPLES", 100))
+
+OBJECTS = ("A", "B", "C", "D")
+caps = st.frozensets(st.sampled_from(["read", "write", "exec", "net", "admin"]), max_size=4)
+conds = st.frozensets(st.sampled_from(["p", "q", "r", "s", "t"]), max_size=4)
+objects = st.sampled_from(OBJECTS)
+
+
+@st.composite
+def morphisms(draw: st.DrawFn, source: str | None = None, target: str | None = None) -> Morphism:
+    return Morphism(
+        source if source is not None else draw(objects),
+        target if target is not None else draw(objects),
+        draw(caps),
+        draw(conds),
+        draw(conds),
+    )
+
+
+@st.composite
+def chains(draw: st.DrawFn) -> tuple[Morphism, Morphism, Morphism]:
+    a, b, c, d = (draw(objects) for _ in range(4))
+    return draw(morphisms(a, b)), draw(morphisms(b, c)), draw(morphisms(c, d))
+
+
+def test_composition_unions_requirements_and_threads_conditions() -> None:
+    f = Morphism("A", "B", {"read"}, pre={"logged_in"}, post={"fetched"}, name="fetch")
+    g = Morphism("B", "C", {"write"}, pre={"fetched", "quota"}, post={"saved"}, name="save")
+    fg = compose(f, g)
+    assert (fg.source, fg.target) == (("A",), ("C",))
+    assert fg.required == {"read", "write"}
+    assert fg.pre == {"logged_in", "quota"}  # `fetched` is established by f
+    assert fg.post == {"fetched", "saved"}
+    assert fg.name == "fetch ; save"
+    assert f >> g == fg
+
+
+def test_composition_is_defined_only_when_types_match() -> None:
+    f = Morphism("A", "B", name="f")
+    g = Morphism("C", "D", name="g")
+    with pytest.raises(
+        CompositionError, match="target `B` of `f` is not source `C` of `g`"
+    ) as info:
+        compose(f, g)
+    assert isinstance(info.value, KernelError)
+    with pytest.raises(CompositionError, match="expects two morphisms"):
+        compose(f, "g")  # type: ignore[arg-type]
+
+
+def test_product_places_morphisms_side_by_side() -> None:
+    f = Morphism("A", "B", {"read"}, pre="p", post="q")
+    g = Morphism("C", "D", {"net"}, pre="r", post="s")
+    fg = product(f, g)
+    assert (fg.source, fg.target) == (("A", "C"), ("B", "D"))
+    assert fg.required == {"read", "net"}
+    assert fg.pre == {"p", "r"}
+    assert fg.post == {"q", "s"}
+    assert f @ g == fg
+    # Products compose with products of matching shape.
+    h = Morphism(("B", "D"), "E", {"write"})
+    assert compose(fg, h).source == ("A", "C")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"source": ""}, "not an object"),
+        ({"source": ("A", 1)}, "not an object"),
+        ({"required": "read"}, "is a string"),
+        ({"required": [1]}, "non-empty strings"),
+        ({"required": 5}, "not a set of names"),
+        ({"pre": [3]}, "expected condition names or predicates"),
+        ({"post": 7}, "not a set of conditions"),
+    ],
+)
+def test_malformed_morphisms_are_refused(kwargs: dict[str, Any], match: str) -> None:
+    args: dict[str, Any] = {"source": "A", "target": "B"}
+    args.update(kwargs)
+    with pytest.raises(CompositionError, match=match):
+        Morphism(**args)
+
+
+def test_names_do_not_affect_equality() -> None:
+    assert Morphism("A", "B", {"r"}, name="x") == Morphism("A", "B", {"r"}, name="y")
+    assert Morphism("A", "B", {"r"}) != Morphism("A", "B", {"w"})
+    assert Morphism("A", "B") == Morphism(("A",), ("B",))
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(f=morphisms())
+def test_identity_laws(f: Morphism) -> None:
+    assert compose(identity(f.source), f) == f
+    assert compose(f, identity(f.target)) == f
+    assert identity(f.source).required == frozenset()
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(fgh=chains())
+def test_associativity(fgh: tuple[Morphism, Morphism, Morphism]) -> None:
+    f, g, h = fgh
+    assert compose(compose(f, g), h) == compose(f, compose(g, h))
+    assert compose_all(f, g, h) == compose(f, compose(g, h))
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(f=morphisms(), g=morphisms(), h=morphisms())
+def test_product_is_associative_with_the_unit(f: Morphism, g: Morphism, h: Morphism) -> None:
+    assert product(product(f, g), h) == product(f, product(g, h))
+    unit = identity(())
+    assert product(unit, f) == f
+    assert product(f, unit) == f
+    assert product(identity(f.source), identity(g.source)) == identity(f.source + g.source)
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(fgh=chains(), granted=caps, other=morphisms())
+def test_composition_and_product_preserve_security(
+    fgh: tuple[Morphism, Morphism, Morphism], granted: frozenset[str], other: Morphism
+) -> None:
+    f, g, _ = fgh
+    if secure(f, granted) and secure(g, granted):
+        assert secure(compose(f, g), granted)
+    if secure(f, granted) and secure(other, granted):
+        assert secure(product(f, other), granted)
+    # And the converse: a composite is secure only if both parts are.
+    assert secure(compose(f, g), granted) == (secure(f, granted) and secure(g, granted))
+    assert secure(product(f, other), granted) == (secure(f, granted) and secure(other, granted))
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(required=caps, authority=caps)
+def test_least_authority_grant(required: frozenset[str], authority: frozenset[str]) -> None:
+    given_ = grant(required, authority)
+    assert given_ <= required
+    assert given_ <= authority
+    m = Morphism("A", "B", required)
+    assert secure(m, given_) == (required <= authority)
+
+
+def test_secure_is_subset() -> None:
+    m = Morphism("A", "B", {"read", "write"})
+    assert secure(m, {"read", "write", "net"})
+    assert not secure(m, {"read"})
+    assert secure(identity("A"), set())
+
+
+def test_holds_checks_named_and_predicate_conditions_fail_closed() -> None:
+    env = {"positive": lambda s: s > 0, "small": lambda s: s < 10}
+
+    def even(s: int) -> bool:
+        return s % 2 == 0
+
+    m = Morphism("A", "B", pre={"positive", even}, post={"small"})
+    assert holds(m.pre, 4, env)
+    assert not holds(m.pre, 3, env)
+    assert not holds(m.pre, -2, env)
+    assert holds(m.post, 9, env)
+    assert holds(frozenset(), None)
+    assert not holds({"positive"}, "text", env)  # the predicate raises: not holding
+    assert not holds({lambda s: 1}, 0)  # type: ignore[arg-type,return-value]  # not a bool
+    with pytest.raises(CompositionError, match="condition `missing` is not defined"):
+        holds({"missing"}, 1, env)
