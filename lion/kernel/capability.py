@@ -106,10 +106,17 @@ class Capability(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def is_resource(resource: object) -> bool:
-    """True if `resource` is a concrete resource: `/`-separated non-empty segments, no `*`."""
+    """True if `resource` is a concrete resource: `/`-separated segments.
+
+    Each segment is non-empty, has no `*`, and is not `.` or `..` (so a scope
+    like `docs/*` can never be escaped by path traversal).
+    """
     if not isinstance(resource, str) or not resource:
         return False
-    return all(segment and "*" not in segment for segment in resource.split("/"))
+    return all(
+        segment and "*" not in segment and segment not in (".", "..")
+        for segment in resource.split("/")
+    )
 
 
 def is_pattern(pattern: object) -> bool:
@@ -173,6 +180,8 @@ def _fields_error(cap: Capability) -> str | None:
             f"capability `{cap.id}` has resource pattern `{cap.resource}`: expected `a/b`, "
             "`a/b/*` or `*` with non-empty segments"
         )
+    if not isinstance(cap.rights, frozenset):
+        return f"capability `{cap.id}` has rights `{cap.rights!r}`: expected a frozenset"
     for right in cap.rights:
         if not _is_text(right):
             return f"capability `{cap.id}` has right `{right!r}`: expected a non-empty string"
@@ -586,8 +595,13 @@ class CapabilityAuthority:
         return cap
 
     def revoke(self, target: str | Capability | CapabilityToken) -> None:
-        """Revoke a capability by id (or the one a token grants), and so all its descendants."""
+        """Revoke a capability by id (or the one a token grants), and so all its descendants.
+
+        Revoking needs no valid signature: an id nobody holds is simply never accepted.
+        """
         cap_id = target.id if isinstance(target, Capability | CapabilityToken) else target
+        if isinstance(cap_id, str) and cap_id.startswith(TOKEN_PREFIX + "."):
+            cap_id = decode_token(cap_id).id  # a token string: revoke what it grants
         if not isinstance(cap_id, str) or not _ID_RE.fullmatch(cap_id):
             _fail(f"cannot revoke `{str(cap_id)[:64]}`: expected a capability id")
         with self._lock:
