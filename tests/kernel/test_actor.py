@@ -270,6 +270,10 @@ def test_decide_restart_bounds_restarts_in_every_window(
     for gap in gaps:
         now += gap
         action, history = decide_restart(policy, history, now)
+        # Model: a restart is granted iff fewer than max_restarts were granted
+        # within the window before now; older ones are forgotten.
+        due = sum(1 for t in granted if now - t < window) < max_restarts
+        assert (action is SupervisionAction.RESTARTED) is due
         if action is SupervisionAction.RESTARTED:
             granted.append(now)
             assert history[-1] == now
@@ -282,6 +286,14 @@ def test_decide_restart_bounds_restarts_in_every_window(
     if gaps:
         first, _ = decide_restart(policy, (), 0.0)
         assert (first is SupervisionAction.RESTARTED) is (max_restarts > 0)
+
+
+def test_restarts_older_than_the_window_are_forgotten() -> None:
+    policy = Supervision.restart(max_restarts=1, window=10.0)
+    action, history = decide_restart(policy, (), 0.0)
+    assert (action, history) == (SupervisionAction.RESTARTED, (0.0,))
+    assert decide_restart(policy, history, 9.5)[0] is SupervisionAction.STOPPED
+    assert decide_restart(policy, history, 10.0) == (SupervisionAction.RESTARTED, (10.0,))
 
 
 def test_would_deadlock_follows_the_chain() -> None:
