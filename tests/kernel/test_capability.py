@@ -8,6 +8,7 @@ import hmac
 import itertools
 import os
 import pickle
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -550,3 +551,17 @@ def test_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(info.value, LionError)
     with pytest.raises(CapabilityError, match="non-empty"):
         CapabilityAuthority(b"")
+
+
+def test_the_test_vector_in_the_docs() -> None:
+    # docs/capabilities.md publishes this vector for other implementations (the Rust core).
+    authority = CapabilityAuthority(b"lion-test-vector-key", clock=lambda: 0)
+    root = authority.mint("alice", "docs/*", ["write", "read"], 1700000000, id="root1")
+    child = authority.transfer(root, "bob", rights=["read"], resource="docs/report", id="child1")
+    assert root.tag.hex() == "cef1188a250a1506544169b77ca8af00a0d4a4019ac9f778a28a87f43fc24610"
+    assert child.encode() == (
+        "lion1.k6hsaW9uLWNhcAGSlqVyb290MaVhbGljZaZkb2NzLyqSpHJlYWSld3JpdGXOZVPxAMCWpmNoaWxkMaNib2Kr"
+        "ZG9jcy9yZXBvcnSRpHJlYWTOZVPxAKVyb290MQ.r3QONbYxfjjZcoCcfGuFwyKhW1xoTnaR_iRymaPtIUI"
+    )
+    docs = (Path(__file__).parents[2] / "docs" / "capabilities.md").read_text()
+    assert child.encode() in docs.replace("\n", "")
