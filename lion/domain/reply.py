@@ -24,6 +24,7 @@ T = TypeVar("T")
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
 _PATH = re.compile(r" - at `(\$[^`]*)`$")
 _MISSING = re.compile(r"Object missing required field `([^`]+)`")
+_UNKNOWN = re.compile(r"Object contains unknown field `([^`]+)`")
 _PY_LITERALS = {"True": "true", "False": "false", "None": "null"}
 
 
@@ -245,11 +246,15 @@ def _locate(message: str) -> tuple[str | None, str]:
     if m:
         path = m.group(1)
         reason = message[: m.start()]
+    base = path[1:].lstrip(".") if path else ""
     missing = _MISSING.match(reason)
     if missing:
-        base = path[1:].lstrip(".") if path else ""
         field = f"{base}.{missing.group(1)}" if base else missing.group(1)
         return field, "required field is missing"
+    unknown = _UNKNOWN.match(reason)
+    if unknown:
+        field = f"{base}.{unknown.group(1)}" if base else unknown.group(1)
+        return field, "unknown field: the type does not declare it"
     if path is not None:
         field = path[1:].lstrip(".") or "$"
         return field, reason[0].lower() + reason[1:] if reason else reason
