@@ -232,21 +232,20 @@ class IPU:
             return base
         if decision is Decision.DENY:
             return _deny(base, "policy denied" + _by(determining), "policy")
+        unknown = "policy is indeterminate" + _erroring(response)
         if self.approver is None:
-            return _deny(base, "policy is indeterminate and no approver is configured", "policy")
+            return _deny(base, f"{unknown} and no approver is configured", "policy")
         try:
             answer = self.approver(request, response)
             if inspect.isawaitable(answer):
                 answer = await answer
         except Exception as exc:  # fail closed: a broken approver denies
-            return _deny(
-                base, f"policy is indeterminate; approver failed: {_describe(exc)}", "approver"
-            )
+            return _deny(base, f"{unknown}; approver failed: {_describe(exc)}", "approver")
         if answer is not True:
-            return _deny(base, "policy is indeterminate; approver refused", "approver")
+            return _deny(base, f"{unknown}; approver refused", "approver")
         return _Verdict(
             Decision.PERMIT,
-            "policy is indeterminate; approver approved",
+            f"{unknown}; approver approved",
             "none",
             base.requested,
             base.granted,
@@ -366,6 +365,15 @@ def _by(determining: tuple[str, ...]) -> str:
     if not determining:
         return ""
     return " (determining: " + ", ".join(f"`{p}`" for p in determining) + ")"
+
+
+def _erroring(response: object) -> str:
+    """The erroring policy ids, if the response says (lion.kernel.policy's Response does)."""
+    try:
+        ids = tuple(str(pid) for pid in getattr(response, "erroring", ()))
+    except Exception:  # an explanation only; never let it break the decision
+        return ""
+    return " (erroring: " + ", ".join(f"`{p}`" for p in ids) + ")" if ids else ""
 
 
 def _deny(base: _Verdict, reason: str, cause: Cause) -> _Verdict:

@@ -421,3 +421,37 @@ def test_sequence_numbers_are_consecutive_under_concurrent_validate(
     for obs in entries:
         expected = Decision.DENY if obs.subject.int % 3 == 0 else Decision.PERMIT
         assert obs.decision is expected
+
+
+def test_with_the_real_policy_engine(
+    authority: CapabilityAuthority, token: CapabilityToken
+) -> None:
+    from lion.kernel.policy import PolicySet
+
+    policies = PolicySet.from_str(
+        """
+        @id("readers") permit(principal, action == Action::"read", resource) when { context.ok };
+        @id("no-secrets") forbid(principal, action, resource == Doc::"docs/secret");
+        """
+    )
+
+    def to_cedar(req: EffectRequest) -> dict[str, Any]:
+        return {
+            "principal": f'User::"{req.principal}"',
+            "action": f'Action::"{req.effect.action}"',
+            "resource": f'Doc::"{req.effect.resource}"',
+            "context": req.after,
+        }
+
+    ipu = IPU(authority, policies, request_adapter=to_cedar)
+    ok = run(lambda: ipu.validate(request(token, after={"ok": True})))
+    assert ok.decision is Decision.PERMIT
+    assert ok.determining == ("readers",)
+    secret = Effect("read", "docs/secret")
+    denied = run(lambda: ipu.validate(request(token, effect=secret, after={"ok": True})))
+    assert denied.decision is Decision.DENY
+    assert denied.determining == ("no-secrets",)
+    unknown = run(lambda: ipu.validate(request(token, after={})))
+    assert unknown.decision is Decision.DENY
+    assert "policy is indeterminate (erroring: `readers`) and no approver" in unknown.reason
+    assert [obs.sequence for obs in ipu.log] == [0, 1, 2]
