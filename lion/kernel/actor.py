@@ -629,15 +629,19 @@ class Runner:
             timeout = _check_duration(timeout, "shutdown timeout")
         self._state = _State.CLOSING
         self._close_intake()
-        if drain:
-            with anyio.move_on_after(math.inf if timeout is None else timeout):
+        try:
+            if drain:
+                with anyio.move_on_after(math.inf if timeout is None else timeout):
+                    for cell in list(self._cells.values()):
+                        await cell.done.wait()
+        finally:
+            # Also when the caller is cancelled mid-drain: never leave a half shutdown.
+            self._abort_all()
+            with anyio.CancelScope(shield=True):
                 for cell in list(self._cells.values()):
                     await cell.done.wait()
-        self._abort_all()
-        with anyio.CancelScope(shield=True):
-            for cell in list(self._cells.values()):
-                await cell.done.wait()
-        return self._finish()
+            report = self._finish()
+        return report
 
     def _close_intake(self) -> None:
         for cell in self._cells.values():

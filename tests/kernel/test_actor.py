@@ -822,6 +822,28 @@ async def test_drain_with_timeout_reports_what_it_could_not_finish() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_cancelled_shutdown_still_stops_everything_and_reports() -> None:
+    probe = Probe()
+    with anyio.fail_after(LIMIT):
+        async with Runner() as runner:
+            ref = runner.spawn(logger(probe), name="box")
+            await ref.send("block")
+            await ref.send("queued")
+            await probe.entered.wait()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(runner.shutdown)
+                await anyio.wait_all_tasks_blocked()
+                tg.cancel_scope.cancel()
+            report = runner.report
+            assert report is not None
+            assert await runner.shutdown() is report
+            assert ref.status is ActorStatus.STOPPED
+    final = runner.report
+    assert final is not None
+    assert [e.message for e in final.unprocessed["box"]] == ["block", "queued"]
+
+
+@pytest.mark.anyio
 async def test_leaving_the_block_with_an_error_stops_actors_and_reports() -> None:
     probe = Probe()
     runner = Runner()
