@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "Action",
     "Arm",
+    "Binary",
     "Bind",
     "BoolType",
     "Call",
@@ -29,9 +30,9 @@ __all__ = [
     "Invariant",
     "Let",
     "Lit",
+    "Machine",
     "MapType",
     "MapUpdate",
-    "Machine",
     "Match",
     "Module",
     "Name",
@@ -52,7 +53,6 @@ __all__ = [
     "Theorem",
     "Type",
     "Unary",
-    "Binary",
     "Var",
 ]
 

@@ -58,6 +58,10 @@ def _parser() -> lark.Lark:
 
 def _describe_expected(expected: set[str] | frozenset[str]) -> str:
     names: set[str] = set()
+    if {"NAME", "INT", "LPAR"} <= set(expected):
+        # Wherever an expression may start, list that rather than its dozen first tokens.
+        names.add("an expression")
+        expected = {t for t in expected if t in ("RBRACE", "RPAR", "RSQB", "COMMA", "$END")}
     for term in expected:
         if term in _TERMINAL_NAMES:
             names.add(_TERMINAL_NAMES[term])
@@ -78,6 +82,13 @@ def _location(path: str, source: str, line: int, column: int) -> SourceLocation:
     return SourceLocation(path, line, column, text)
 
 
+def _end_location(path: str, source: str) -> SourceLocation:
+    lines = source.splitlines() or [""]
+    if source.endswith("\n"):
+        lines.append("")
+    return SourceLocation(path, len(lines), len(lines[-1]) + 1, lines[-1])
+
+
 def parse_text(source: str, path: str = "<string>") -> ast.Module:
     """Parse spec source text into an (unchecked) Module."""
     if len(source) > _MAX_SOURCE:
@@ -86,13 +97,15 @@ def parse_text(source: str, path: str = "<string>") -> ast.Module:
     try:
         tree = _parser().parse(source)
     except lark.exceptions.UnexpectedEOF as exc:
-        lines = source.splitlines() or [""]
-        loc = _location(path, source, len(lines), len(lines[-1]) + 1)
         raise SpecError(
-            f"unexpected end of file, expected {_describe_expected(exc.expected)}", loc
+            f"unexpected end of file, expected {_describe_expected(exc.expected)}",
+            _end_location(path, source),
         ) from None
     except lark.exceptions.UnexpectedToken as exc:
-        loc = _location(path, source, exc.line, exc.column)
+        if exc.token.type == "$END":
+            loc = _end_location(path, source)
+        else:
+            loc = _location(path, source, exc.line, exc.column)
         found = "end of file" if exc.token.type == "$END" else f"`{exc.token}`"
         raise SpecError(
             f"unexpected {found}, expected {_describe_expected(exc.expected)}", loc

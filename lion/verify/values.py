@@ -16,6 +16,7 @@ option<T>        None, or the value itself
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -137,6 +138,15 @@ class MapValue(Mapping[Any, Any]):
 
 def domain(ty: Type) -> list[Any]:
     """Every value of a finite type, in a fixed order (the checker bounds the size)."""
+    return list(_domain(ty))
+
+
+@functools.lru_cache(maxsize=1024)
+def _domain(ty: Type) -> tuple[Any, ...]:
+    return tuple(_enumerate(ty))
+
+
+def _enumerate(ty: Type) -> list[Any]:
     if isinstance(ty, BoolType):
         return [False, True]
     if isinstance(ty, EnumType):
@@ -196,7 +206,7 @@ def format_value(value: Any, ty: Type) -> str:
         inner = ", ".join(f"{n}: {format_value(value[n], t)}" for n, t in ty.fields)
         return f"{ty.name}({inner})"
     if isinstance(ty, SetType):
-        items = sorted(value, key=sort_key)
+        items = [v for v in domain(ty.elem) if v in value]  # declaration order
         return "{" + ", ".join(format_value(v, ty.elem) for v in items) + "}"
     if isinstance(ty, MapType):
         entries = [f"{format_value(k, ty.key)}: {format_value(value[k], ty.value)}"

@@ -1,0 +1,188 @@
+"""`lion-verify`: prove the theorems of `.lion` specs and report.
+
+Exit codes (as Cedar's CLI does, "the check said no" is not "bad input"):
+
+  0  every obligation holds (PROVED, or BOUNDED where a bound was asked for)
+  1  some obligation is REFUTED, NOT INDUCTIVE, VACUOUS or UNKNOWN
+  2  bad input: unreadable file, syntax or type error, bad proofs file, bad option
+  3  internal error: lion-verify itself broke (please report it)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from lion.errors import LionError, SpecError, VerifyError
+from lion.spec import ast
+from lion.spec.load import load_paths
+from lion.verify.proofs import Strategy, read_proofs
+from lion.verify.prove import DEFAULT_TIMEOUT, Result, obligation_names, prove_module
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERNAL", "EXIT_OK", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(message)
+
+
+def _arguments() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="lion-verify",
+        description="Prove the theorems of LION specs with Z3.",
+        epilog="exit codes: 0 all hold, 1 a check failed, 2 bad input, 3 internal error",
+    )
+    p.add_argument("paths", nargs="*", default=["spec"], metavar="PATH",
+                   help="spec files or directories (default: spec/)")
+    p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
+    p.add_argument("--only", action="append", metavar="NAME",
+                   help="check only this theorem or invariant (NAME or CHAPTER.NAME); repeatable")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help=f"per-obligation Z3 timeout (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--proofs", type=Path, metavar="DIR",
+                   help="directory of .proof files (default: proofs/ beside the spec directory)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    return p
+
+
+def _proofs_for(module: ast.Module, proofs_dir: Path | None) -> dict[str, Strategy]:
+    spec_path = Path(module.path)
+    directory = proofs_dir if proofs_dir is not None else spec_path.parent.parent / "proofs"
+    strategies = read_proofs(directory / f"{spec_path.stem}.proof")
+    known = set(obligation_names(module))
+    for name, strategy in strategies.items():
+        if name not in known:
+            loc = strategy.location
+            raise SpecError(f"`{name}` is not a theorem or invariant of {module.path}", loc)
+    return strategies
+
+
+def _table(results: list[Result], out: TextIO) -> None:
+    header = ("theorem", "chapter", "strategy", "result", "time")
+    rows = [(r.name, r.chapter, r.strategy, r.status.value, f"{r.seconds:.2f} s")
+            for r in results]
+    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
+    line = "  ".join("-" * w for w in widths)
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
+    print(line, file=out)
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+
+
+def _details(results: list[Result], out: TextIO) -> None:
+    for r in results:
+        if r.status.ok:
+            continue
+        print(f"\n{r.status.value}: {r.chapter}.{r.name} ({r.path})", file=out)
+        if r.doc:
+            print(f"  claim: {r.doc}", file=out)
+        if r.counterexample_text:
+            print("  counterexample:", file=out)
+            for name, text in r.counterexample_text.items():
+                print(f"    {name} = {text}", file=out)
+        elif r.trace:
+            print("  trace:", file=out)
+            for step in r.trace:
+                print(f"    {step.text}", file=out)
+        elif r.message:
+            print(f"  {r.message}", file=out)
+
+
+def _summary(results: list[Result]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+    return counts
+
+
+def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    try:
+        args = _arguments().parse_args(list(argv))
+    except _UsageError as exc:
+        print(f"lion-verify: error: {exc}", file=stderr)
+        return EXIT_BAD_INPUT
+    if args.timeout <= 0:
+        print("lion-verify: error: --timeout must be positive", file=stderr)
+        return EXIT_BAD_INPUT
+
+    def progress(text: str) -> None:
+        if not args.quiet:
+            print(text, file=stderr, flush=True)
+
+    try:
+        modules = load_paths(args.paths)
+        plans = [(m, _proofs_for(m, args.proofs)) for m in modules]
+    except LionError as exc:
+        print(f"lion-verify: {exc}", file=stderr)
+        return EXIT_BAD_INPUT
+    only = set(args.only) if args.only else None
+    total = 0
+    for m, _ in plans:
+        names = obligation_names(m)
+        total += len(names) if only is None else sum(
+            1 for n in names if n in only or f"{m.chapter}.{n}" in only)
+    if only is not None and total == 0:
+        print(f"lion-verify: error: --only names no theorem or invariant: "
+              f"{', '.join(sorted(only))}", file=stderr)
+        return EXIT_BAD_INPUT
+
+    progress(f"lion-verify: {len(modules)} spec file(s), {total} obligation(s)")
+    results: list[Result] = []
+    started = time.perf_counter()
+    for module, strategies in plans:
+        for r in prove_module(module, strategies, timeout=args.timeout, only=only):
+            results.append(r)
+            progress(f"[{len(results)}/{total}] {r.chapter}.{r.name}: {r.status.value} "
+                     f"({r.seconds:.2f} s)")
+    elapsed = time.perf_counter() - started
+    ok = all(r.status.ok for r in results)
+    counts = _summary(results)
+    if args.json:
+        json.dump({"ok": ok, "seconds": round(elapsed, 3), "summary": counts,
+                   "results": [r.to_json() for r in results]}, stdout, indent=2)
+        print(file=stdout)
+    else:
+        _table(results, stdout)
+        _details(results, stdout)
+        summary = ", ".join(f"{n} {k.lower()}" for k, n in sorted(counts.items()))
+        print(f"\n{len(results)} obligation(s) in {elapsed:.1f} s: {summary}", file=stdout)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point; returns (and exits with) the exit code."""
+    try:
+        code = run(sys.argv[1:] if argv is None else argv, sys.stdout, sys.stderr)
+    except (VerifyError, SpecError) as exc:
+        print(f"lion-verify: {exc}", file=sys.stderr)
+        code = EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("lion-verify: interrupted", file=sys.stderr)
+        code = 130
+    except Exception:
+        print("lion-verify: internal error (this is a bug in lion-verify):", file=sys.stderr)
+        traceback.print_exc(file=sys.stderr)
+        code = EXIT_INTERNAL
+    if argv is None:
+        sys.exit(code)
+    return code
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Hypothesis strategies derived from spec types.
+
+Public API: users reuse these to property-test their own policies and
+capabilities against the spec. Values follow `lion.verify.values`.
+
+Strings are opaque identifiers in the spec, so by default they are drawn from
+a small pool, which makes equal identifiers (the interesting case) likely.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from lion.spec import ast
+from lion.spec.ast import (
+    BoolType,
+    EnumType,
+    IntType,
+    MapType,
+    OptionType,
+    RecordType,
+    SetType,
+    StringType,
+    Type,
+)
+from lion.verify.values import EnumValue, MapValue, RecordValue, domain
+
+__all__ = ["DEFAULT_STRINGS", "args_of", "from_type", "state_of"]
+
+DEFAULT_STRINGS = ("alice", "bob", "carol", "")
+# Unbounded ints: wide enough to cross any small threshold a spec writes.
+INT_RANGE = (-1000, 1000)
+
+
+def from_type(ty: Type, *, strings: st.SearchStrategy[str] | None = None
+              ) -> st.SearchStrategy[Any]:
+    """A strategy producing well-formed values of spec type `ty`."""
+    text = strings if strings is not None else st.sampled_from(DEFAULT_STRINGS)
+    if isinstance(ty, BoolType):
+        return st.booleans()
+    if isinstance(ty, IntType):
+        lo = ty.lo if ty.lo is not None else INT_RANGE[0]
+        hi = ty.hi if ty.hi is not None else INT_RANGE[1]
+        return st.integers(lo, hi)
+    if isinstance(ty, StringType):
+        return text
+    if isinstance(ty, EnumType):
+        return st.sampled_from([EnumValue(ty.name, v) for v in ty.variants])
+    if isinstance(ty, RecordType):
+        names = [name for name, _ in ty.fields]
+        return st.tuples(*[from_type(fty, strings=strings) for _, fty in ty.fields]).map(
+            lambda vs: RecordValue(ty.name, dict(zip(names, vs, strict=True))))
+    if isinstance(ty, SetType):
+        return st.frozensets(st.sampled_from(domain(ty.elem)))
+    if isinstance(ty, MapType):
+        keys = domain(ty.key)
+        value = from_type(ty.value, strings=strings)
+        return st.tuples(*[value for _ in keys]).map(
+            lambda vs: MapValue(dict(zip(keys, vs, strict=True))))
+    if isinstance(ty, OptionType):
+        return st.none() | from_type(ty.elem, strings=strings)
+    raise TypeError(f"no strategy for `{ty}`")
+
+
+def args_of(params: tuple[ast.Param, ...], *, strings: st.SearchStrategy[str] | None = None
+            ) -> st.SearchStrategy[dict[str, Any]]:
+    """Arguments for a function, action or theorem: a dict from parameter name to value,
+    in parameter order (so ``*args.values()`` is a valid positional call)."""
+    names = [p.name for p in params]
+    return st.tuples(*[from_type(p.ty, strings=strings) for p in params]).map(
+        lambda values: dict(zip(names, values, strict=True)))
+
+
+def state_of(machine: ast.Machine, *, strings: st.SearchStrategy[str] | None = None
+             ) -> st.SearchStrategy[dict[str, Any]]:
+    """An arbitrary (not necessarily reachable) state of a machine."""
+    return args_of(machine.vars, strings=strings)

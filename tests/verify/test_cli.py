@@ -1,0 +1,125 @@
+"""`lion-verify`: every exit code, the table, --json, --only, progress."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lion.verify import cli
+
+FIXTURE = Path(__file__).parent.parent / "spec" / "fixtures" / "sample.lion"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = cli.run(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "proofs").mkdir()
+    shutil.copy(FIXTURE, tmp_path / "spec" / "sample.lion")
+    return tmp_path
+
+
+def test_all_proved_exits_0_with_table_and_progress(project: Path) -> None:
+    code, out, err = run(str(project / "spec"))
+    assert code == cli.EXIT_OK
+    header = out.splitlines()[0].split()
+    assert header == ["theorem", "chapter", "strategy", "result", "time"]
+    assert "attenuation_never_widens  Sample" in out
+    assert "obligation(s)" in out and "proved" in out
+    assert "[1/" in err  # progress goes to stderr
+
+
+def test_planted_false_theorem_exits_1_with_counterexample(project: Path) -> None:
+    spec = project / "spec" / "sample.lion"
+    spec.write_text(spec.read_text() + "\ntheorem planted: forall a: Decision . combine(a, Permit) == Permit\n")
+    code, out, _ = run(str(project / "spec"))
+    assert code == cli.EXIT_FAILED
+    assert "REFUTED: Sample.planted" in out
+    assert "a = " in out
+
+
+def test_syntax_error_exits_2_with_location(project: Path) -> None:
+    spec = project / "spec" / "sample.lion"
+    spec.write_text("enum A { X }\ntheorem t: forall a: A . a ==\n")
+    code, out, err = run(str(project / "spec"))
+    assert code == cli.EXIT_BAD_INPUT
+    assert f"{spec}:3:1: unexpected end of file" in err
+    assert "Traceback" not in err and out == ""
+
+
+def test_type_error_and_bad_option_and_missing_path_exit_2(project: Path) -> None:
+    spec = project / "spec" / "sample.lion"
+    spec.write_text("theorem t: 1 + true")
+    assert run(str(spec))[0] == cli.EXIT_BAD_INPUT
+    assert run(str(project / "nope"))[0] == cli.EXIT_BAD_INPUT
+    assert run("--timeout", "-1", str(spec))[0] == cli.EXIT_BAD_INPUT
+    assert run("--frobnicate")[0] == cli.EXIT_BAD_INPUT
+
+
+def test_bad_proofs_file_exits_2(project: Path) -> None:
+    (project / "proofs" / "sample.proof").write_text("count_matches: magic\n")
+    code, _, err = run(str(project / "spec"))
+    assert code == cli.EXIT_BAD_INPUT
+    assert "sample.proof:1:1" in err
+    (project / "proofs" / "sample.proof").write_text("no_such_theorem: smt\n")
+    code, _, err = run(str(project / "spec"))
+    assert code == cli.EXIT_BAD_INPUT and "not a theorem or invariant" in err
+
+
+def test_proofs_file_sets_the_strategy(project: Path) -> None:
+    (project / "proofs" / "sample.proof").write_text(
+        "# strategies\ncount_matches: bounded 3\nparents_minted: induction using revoked_were_minted\n")
+    code, out, _ = run("--json", str(project / "spec"))
+    assert code == cli.EXIT_OK
+    rows = {r["name"]: r for r in json.loads(out)["results"]}
+    assert rows["count_matches"]["strategy"] == "bounded 3"
+    assert rows["count_matches"]["result"] == "BOUNDED"
+    assert rows["parents_minted"]["strategy"] == "induction using revoked_were_minted"
+
+
+def test_json_and_only(project: Path) -> None:
+    code, out, _ = run("--json", "--only", "combine_commutes", "--only", "Sample.deny_absorbs",
+                       str(project / "spec"))
+    assert code == cli.EXIT_OK
+    doc = json.loads(out)
+    assert doc["ok"] is True
+    assert [r["name"] for r in doc["results"]] == ["combine_commutes", "deny_absorbs"]
+    assert doc["results"][0]["result"] == "PROVED"
+    assert doc["results"][0]["doc"] == "combining two decisions does not depend on their order"
+    assert run("--only", "nothing", str(project / "spec"))[0] == cli.EXIT_BAD_INPUT
+
+
+def test_json_failure_carries_counterexample(project: Path) -> None:
+    spec = project / "spec" / "sample.lion"
+    spec.write_text(spec.read_text() + "\ntheorem bad: forall s: set<Right> . card(s) < 3\n")
+    code, out, _ = run("--json", "--only", "bad", str(project / "spec"))
+    assert code == cli.EXIT_FAILED
+    (row,) = json.loads(out)["results"]
+    assert row["result"] == "REFUTED" and row["counterexample"] == {"s": "{Read, Write, Admin}"}
+
+
+def test_internal_error_exits_3(monkeypatch: pytest.MonkeyPatch, project: Path) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cli, "prove_module", boom)
+    code = cli.main([str(project / "spec")])
+    assert code == cli.EXIT_INTERNAL
+
+
+def test_console_script_is_installed(project: Path) -> None:
+    exe = Path(sys.executable).parent / "lion-verify"
+    done = subprocess.run([str(exe), "--quiet", str(project / "spec")], capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
