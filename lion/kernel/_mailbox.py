@@ -28,15 +28,12 @@ __all__ = ["Mailbox", "Offer"]
 M = TypeVar("M")
 
 
-class Offer(enum.Enum):
+class Offer(enum.StrEnum):
     """The outcome of :meth:`Mailbox.offer`."""
 
     ACCEPTED = "accepted"
     FULL = "full"
     CLOSED = "closed"
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Mailbox(Generic[M]):

@@ -108,34 +108,25 @@ DEFAULT_ASK_TIMEOUT: Final = 30.0
 # =============================================================================
 
 
-class Overflow(enum.Enum):
-    """What a send does when the mailbox is full."""
+class Overflow(enum.StrEnum):
+    """What a send does when the mailbox is full (``spawn`` also takes "wait" or "refuse")."""
 
     WAIT = "wait"  # wait (in arrival order) up to a timeout, then MailboxFullError
     REFUSE = "refuse"  # MailboxFullError at once; the message is not enqueued
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class Strategy(enum.Enum):
+class Strategy(enum.StrEnum):
     """What happens to an actor whose handler raised."""
 
     RESTART = "restart"
     STOP = "stop"
 
-    def __str__(self) -> str:
-        return self.name
 
-
-class SupervisionAction(enum.Enum):
+class SupervisionAction(enum.StrEnum):
     """What supervision did after a failure."""
 
     RESTARTED = "restarted"
     STOPPED = "stopped"
-
-    def __str__(self) -> str:
-        return self.name
 
 
 def _check_duration(value: object, what: str) -> float:
@@ -354,14 +345,11 @@ class ShutdownReport:
 # =============================================================================
 
 
-class ActorStatus(enum.Enum):
+class ActorStatus(enum.StrEnum):
     """Whether an actor still takes messages."""
 
     RUNNING = "running"
     STOPPED = "stopped"
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Actor(ABC, Generic[M, R]):
@@ -717,8 +705,12 @@ class Runner:
             )
         if not callable(actor):
             raise ActorError(f"spawn expects an actor factory, got `{actor!r}`")
-        if not isinstance(overflow, Overflow):
-            raise ActorError(f"overflow must be an `Overflow`, got `{overflow!r}`")
+        try:
+            overflow = Overflow(overflow)
+        except (ValueError, TypeError):
+            raise ActorError(
+                f"overflow must be `Overflow.WAIT` or `Overflow.REFUSE`, got `{overflow!r}`"
+            ) from None
         if supervision is None:
             supervision = Supervision()
         elif not isinstance(supervision, Supervision):

@@ -879,6 +879,9 @@ async def test_runner_misuse_gives_actor_errors() -> None:
                 runner.spawn(Logger(Probe()))  # type: ignore[arg-type]
             with pytest.raises(ActorError, match="mailbox capacity"):
                 runner.spawn(logger(Probe()), mailbox_size=0)
+            with pytest.raises(ActorError, match="overflow must be"):
+                runner.spawn(logger(Probe()), overflow="drop")  # type: ignore[arg-type]
+            assert runner.spawn(logger(Probe()), name="r", overflow="refuse")  # type: ignore[arg-type]
             with pytest.raises(ActorError, match="send_timeout"):
                 runner.spawn(logger(Probe()), send_timeout=-1)
             with pytest.raises(ActorError, match="expected an `Actor`"):
@@ -887,7 +890,7 @@ async def test_runner_misuse_gives_actor_errors() -> None:
                 runner.ref("nope")
             with pytest.raises(ActorError, match="ask timeout"):
                 await runner.ref("x").ask("q", timeout=0)
-            assert runner.names == ("x",)
+            assert runner.names == ("x", "r")
     with pytest.raises(ActorError, match="only once"):
         async with runner:
             pass
