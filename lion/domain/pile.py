@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from typing import Any, Generic, TypeVar, Union
@@ -93,8 +94,8 @@ class Pile(Element, Generic[T], kw_only=False, dict=True):
         else:
             if not isinstance(progression, Progression):
                 progression = Progression(order=to_ids(progression))
-            order = list(progression.order)
-            if len(order) != len(collections) or set(order) != collections.keys():
+            counts = progression.order.counts  # type: ignore[attr-defined]
+            if len(progression.order) != len(collections) or counts.keys() != collections.keys():
                 raise DomainError(
                     "the pile's order does not match its items: expected each item's id "
                     "exactly once"
@@ -658,6 +659,10 @@ def _decode_pile(cls: type[P], data: Any, fmt: str) -> P:
             f"cannot decode a `{cls.__name__}` from a `{type(data).__name__}`: "
             "expected str or bytes"
         )
+    # Building thousands of objects triggers the cyclic GC again and again;
+    # none of them can be garbage yet, so pause it for the decode.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
     try:
         wire = cached[1](data)
         target = cached[2][type(wire)]
@@ -671,3 +676,6 @@ def _decode_pile(cls: type[P], data: Any, fmt: str) -> P:
         if isinstance(exc, DeserializationError):
             raise
         raise DeserializationError(f"invalid `{cls.__name__}` data: {exc}") from None
+    finally:
+        if gc_was_enabled:
+            gc.enable()
