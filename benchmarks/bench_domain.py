@@ -20,9 +20,7 @@ def run() -> list[Row]:
 
     rows: list[Row] = []
 
-    rows.append(
-        Row("Element()", per_call_us(Element), PEER, per_call_us(V0Element), ">= 3x")
-    )
+    rows.append(Row("Element()", per_call_us(Element), PEER, per_call_us(V0Element), ">= 3x"))
 
     def include_batch(pile_cls: Any, items: list[Any]) -> Any:
         def go() -> None:

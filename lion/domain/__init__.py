@@ -1,4 +1,4 @@
-"""The v0 domain structures on msgspec: Element, Progression, Pile, Event, FieldModel, OperableModel."""
+"""The v0 domain structures on msgspec: Element, Progression, Pile, Event, FieldModel, etc."""
 
 from __future__ import annotations
 

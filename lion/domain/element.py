@@ -14,7 +14,7 @@ import datetime as dt
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar, Literal, TypeVar, Union
+from typing import Any, Literal, TypeVar, Union
 from uuid import UUID
 
 import msgspec
@@ -22,7 +22,7 @@ import msgspec
 from lion.domain._ids import new_id
 from lion.errors import DeserializationError, DomainError
 
-__all__ = ["Element", "decode_element", "element_classes"]
+__all__ = ["Element", "element_classes"]
 
 E = TypeVar("E", bound="Element")
 
@@ -188,7 +188,7 @@ def _coerce_timestamp(value: Any) -> float:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
-        return value.timestamp()
+        return float(value.timestamp())
     if isinstance(value, str):
         try:
             return float(value)
@@ -274,7 +274,10 @@ def _union_for(cls: type[Any]) -> Any:
     with _REGISTRY_LOCK:
         members = tuple(c for c in _REGISTRY.values() if issubclass(c, cls))
     if cls not in members:  # a class shadowed by a later one with the same qualified name
-        members = (cls, *(m for m in members if m.__struct_config__.tag != cls.__struct_config__.tag))
+        members = (
+            cls,
+            *(m for m in members if m.__struct_config__.tag != cls.__struct_config__.tag),
+        )
     union: Any = members[0] if len(members) == 1 else Union[members]  # noqa: UP007
     _unions[cls] = (version, union)
     return union

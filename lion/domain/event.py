@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import msgspec
@@ -14,7 +14,7 @@ from lion.errors import DomainError
 __all__ = ["Event", "EventStatus", "Execution"]
 
 
-class EventStatus(str, Enum):
+class EventStatus(StrEnum):
     """Where an event is in its lifecycle."""
 
     PENDING = "pending"

@@ -8,6 +8,7 @@ Struct field.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -174,7 +175,7 @@ class FieldModel:
         if "default" in self._meta:
             default = self._meta["default"]
             if isinstance(default, list | dict | set):  # mutable defaults need a factory
-                return (key, t, msgspec.field(default_factory=lambda d=default: _copy(d)))
+                return (key, t, msgspec.field(default_factory=functools.partial(_copy, default)))
             return (key, t, default)
         if self.is_nullable:
             return (key, t, None)

@@ -23,7 +23,9 @@ class OperableModel:
     NIM's ``guided_json``; ``validate_reply()`` reads a model's reply into it.
     """
 
-    def __init__(self, fields: Iterable[FieldModel] | dict[str, FieldModel] | None = None, **values: Any) -> None:
+    def __init__(
+        self, fields: Iterable[FieldModel] | dict[str, FieldModel] | None = None, **values: Any
+    ) -> None:
         object.__setattr__(self, "_fields", {})
         object.__setattr__(self, "_values", {})
         items: Iterable[tuple[str, FieldModel]]
@@ -82,9 +84,7 @@ class OperableModel:
             fm = current
         else:
             fm = FieldModel(Any if annotation is UNSET else annotation, name=field_name)
-        if annotation is not UNSET and field_model is None and current is not None:
-            fm = fm._with(base=annotation)
-        elif annotation is not UNSET and field_model is not None:
+        if annotation is not UNSET and (field_model is not None or current is not None):
             fm = fm._with(base=annotation)
         for key, val in kwargs.items():
             if key == "validator":
@@ -248,7 +248,10 @@ def response_format(tp: Any, name: str | None = None, strict: bool = True) -> di
     if strict:
         schema = _strict(schema)
     label = name or getattr(tp, "__name__", "response")
-    return {"type": "json_schema", "json_schema": {"name": label, "schema": schema, "strict": strict}}
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": label, "schema": schema, "strict": strict},
+    }
 
 
 def _strict(node: Any) -> Any:

@@ -126,7 +126,7 @@ class Pile(Element, Generic[T], kw_only=False, dict=True):
         with self._lock:
             collections = self.collections
             order = self.progression.order  # type: ignore[union-attr]
-            counts = order.counts  # type: ignore[attr-defined]
+            counts = order.counts  # type: ignore[union-attr]
             for i in items:
                 u = i.id
                 if u not in collections:
@@ -525,23 +525,22 @@ def _as_items(value: Any) -> list[Any]:
         return []
     if isinstance(value, Pile):
         return value.values()
-    if isinstance(value, Element) or hasattr(value, "id") and not isinstance(value, dict):
+    if isinstance(value, Element) or (hasattr(value, "id") and not isinstance(value, dict)):
         return [value]
     if isinstance(value, dict):
-        if "lion_class" in value and "id" in value:  # one serialized element
-            value = [value]
-        else:
-            value = list(value.values())
+        # one serialized element, or a mapping of id -> item
+        one = "lion_class" in value and "id" in value
+        value = [value] if one else list(value.values())
     elif isinstance(value, list | tuple | set | frozenset) or hasattr(value, "__iter__"):
         if isinstance(value, str | bytes):
             raise DomainError(f"a pile holds elements, not `{type(value).__name__}` values")
         value = list(value)
     else:
         raise DomainError(f"a pile holds elements, not `{type(value).__name__}` values")
-    raw = [i for i in value if isinstance(i, dict)]
-    if raw:
-        value = _decode_raw(value)
-    return value
+    out: list[Any] = value
+    if any(isinstance(i, dict) for i in out):
+        out = _decode_raw(out)
+    return out
 
 
 def _decode_raw(values: list[Any]) -> list[Any]:
@@ -549,8 +548,10 @@ def _decode_raw(values: list[Any]) -> list[Any]:
     union = _union_for(Element)
     try:
         if all(isinstance(v, dict) for v in values):
-            return msgspec.convert(values, list[union], strict=False)  # type: ignore[no-any-return,valid-type]
-        return [msgspec.convert(v, union, strict=False) if isinstance(v, dict) else v for v in values]
+            return msgspec.convert(values, list[union], strict=False)  # type: ignore[valid-type]
+        return [
+            msgspec.convert(v, union, strict=False) if isinstance(v, dict) else v for v in values
+        ]
     except msgspec.ValidationError as exc:
         raise DeserializationError(f"invalid item in pile data: {exc}") from None
 
@@ -584,7 +585,7 @@ def _resolve_item_type(value: Any) -> frozenset[type] | None:
     if value is None:
         return None
     if isinstance(value, frozenset) and all(isinstance(t, type) for t in value):
-        return value  # type: ignore[return-value]
+        return value
     pending = [value] if isinstance(value, str | type) or _is_union(value) else list(value)
     out: set[type] = set()
     registry: dict[str, type[Element]] | None = None
@@ -622,7 +623,7 @@ def _wire_type(cls: type[Any], item_union: Any) -> type[Any]:
     """
     spec: list[Any] = []
     for f in msgspec.structs.fields(cls):
-        tp = dict[str, item_union] if f.name == "collections" else f.type  # type: ignore[valid-type]
+        tp = dict[str, item_union] if f.name == "collections" else f.type
         if f.default is not msgspec.NODEFAULT:
             spec.append((f.name, tp, f.default))
         elif f.default_factory is not msgspec.NODEFAULT:

@@ -114,7 +114,7 @@ class _Order(list[UUID]):
             super().__delitem__(key)
             self._drop(old)
 
-    def copy(self) -> list[UUID]:  # type: ignore[override]
+    def copy(self) -> list[UUID]:
         return list(self)
 
 
@@ -137,7 +137,9 @@ class Progression(Element, kw_only=False):
                 order = order.order
             msgspec.structs.force_setattr(self, "order", _Order(to_ids(order)))
         if self.name is not None and not isinstance(self.name, str):
-            raise DomainError(f"progression name must be a string, got `{type(self.name).__name__}`")
+            raise DomainError(
+                f"progression name must be a string, got `{type(self.name).__name__}`"
+            )
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "order":

@@ -67,9 +67,7 @@ def extract_json(text: Any) -> tuple[Any, list[str]]:
         except UnicodeDecodeError:
             raise reply_error("the reply is not UTF-8 text", raw=repr(text)) from None
     if not isinstance(text, str):
-        raise reply_error(
-            f"a reply must be text, not `{type(text).__name__}`", raw=repr(text)
-        )
+        raise reply_error(f"a reply must be text, not `{type(text).__name__}`", raw=repr(text))
     repairs: list[str] = []
     body = text.strip()
     if not body:
@@ -82,7 +80,10 @@ def extract_json(text: Any) -> tuple[Any, list[str]]:
     if fence is not None:
         lang = fence.group(1) or "plain"
         closed = fence.group(0).endswith("```") and len(fence.group(0)) > 3
-        repairs.append(f"took the JSON from a ```{lang} code fence" + ("" if closed else " that was never closed"))
+        repairs.append(
+            f"took the JSON from a ```{lang} code fence"
+            + ("" if closed else " that was never closed")
+        )
         if body[: fence.start()].strip() or body[fence.end() :].strip():
             repairs.append("removed prose around the code fence")
         body = fence.group(2).strip()
@@ -104,7 +105,7 @@ def extract_json(text: Any) -> tuple[Any, list[str]]:
         return value, repairs
 
     fixed, fixes = _repair(candidate)
-    ok, value, err2 = _decode(fixed)
+    ok, value, _err2 = _decode(fixed)
     if ok:
         return value, repairs + fixes
     raise reply_error(

@@ -1,4 +1,4 @@
-"""Element: identity, read-only fields, and round trips of subclasses through JSON and MessagePack."""
+"""Element: identity, read-only fields, round trips of subclasses (JSON, MessagePack)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ class Tagged(Note):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=10),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 
@@ -45,7 +47,8 @@ def test_equality_and_hash_are_by_id() -> None:
     a = Note(text="x")
     b = Note(id=a.id, text="different")
     c = Note(text="x")
-    assert a == b and hash(a) == hash(b) == hash(a.id)
+    assert a == b
+    assert hash(a) == hash(b) == hash(a.id)
     assert a != c
     assert len({a, b, c}) == 2
     assert Element(id=a.id) == a  # across classes, still by id
@@ -75,15 +78,26 @@ def test_coercion_of_ids_and_times() -> None:
     assert e.id == u
     assert e.created_at == dt.datetime(2024, 1, 1, tzinfo=dt.UTC).timestamp()
     assert Element(created_at="2024-01-01 00:00:00").created_at == e.created_at  # type: ignore[arg-type]
-    for bad in ({"id": "nope"}, {"created_at": "yesterday"}, {"metadata": [1]}, {"created_at": True}):
+    for bad in (
+        {"id": "nope"},
+        {"created_at": "yesterday"},
+        {"metadata": [1]},
+        {"created_at": True},
+    ):
         with pytest.raises(DomainError):
             Element(**bad)
 
 
 @EXAMPLES
-@given(text=st.text(max_size=20), score=st.floats(allow_nan=False, allow_infinity=False),
-       tags=st.lists(st.text(max_size=5), max_size=4), meta=st.dictionaries(st.text(max_size=5), json_values, max_size=3))
-def test_subclass_round_trips(text: str, score: float, tags: list[str], meta: dict[str, Any]) -> None:
+@given(
+    text=st.text(max_size=20),
+    score=st.floats(allow_nan=False, allow_infinity=False),
+    tags=st.lists(st.text(max_size=5), max_size=4),
+    meta=st.dictionaries(st.text(max_size=5), json_values, max_size=3),
+)
+def test_subclass_round_trips(
+    text: str, score: float, tags: list[str], meta: dict[str, Any]
+) -> None:
     t = Tagged(text=text, score=score, tags=tags, metadata=meta)
     for back in (
         Element.from_json(t.to_json()),
@@ -124,8 +138,16 @@ def test_unknown_class_tag_is_refused_without_import() -> None:
 
 @pytest.mark.parametrize(
     "payload",
-    [b"", b"{", b"[]", b"null", b'{"id": 3}', b'{"lion_class": "lion.domain.element.Element", "id": "zz"}',
-     b'{"lion_class": "lion.domain.element.Element", "bogus": 1}', b"\xff\xfe"],
+    [
+        b"",
+        b"{",
+        b"[]",
+        b"null",
+        b'{"id": 3}',
+        b'{"lion_class": "lion.domain.element.Element", "id": "zz"}',
+        b'{"lion_class": "lion.domain.element.Element", "bogus": 1}',
+        b"\xff\xfe",
+    ],
 )
 def test_malformed_json_gives_deserialization_error(payload: bytes) -> None:
     with pytest.raises(DeserializationError) as info:
@@ -145,9 +167,15 @@ def test_malformed_msgpack_and_wrong_input_types() -> None:
 
 def test_reads_v0_layout() -> None:
     u = uuid4()
-    data = {"id": str(u), "created_at": 1.5, "metadata": {"lion_class": "lionagi.protocols.generic.element.Element", "k": 1}}
+    data = {
+        "id": str(u),
+        "created_at": 1.5,
+        "metadata": {"lion_class": "lionagi.protocols.generic.element.Element", "k": 1},
+    }
     e = Element.from_dict(data)
-    assert type(e) is Element and e.id == u and e.metadata == {"k": 1}
+    assert type(e) is Element
+    assert e.id == u
+    assert e.metadata == {"k": 1}
 
 
 def test_unserializable_field_gives_domain_error() -> None:

@@ -33,7 +33,13 @@ class Slow(Event):
 
 def test_status_values_match_v0() -> None:
     assert [s.value for s in EventStatus] == [
-        "pending", "processing", "completed", "failed", "skipped", "cancelled", "aborted"
+        "pending",
+        "processing",
+        "completed",
+        "failed",
+        "skipped",
+        "cancelled",
+        "aborted",
     ]
 
 
@@ -41,8 +47,10 @@ def test_invoke_records_response_and_duration_once() -> None:
     e = Double(x=21)
     assert e.status is EventStatus.PENDING
     asyncio.run(e.invoke())
-    assert e.status is EventStatus.COMPLETED and e.response == 42
-    assert e.execution.duration is not None and e.execution.duration >= 0
+    assert e.status is EventStatus.COMPLETED
+    assert e.response == 42
+    assert e.execution.duration is not None
+    assert e.execution.duration >= 0
     asyncio.run(e.invoke())  # not PENDING any more: nothing runs
     assert e.calls == 1
     e.assert_completed()
@@ -57,7 +65,8 @@ def test_exception_marks_failed_without_raising() -> None:
     with pytest.raises(DomainError, match="did not complete"):
         e.assert_completed()
     back = Element.from_json(e.to_json())
-    assert isinstance(back, Boom) and back.status is EventStatus.FAILED
+    assert isinstance(back, Boom)
+    assert back.status is EventStatus.FAILED
     assert back.execution.error == {"error": "ValueError", "message": "boom"}
 
 
@@ -96,7 +105,11 @@ def test_round_trip_and_fresh_copy() -> None:
     e = Double(x=2)
     asyncio.run(e.invoke())
     back = Double.from_msgpack(e.to_msgpack())
-    assert back.response == 4 and back.status is EventStatus.COMPLETED and back.id == e.id
+    assert back.response == 4
+    assert back.status is EventStatus.COMPLETED
+    assert back.id == e.id
     fresh = e.as_fresh_event()
-    assert fresh.id != e.id and fresh.status is EventStatus.PENDING and fresh.x == 2
+    assert fresh.id != e.id
+    assert fresh.status is EventStatus.PENDING
+    assert fresh.x == 2
     assert fresh.metadata["original"]["id"] == str(e.id)

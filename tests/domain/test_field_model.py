@@ -17,15 +17,18 @@ def test_annotation_reflects_flags() -> None:
     assert f.as_listable().annotation == list[int]
     assert f.as_nullable().annotation == int | None
     assert f.as_listable().as_nullable().annotation == list[int] | None
-    assert f.as_nullable().default is None and f.as_nullable().has_default
+    assert f.as_nullable().default is None
+    assert f.as_nullable().has_default
 
 
 def test_composition_is_immutable() -> None:
     f = FieldModel(str, name="s")
     g = f.with_description("text").with_title("S").with_default("x")
     assert f.extract_metadata("description") is None
-    assert g.extract_metadata("description") == "text" and g.default == "x"
-    assert g.with_name("t").name == "t" and g.name == "s"
+    assert g.extract_metadata("description") == "text"
+    assert g.default == "x"
+    assert g.with_name("t").name == "t"
+    assert g.name == "s"
 
 
 def test_constraints_are_enforced_and_in_schema() -> None:
@@ -35,12 +38,15 @@ def test_constraints_are_enforced_and_in_schema() -> None:
     with pytest.raises(msgspec.ValidationError):
         msgspec.convert({"age": -1}, M)
     prop = om.json_schema("P")["properties"]["age"]
-    assert prop["minimum"] == 0 and prop["maximum"] == 150 and prop["description"] == "years"
+    assert prop["minimum"] == 0
+    assert prop["maximum"] == 150
+    assert prop["description"] == "years"
 
 
 def test_validators() -> None:
     f = FieldModel(str, name="code").with_validator(lambda v: v.isupper())
-    assert f.is_valid("AB") and not f.is_valid("ab")
+    assert f.is_valid("AB")
+    assert not f.is_valid("ab")
     with pytest.raises(DomainError, match="field `code`"):
         f.validate("ab")
 

@@ -24,7 +24,8 @@ def test_fields_values_and_errors() -> None:
     with pytest.raises(ItemExistsError):
         om.add_field("name")
     om.name = "Ann"
-    assert om.name == "Ann" and om.to_dict()["name"] == "Ann"
+    assert om.name == "Ann"
+    assert om.to_dict()["name"] == "Ann"
     with pytest.raises(ItemNotFoundError):
         om.nope = 1
     with pytest.raises(AttributeError):
@@ -56,13 +57,16 @@ def test_schema_and_response_format() -> None:
     assert schema["required"] == ["name", "age"]
     assert schema["additionalProperties"] is False
     rf = person().response_format("Person")
-    assert rf["type"] == "json_schema" and rf["json_schema"]["strict"] is True
+    assert rf["type"] == "json_schema"
+    assert rf["json_schema"]["strict"] is True
     assert rf["json_schema"]["schema"]["required"] == ["name", "age", "tags", "nick"]
 
 
 def test_nested_structs_are_inlined() -> None:
     Inner = OperableModel([FieldModel(int, name="x")]).new_model("Inner")
-    Outer = OperableModel([FieldModel(Inner, name="inner"), FieldModel(Inner, name="many", listable=True)]).new_model("Outer")
+    Outer = OperableModel(
+        [FieldModel(Inner, name="inner"), FieldModel(Inner, name="many", listable=True)]
+    ).new_model("Outer")
     rf = response_format(Outer)
     schema = rf["json_schema"]["schema"]
     assert "$ref" not in str(schema)

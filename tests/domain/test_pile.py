@@ -93,7 +93,9 @@ class PileMachine(RuleBasedStateMachine):
 
     @rule()
     def filter_by_type(self) -> None:
-        assert self.p.filter_by_type(Other) == [v for v in self.ref.values() if isinstance(v, Other)]
+        assert self.p.filter_by_type(Other) == [
+            v for v in self.ref.values() if isinstance(v, Other)
+        ]
 
     @rule()
     def clear_sometimes(self) -> None:
@@ -116,7 +118,8 @@ class PileMachine(RuleBasedStateMachine):
             assert (e in self.p) == (e.id in self.ref)
         if self.ref:
             first = next(iter(self.ref))
-            assert self.p[0] is self.ref[first] and self.p[first] is self.ref[first]
+            assert self.p[0] is self.ref[first]
+            assert self.p[first] is self.ref[first]
             assert self.p[str(first)] is self.ref[first]
 
 
@@ -212,7 +215,8 @@ def test_nested_piles_round_trip() -> None:
     back = Element.from_json(outer.to_json())
     assert isinstance(back, Pile)
     got = back[inner.id]
-    assert isinstance(got, Pile) and got[0].text == "deep"
+    assert isinstance(got, Pile)
+    assert got[0].text == "deep"
 
 
 def test_many_tasks_lose_and_duplicate_nothing() -> None:
@@ -259,7 +263,8 @@ def test_many_threads_lose_and_duplicate_nothing() -> None:
     for t in threads:
         t.join()
     expected = {e.id for b in batches for e in b[1::2]}
-    assert set(pile.keys()) == expected and len(pile) == len(expected) == len(pile.keys())
+    assert set(pile.keys()) == expected
+    assert len(pile) == len(expected) == len(pile.keys())
 
 
 def test_async_holder_excludes_other_tasks() -> None:
@@ -279,4 +284,5 @@ def test_async_holder_excludes_other_tasks() -> None:
         await asyncio.gather(holder(), other())
 
     asyncio.run(main())
-    assert seen == [0] and len(pile) == 1
+    assert seen == [0]
+    assert len(pile) == 1

@@ -120,8 +120,11 @@ TestProgression = ProgressionMachine.TestCase
 def test_accepts_elements_strings_and_nested_lists() -> None:
     a, b = Element(), Element()
     p = prog([a, [str(b.id)]], "named")
-    assert list(p) == [a.id, b.id] and p.name == "named"
-    assert a in p and [a, b] in p and Element() not in p
+    assert list(p) == [a.id, b.id]
+    assert p.name == "named"
+    assert a in p
+    assert [a, b] in p
+    assert Element() not in p
     assert "not-a-uuid" not in p
 
 
@@ -155,6 +158,8 @@ def test_swap_reverse_and_in_place_operators() -> None:
     p += [a]
     assert p.count(a) == 2
     p -= [a]
-    assert list(p) == [b, c] and a not in p
+    assert list(p) == [b, c]
+    assert a not in p
     p.order = [c]
-    assert b not in p and c in p
+    assert b not in p
+    assert c in p

@@ -35,7 +35,8 @@ def model() -> OperableModel:
 )
 def test_repairs_are_reported(text: str, repair: str | None) -> None:
     reply = model().validate_reply(text, "P")
-    assert reply.value.name == "a" and reply.value.age == 1
+    assert reply.value.name == "a"
+    assert reply.value.age == 1
     assert reply.raw == text
     if repair is None:
         assert reply.repairs == ()
@@ -46,7 +47,8 @@ def test_repairs_are_reported(text: str, repair: str | None) -> None:
 def test_python_literals() -> None:
     value, repairs = extract_json('{"ok": True, "none": None, "s": "True stays"}')
     assert value == {"ok": True, "none": None, "s": "True stays"}
-    assert repairs and "Python literals" in repairs[-1]
+    assert repairs
+    assert "Python literals" in repairs[-1]
 
 
 @pytest.mark.parametrize(
