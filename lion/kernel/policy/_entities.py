@@ -201,8 +201,6 @@ class Entities:
             if "uid" not in item:
                 raise _fail(path, "missing `uid`")
             uid = uid_from_json(item["uid"], f"{path}.uid", allow_string=False)
-            if uid in store:
-                raise _fail(f"{path}.uid", f"duplicate entity `{uid}`")
             attrs = _record_from_json(item.get("attrs", {}), f"{path}.attrs", limits)
             parents_json = item.get("parents", [])
             if not isinstance(parents_json, list | tuple):
@@ -215,7 +213,10 @@ class Entities:
                 for i, p in enumerate(parents_json)
             )
             tags = _record_from_json(item.get("tags", {}), f"{path}.tags", limits)
-            store[uid] = Entity(uid, attrs, parents, tags)
+            entity = Entity(uid, attrs, parents, tags)
+            # Cedar accepts a repeated entity only when both copies are identical.
+            if store.setdefault(uid, entity) != entity:
+                raise _fail(f"{path}.uid", f"entity `{uid}` appears twice with different contents")
         return cls(store)
 
     def get(self, uid: EntityUID) -> Entity | None:
