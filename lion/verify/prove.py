@@ -12,7 +12,9 @@ satisfies it). An invariant that holds in the checked states but is not
 preserved from some arbitrary state is NOT_INDUCTIVE, reported with the
 counterexample to induction. Each machine with bounded ints also gets a
 `ranges` obligation: every action keeps every variable inside its declared
-range (the induction steps assume this, so it is part of their soundness).
+range. Induction steps assume the ranges and the ranges obligation assumes the
+invariants proved by induction; each is preserved assuming all, so their
+conjunction is inductive, which is what makes both sound.
 """
 
 from __future__ import annotations
@@ -333,7 +335,7 @@ class _Prover:
             trace.append(TraceStep(a.name, arg_values, values, f"{call} -> {text}"))
         return trace
 
-    def ranges(self, m: ast.Machine) -> Result:
+    def ranges(self, m: ast.Machine, invariants: list[ast.Invariant]) -> Result:
         """Every action keeps every variable within its declared int ranges."""
         strategy = Strategy("induction")
         result = self._result(f"{m.name}.ranges", "ranges", strategy,
@@ -345,6 +347,7 @@ class _Prover:
             guard, post = self._step(m, a, state, args)
             if a is not m.init:
                 s.add(*self._wf_all(m.vars, state))
+                s.add(*[self._prop(inv.body, state) for inv in invariants])
             s.add(*self._wf_all(a.params, args), guard)
             s.add(z3.Not(z3.And(*self._wf_all(m.vars, post), z3.BoolVal(True))))
             answer = s.check()
@@ -393,15 +396,6 @@ def prove_module(module: ast.Module, strategies: Mapping[str, Strategy] | None =
     def wanted(name: str) -> bool:
         return only is None or name in only or f"{module.chapter}.{name}" in only
 
-    for d in module.definitions:
-        if isinstance(d, ast.Machine) and any(_has_bounded_int(v.ty) for v in d.vars):
-            name = f"{d.name}.ranges"
-            if wanted(name):
-                start = time.perf_counter()
-                r = prover.ranges(d)
-                r.seconds = time.perf_counter() - start
-                outcomes[name] = r.status
-                yield r
     waiting: list[tuple[Result, tuple[str, ...]]] = []  # proved, pending their lemmas
     for d in module.definitions:
         if not isinstance(d, ast.Theorem | ast.Invariant) or not wanted(d.name):
@@ -446,3 +440,16 @@ def prove_module(module: ast.Module, strategies: Mapping[str, Strategy] | None =
                 changed = True
     for r, _ in waiting:
         yield r
+    # Ranges last: they may assume every invariant proved by induction (the induction
+    # steps assume the ranges in turn; the conjunction of all of them is inductive).
+    for d in module.definitions:
+        if isinstance(d, ast.Machine) and any(_has_bounded_int(v.ty) for v in d.vars):
+            name = f"{d.name}.ranges"
+            if wanted(name):
+                proved = [inv for inv in module.invariants if inv.machine == d.name
+                          and outcomes.get(inv.name) == Status.PROVED
+                          and strategies.get(inv.name, Strategy("induction")).kind == "induction"]
+                start = time.perf_counter()
+                r = prover.ranges(d, proved)
+                r.seconds = time.perf_counter() - start
+                yield r
