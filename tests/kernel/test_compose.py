@@ -69,6 +69,21 @@ def test_composition_is_defined_only_when_types_match() -> None:
     assert isinstance(info.value, KernelError)
     with pytest.raises(CompositionError, match="expects two morphisms"):
         compose(f, "g")  # type: ignore[arg-type]
+    with pytest.raises(CompositionError, match="expects two morphisms"):
+        product("f", g)  # type: ignore[arg-type]
+    with pytest.raises(CompositionError, match="expects two morphisms"):
+        product(f, "g")  # type: ignore[arg-type]
+
+
+def test_a_single_condition_or_predicate_is_one_atom() -> None:
+    def ready(state: object) -> bool:
+        return True
+
+    m = Morphism("A", "B", pre="logged_in", post=ready)
+    assert m.pre == {"logged_in"}
+    assert m.post == {ready}
+    with pytest.raises(AttributeError):
+        m.required = frozenset({"admin"})  # type: ignore[misc]
 
 
 def test_product_places_morphisms_side_by_side() -> None:
