@@ -844,6 +844,23 @@ async def test_a_cancelled_shutdown_still_stops_everything_and_reports() -> None
 
 
 @pytest.mark.anyio
+async def test_a_handler_cannot_await_its_own_runners_shutdown() -> None:
+    class Quitter(Actor[str, str]):
+        async def receive(self, message: str, ctx: Context) -> str:
+            try:
+                await ctx.runner.shutdown()
+            except ActorError as error:
+                return str(error)
+            return "shut down"
+
+    with anyio.fail_after(LIMIT):
+        async with Runner() as runner:
+            quitter = runner.spawn(Quitter, name="q")
+            reply = await quitter.ask("quit", timeout=LIMIT)
+    assert reply.startswith("actor `q` cannot await shutdown of its own runner")
+
+
+@pytest.mark.anyio
 async def test_leaving_the_block_with_an_error_stops_actors_and_reports() -> None:
     probe = Probe()
     runner = Runner()
