@@ -393,8 +393,22 @@ def prove_module(module: ast.Module, strategies: Mapping[str, Strategy] | None =
     invariants = {inv.name: inv for inv in module.invariants}
     outcomes: dict[str, Status] = {}
 
-    def wanted(name: str) -> bool:
+    def asked(name: str) -> bool:
         return only is None or name in only or f"{module.chapter}.{name}" in only
+
+    # An invariant proved with lemmas is only as good as its lemmas: prove those too,
+    # even when --only did not ask for them (their results are not reported).
+    needed = {d.name for d in module.definitions if isinstance(d, ast.Theorem | ast.Invariant)
+              and asked(d.name)}
+    frontier = list(needed)
+    while frontier:
+        for lemma in strategies.get(frontier.pop(), Strategy()).lemmas:
+            if lemma not in needed:
+                needed.add(lemma)
+                frontier.append(lemma)
+
+    def wanted(name: str) -> bool:
+        return name in needed or (name.endswith(".ranges") and asked(name))
 
     waiting: list[tuple[Result, tuple[str, ...]]] = []  # proved, pending their lemmas
     for d in module.definitions:
@@ -418,7 +432,7 @@ def prove_module(module: ast.Module, strategies: Mapping[str, Strategy] | None =
         outcomes[d.name] = r.status
         if r.status == Status.PROVED and strategy.lemmas:
             waiting.append((r, strategy.lemmas))
-        else:
+        elif asked(r.name):
             yield r
     # Assuming lemmas is sound when every lemma is itself proved by induction (possibly
     # assuming this invariant in turn: then their conjunction is inductive). Downgrade
@@ -439,7 +453,8 @@ def prove_module(module: ast.Module, strategies: Mapping[str, Strategy] | None =
                              + " holds, and that is not proved by induction")
                 changed = True
     for r, _ in waiting:
-        yield r
+        if asked(r.name):
+            yield r
     # Ranges last: they may assume every invariant proved by induction (the induction
     # steps assume the ranges in turn; the conjunction of all of them is inductive).
     for d in module.definitions:
