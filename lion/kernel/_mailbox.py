@@ -5,10 +5,14 @@ values, so the machine can be compared step by step with the spec's mailbox
 (chapter 3). The async runner in ``lion.kernel.actor`` drives one of these per
 actor and adds only waiting and waking on top.
 
-State: a capacity, an open/closed flag and one FIFO queue of
-``(sender, message)`` entries. One queue for all senders is the simplest
-structure that gives per-sender FIFO: two messages from the same sender are
-taken in the order they were accepted.
+State: a capacity, a phase and one FIFO queue of ``(sender, message)``
+entries. The phases are those of the spec's ``Mailbox`` machine: RUNNING
+(accepting), STOPPING (closed: no intake, but queued entries can still be
+taken) and STOPPED (closed and emptied, by ``drain`` or ``finish``).
+
+One queue for all senders is the simplest structure that gives per-sender
+FIFO: two messages from the same sender are taken in the order they were
+accepted.
 
 Counters make "no accepted message is silently lost" checkable:
 
@@ -23,7 +27,7 @@ from typing import Generic, TypeVar
 
 from lion.errors import ActorError
 
-__all__ = ["Mailbox", "Offer"]
+__all__ = ["Mailbox", "MailboxPhase", "Offer"]
 
 M = TypeVar("M")
 
@@ -36,6 +40,14 @@ class Offer(enum.StrEnum):
     CLOSED = "closed"
 
 
+class MailboxPhase(enum.StrEnum):
+    """Where a mailbox is in its life; the spec's ``Phase``."""
+
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
 class Mailbox(Generic[M]):
     """A bounded FIFO of ``(sender, message)`` entries that can be closed.
 
@@ -45,10 +57,21 @@ class Mailbox(Generic[M]):
       :class:`ActorError` and changes nothing. A closed mailbox can still be
       taken from: closing stops intake, not delivery.
     - ``close`` stops intake for good (idempotent).
-    - ``drain`` removes and returns every pending entry, oldest first.
+    - ``drain`` removes and returns every pending entry, oldest first; on a
+      closed mailbox it also ends it (STOPPED): the spec's ``abandon``.
+    - ``finish`` ends a closed mailbox that is already empty: the spec's
+      ``finish``, what a completed drain leaves behind.
     """
 
-    __slots__ = ("_accepted", "_capacity", "_closed", "_drained", "_entries", "_taken")
+    __slots__ = (
+        "_accepted",
+        "_capacity",
+        "_closed",
+        "_drained",
+        "_entries",
+        "_stopped",
+        "_taken",
+    )
 
     def __init__(self, capacity: int) -> None:
         if isinstance(capacity, bool) or not isinstance(capacity, int) or capacity < 1:
@@ -57,6 +80,7 @@ class Mailbox(Generic[M]):
             )
         self._capacity = capacity
         self._closed = False
+        self._stopped = False
         self._entries: deque[tuple[str, M]] = deque()
         self._accepted = 0
         self._taken = 0
@@ -87,11 +111,22 @@ class Mailbox(Generic[M]):
         self._closed = True
 
     def drain(self) -> tuple[tuple[str, M], ...]:
-        """Remove and return every pending entry, oldest first."""
+        """Remove and return every pending entry, oldest first; a closed mailbox is then STOPPED."""
         entries = tuple(self._entries)
         self._entries.clear()
         self._drained += len(entries)
+        if self._closed:
+            self._stopped = True
         return entries
+
+    def finish(self) -> None:
+        """Mark a closed, empty mailbox STOPPED (idempotent)."""
+        if not self._closed or self._entries:
+            raise ActorError(
+                f"cannot finish a mailbox that is {'open' if not self._closed else 'not empty'}; "
+                "expected a closed, empty mailbox"
+            )
+        self._stopped = True
 
     # -- observations ----------------------------------------------------------
 
@@ -102,6 +137,12 @@ class Mailbox(Generic[M]):
     @property
     def closed(self) -> bool:
         return self._closed
+
+    @property
+    def phase(self) -> MailboxPhase:
+        if self._stopped:
+            return MailboxPhase.STOPPED
+        return MailboxPhase.STOPPING if self._closed else MailboxPhase.RUNNING
 
     @property
     def size(self) -> int:
@@ -139,5 +180,4 @@ class Mailbox(Generic[M]):
         return tuple(self._entries)
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
-        return f"Mailbox({len(self._entries)}/{self._capacity}, {state})"
+        return f"Mailbox({len(self._entries)}/{self._capacity}, {self.phase})"

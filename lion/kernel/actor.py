@@ -69,7 +69,7 @@ from lion.errors import (
     DeadlockError,
     MailboxFullError,
 )
-from lion.kernel._mailbox import Mailbox, Offer
+from lion.kernel._mailbox import Mailbox, MailboxPhase, Offer
 
 __all__ = [
     "EXTERNAL",
@@ -80,6 +80,7 @@ __all__ = [
     "Envelope",
     "Failure",
     "Mailbox",
+    "MailboxPhase",
     "Offer",
     "Overflow",
     "Runner",
@@ -944,6 +945,7 @@ class Runner:
             await anyio.lowlevel.checkpoint()
             if cell.mailbox.empty:
                 if cell.mailbox.closed:
+                    cell.mailbox.finish()  # drained: the mailbox is done
                     return
                 cell.wake = anyio.Event()
                 await cell.wake.wait()

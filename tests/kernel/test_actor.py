@@ -34,6 +34,7 @@ from lion.kernel.actor import (
     Context,
     Envelope,
     Mailbox,
+    MailboxPhase,
     Offer,
     Overflow,
     Runner,
@@ -69,6 +70,7 @@ class MailboxModel(RuleBasedStateMachine):
         self.capacity = capacity
         self.queue: list[tuple[str, int]] = []
         self.closed = False
+        self.stopped = False
         self.accepted = self.taken = self.drained = 0
         self.next_seq = {"a": 0, "b": 0, "c": 0}
         self.last_out = {"a": -1, "b": -1, "c": -1}
@@ -115,6 +117,16 @@ class MailboxModel(RuleBasedStateMachine):
         self._check_fifo(entries)
         self.drained += len(self.queue)
         self.queue.clear()
+        self.stopped = self.stopped or self.closed
+
+    @rule()
+    def finish(self) -> None:
+        if self.closed and not self.queue:
+            self.box.finish()
+            self.stopped = True
+        else:
+            with pytest.raises(ActorError, match="cannot finish"):
+                self.box.finish()
 
     @invariant()
     def agrees(self) -> None:
@@ -122,6 +134,10 @@ class MailboxModel(RuleBasedStateMachine):
         assert len(self.box) == self.box.size == len(self.queue) <= self.capacity
         assert self.box.capacity == self.capacity
         assert self.box.closed is self.closed
+        phase = "stopped" if self.stopped else "stopping" if self.closed else "running"
+        assert self.box.phase == phase
+        if self.box.phase is MailboxPhase.STOPPED:  # the spec's stopped_is_empty
+            assert self.box.empty
         assert self.box.full is (len(self.queue) == self.capacity)
         assert self.box.empty is (not self.queue)
         assert (self.box.accepted, self.box.taken, self.box.drained) == (
