@@ -891,7 +891,7 @@ class Runner:
             )
         raise AskTimeoutError(
             f"actor `{cell.name}` did not reply within {limit:g} s; "
-            "the message stays accepted and will still be handled"
+            "the message stays accepted: it is still handled, or reported at shutdown"
         )
 
     def _add_edge(self, me: _Cell, target: _Cell) -> None:
