@@ -179,7 +179,7 @@ def bools_expr(depth: int) -> st.SearchStrategy[str]:
             st.sampled_from(
                 ["principal", "resource", "context", "context.rec", "principal.e", "context.e"]
             ),
-            st.sampled_from(ATTRS + ['"x y"', "rec.n", "rec.s"]),
+            st.sampled_from([*ATTRS, '"x y"', "rec.n", "rec.s"]),
         ).map(lambda t: f"({t[0]} has {t[1]})"),
         st.tuples(st.sampled_from(STR_ATOMS), st.sampled_from(PATTERNS)).map(
             lambda t: f"({t[0]} like {t[1]})"

@@ -238,29 +238,68 @@ class Entities:
 
 
 def _closure(entities: Mapping[EntityUID, Entity]) -> dict[EntityUID, frozenset[EntityUID]]:
-    done: dict[EntityUID, frozenset[EntityUID]] = {}
-    for uid, entity in entities.items():
-        if not entity.parents:
-            done[uid] = frozenset()
+    """Each entity's ancestors: strongly connected components (Tarjan, iterative), then
+    one union per component, parents' components first."""
+    index: dict[EntityUID, int] = {}
+    low: dict[EntityUID, int] = {}
+    on_stack: set[EntityUID] = set()
+    stack: list[EntityUID] = []
+    component_of: dict[EntityUID, int] = {}
+    components: list[list[EntityUID]] = []  # in reverse topological order: parents first
+
+    def parents(uid: EntityUID) -> tuple[EntityUID, ...]:
+        entity = entities.get(uid)
+        return tuple(entity.parents) if entity is not None else ()
+
+    for root in entities:
+        if root in index:
             continue
-        seen: set[EntityUID] = set()
-        stack = list(entity.parents)
-        while stack:  # iterative, so long parent chains cannot overflow the stack
-            current = stack.pop()
-            if current in seen:
+        work: list[tuple[EntityUID, int]] = [(root, 0)]
+        while work:  # iterative, so long parent chains cannot overflow the stack
+            uid, child = work.pop()
+            if child == 0:
+                index[uid] = low[uid] = len(index)
+                stack.append(uid)
+                on_stack.add(uid)
+            edges = parents(uid)
+            if child < len(edges):
+                work.append((uid, child + 1))
+                nxt = edges[child]
+                if nxt not in index:
+                    work.append((nxt, 0))
+                elif nxt in on_stack:
+                    low[uid] = min(low[uid], index[nxt])
                 continue
-            seen.add(current)
-            known = done.get(current)
-            if known is not None:
-                seen |= known
-                continue
-            parent = entities.get(current)
-            if parent is not None:
-                stack.extend(parent.parents)
-        # An entity on a cycle reaches itself; `in` is reflexive anyway.
-        seen.discard(uid)
-        done[uid] = frozenset(seen)
-    return done
+            if low[uid] == index[uid]:
+                members = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component_of[member] = len(components)
+                    members.append(member)
+                    if member == uid:
+                        break
+                components.append(members)
+            if work:
+                caller = work[-1][0]
+                low[caller] = min(low[caller], low[uid])
+
+    reach: list[frozenset[EntityUID]] = []
+    for number, members in enumerate(components):
+        acc: set[EntityUID] = set(members) if len(members) > 1 else set()
+        for member in members:
+            for parent in parents(member):
+                acc.add(parent)
+                other = component_of[parent]
+                if other != number:
+                    acc |= reach[other]
+        reach.append(frozenset(acc))
+    result: dict[EntityUID, frozenset[EntityUID]] = {}
+    for uid in entities:
+        ancestors = reach[component_of[uid]]
+        # `in` is reflexive anyway; keep an entity out of its own ancestor set.
+        result[uid] = ancestors - {uid} if uid in ancestors else ancestors
+    return result
 
 
 @dataclass(frozen=True, slots=True)
