@@ -22,6 +22,7 @@ from typing import TextIO
 from lion.errors import LionError, SpecError, VerifyError
 from lion.spec import ast
 from lion.spec.load import load_paths
+from lion.verify.index import PROOFS_INDEX, THEOREMS_DOC, render
 from lion.verify.proofs import Strategy, read_proofs
 from lion.verify.prove import DEFAULT_TIMEOUT, Result, obligation_names, prove_module
 
@@ -58,6 +59,10 @@ def _arguments() -> argparse.ArgumentParser:
     p.add_argument("--proofs", type=Path, metavar="DIR",
                    help="directory of .proof files (default: proofs/ beside the spec directory)")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument("--write-index", action="store_true",
+                   help="regenerate docs/theorems.md and proofs/README.md from this run")
+    p.add_argument("--check-index", action="store_true",
+                   help="fail (exit 1) when docs/theorems.md or proofs/README.md is stale")
     return p
 
 
@@ -111,6 +116,24 @@ def _summary(results: list[Result]) -> dict[str, int]:
     return counts
 
 
+def _index(modules: list[ast.Module], plans: list[tuple[ast.Module, dict[str, Strategy]]],
+           results: list[Result], *, write: bool) -> list[Path]:
+    """Write or compare the generated index files; returns the stale ones."""
+    root = Path(modules[0].path).resolve().parent.parent
+    strategies = {m.path: s for m, s in plans}
+    by_name = {(r.path, r.name): r for r in results}
+    texts = {root / THEOREMS_DOC: render(modules, strategies),
+             root / PROOFS_INDEX: render(modules, strategies, by_name)}
+    stale = []
+    for path, text in texts.items():
+        if write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        elif not path.exists() or path.read_text(encoding="utf-8") != text:
+            stale.append(path)
+    return stale
+
+
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     try:
         args = _arguments().parse_args(list(argv))
@@ -132,6 +155,10 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         print(f"lion-verify: {exc}", file=stderr)
         return EXIT_BAD_INPUT
     only = set(args.only) if args.only else None
+    if only is not None and (args.write_index or args.check_index):
+        print("lion-verify: error: the index covers every obligation; drop --only",
+              file=stderr)
+        return EXIT_BAD_INPUT
     total = 0
     for m, _ in plans:
         names = obligation_names(m)
@@ -152,6 +179,11 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
                      f"({r.seconds:.2f} s)")
     elapsed = time.perf_counter() - started
     ok = all(r.status.ok for r in results)
+    if args.write_index or args.check_index:
+        stale = _index(modules, plans, results, write=args.write_index)
+        for path in stale:
+            print(f"lion-verify: {path} is stale: run `lion-verify --write-index`", file=stderr)
+        ok = ok and not stale
     counts = _summary(results)
     if args.json:
         json.dump({"ok": ok, "seconds": round(elapsed, 3), "summary": counts,

@@ -1,0 +1,78 @@
+"""The theorem index, generated from the specs: `docs/theorems.md` (statements and
+strategies) and `proofs/README.md` (the same, with the status of the last run).
+
+Regenerate both with ``lion-verify --write-index``; ``lion-verify --check-index``
+fails when either is stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from lion.spec import ast
+from lion.verify.proofs import Strategy
+from lion.verify.prove import Result, obligation_names
+
+__all__ = ["THEOREMS_DOC", "PROOFS_INDEX", "render"]
+
+THEOREMS_DOC = Path("docs/theorems.md")
+PROOFS_INDEX = Path("proofs/README.md")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render(modules: list[ast.Module], strategies: Mapping[str, Mapping[str, Strategy]],
+           results: Mapping[tuple[str, str], Result] | None = None) -> str:
+    """Markdown table of every obligation; with `results`, a status column too.
+
+    `strategies` maps a module path to its proofs; `results` maps (path, name).
+    """
+    lines = [
+        "# Theorem index" if results is None else "# Proofs: strategies and status",
+        "",
+        "Generated from `spec/*.lion` and `proofs/*.proof` by `lion-verify --write-index`;",
+        "do not edit by hand (`lion-verify --check-index` fails when this file is stale).",
+        "",
+    ]
+    if results is not None:
+        lines += ["Each obligation's strategy comes from `proofs/<chapter>.proof` (default: `smt`",
+                  "for theorems, `induction` for invariants). Status is from the last full run.",
+                  ""]
+    for module in modules:
+        docs: dict[str, str] = {}
+        kinds: dict[str, str] = {}
+        for d in module.definitions:
+            if isinstance(d, ast.Theorem):
+                docs[d.name], kinds[d.name] = d.doc, "theorem"
+            elif isinstance(d, ast.Invariant):
+                docs[d.name], kinds[d.name] = d.doc, f"invariant of `{d.machine}`"
+        names = obligation_names(module)
+        if not names:
+            continue
+        lines += [f"## {module.chapter} (`{Path(module.path).name}`)", ""]
+        header = "| obligation | kind | guarantees | strategy |"
+        rule = "|---|---|---|---|"
+        if results is not None:
+            header += " status |"
+            rule += "---|"
+        lines += [header, rule]
+        own = strategies.get(module.path, {})
+        for name in names:
+            if name.endswith(".ranges") and name not in docs:
+                machine = name.removesuffix(".ranges")
+                doc, kind = f"every action of {machine} keeps its variables in range", "ranges"
+                default = "induction"
+            else:
+                doc, kind = docs[name], kinds[name]
+                default = "smt" if kind == "theorem" else "induction"
+            strategy = str(own[name]) if name in own else default
+            row = f"| `{name}` | {kind} | {_cell(doc) or '(no description)'} | {strategy} |"
+            if results is not None:
+                r = results.get((module.path, name))
+                row += f" {r.status.value if r else 'not run'} |"
+            lines.append(row)
+        lines.append("")
+    return "\n".join(lines)
