@@ -349,6 +349,14 @@ class _Prover:
                 s.add(*self._wf_all(m.vars, state))
                 s.add(*[self._prop(inv.body, state) for inv in invariants])
             s.add(*self._wf_all(a.params, args), guard)
+            if s.check() == z3.unsat:
+                # An action that can never fire makes every "preserved by all actions"
+                # claim about it empty: report it rather than prove it.
+                result.status = Status.VACUOUS
+                result.message = (f"`{a.name}` can never fire: its `requires` is unsatisfiable"
+                                  + (" in any state satisfying the invariants"
+                                     if invariants and a is not m.init else ""))
+                return result
             s.add(z3.Not(z3.And(*self._wf_all(m.vars, post), z3.BoolVal(True))))
             answer = s.check()
             if answer == z3.unknown:

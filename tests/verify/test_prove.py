@@ -144,3 +144,11 @@ def test_range_violation_by_an_action_is_refuted() -> None:
     r = out["Evens.ranges"]
     assert r.status == Status.REFUTED  # type: ignore[attr-defined]
     assert "step" in r.message  # type: ignore[attr-defined]
+
+
+def test_action_that_can_never_fire_is_vacuous() -> None:
+    src = MACHINE.replace("requires a < 9", "requires a < 9 and a > 20")
+    out = results(src + "invariant small on Evens: a <= 10")
+    r = out["Evens.ranges"]
+    assert r.status == Status.VACUOUS  # type: ignore[attr-defined]
+    assert "`step` can never fire" in r.message  # type: ignore[attr-defined]
