@@ -23,6 +23,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lion.errors import PolicyError
 from lion.kernel.policy import Decision, PolicySet
 
 EXAMPLES = int(os.environ.get("LION_EXAMPLES", 150))
@@ -322,3 +323,56 @@ def test_corpus_replays(path: Path) -> None:
     case = json.loads(path.read_text())
     stats = compare(case["policies"], case["entities"], case["requests"])
     assert stats["agreed"] + stats["cedar_errors"] == len(case["requests"])
+
+
+# -- parser agreement ------------------------------------------------------------
+
+SEED_TEXT = r"""// rules
+@id("r\x41") @note permit(principal == User::"a\"b", action in Ns::Action::"x", resource in F::"f",)
+when { context["k y"].a has "b c" && principal has a.b.c && [1,-2,] == [-9223372036854775808] }
+unless { "a*\u{41}\n" like "*a\*" || {if_: 1, "if": 2}.if_ > 0 || (if true then 1 else 2) < 3 };
+forbid(principal is A::B in A::G::"x", action in [Action::"a"], resource == R::"r")
+when { principal.hasTag("t") && resource.getTag("x") && !context.s.isEmpty() && -context.n * 2 != 4 };
+"""
+PIECES = list('(){}[];,."*!-=<>&|@:?\\ 0aZ_') + [
+    "if", "in", "is", "has", "like", "then", "else", "true", "::", '"', "\n", "[]", "{}",
+    "principal", "context", "9223372036854775808", "-9223372036854775808", "?resource",
+]  # fmt: skip
+# What LION rejects on purpose although Cedar reads it (see docs/policy.md).
+DELIBERATE = ("template slots", "extension", "non-empty string", "duplicate policy id")
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, len(SEED_TEXT) - 1),
+            st.sampled_from(["delete", "insert", "replace"]),
+            st.sampled_from(PIECES),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_parser_accepts_what_cedar_accepts(edits: list[tuple[int, str, str]]) -> None:
+    text = SEED_TEXT
+    for pos, kind, piece in edits:
+        pos = min(pos, len(text))
+        tail = text[pos:] if kind == "insert" else text[pos + 1 :]
+        text = text[:pos] + ("" if kind == "delete" else piece) + tail
+    try:
+        cedarpy.policies_to_json_str(text)
+        cedar_ok = True
+    except ValueError:
+        cedar_ok = False
+    try:
+        PolicySet.from_str(text)
+    except PolicyError as err:
+        assert not cedar_ok or any(d in err.message for d in DELIBERATE), (text, str(err))
+    else:
+        assert cedar_ok, text
+
+
+def test_seed_text_parses_in_both() -> None:
+    cedarpy.policies_to_json_str(SEED_TEXT)
+    assert [p.id for p in PolicySet.from_str(SEED_TEXT)] == ["rA", "policy1"]

@@ -180,7 +180,9 @@ def unescape(body: str, pattern: bool = False) -> list[str | None]:
             i += 4
         elif nxt == "u":
             close = body.find("}", i)
-            digits = body[i + 3 : close] if body.startswith("{", i + 2) and close > 0 else ""
+            raw = body[i + 3 : close] if body.startswith("{", i + 2) and close > 0 else ""
+            # Like Rust (which Cedar follows): underscores may separate the hex digits.
+            digits = raw.replace("_", "") if raw[:1] != "_" else ""
             code = int(digits, 16) if 1 <= len(digits) <= 6 and _HEX.fullmatch(digits) else -1
             if code < 0 or code > 0x10FFFF or 0xD800 <= code <= 0xDFFF:
                 raise ValueError(f"the input `{body[i : i + 10]}` is not a valid unicode escape")
@@ -335,6 +337,15 @@ class _ToAst(Transformer_NonRecursive):  # type: ignore[type-arg]
             if expected == "action" and scope.op in ("is", "is_in"):
                 assert op_tok is not None
                 raise _Fail("`is` cannot appear in the action scope", op_tok.line, op_tok.column)
+            if expected == "action":
+                for uid in scope.entities:
+                    if uid.type != "Action" and not uid.type.endswith("::Action"):
+                        assert op_tok is not None
+                        raise _Fail(
+                            f"the action scope takes uids of type `Action`, got `{uid}`",
+                            op_tok.line,
+                            op_tok.column,
+                        )
             result.append(scope)
         return (result[0], result[1], result[2])
 
@@ -592,9 +603,9 @@ class _ToAst(Transformer_NonRecursive):  # type: ignore[type-arg]
 
     def name(self, meta: Any, children: list[Any]) -> tuple[str, Token]:
         if len(children) == 1:
-            return (str(children[0]), children[0])
+            return (self._ident(children[0], "part of a name"), children[0])
         (prefix, first), _, tok = children
-        return (f"{prefix}::{tok}", first)
+        return (f"{prefix}::{self._ident(tok, 'part of a name')}", first)
 
     @_checked
     def var(self, meta: Any, children: list[Any]) -> A.Expr:
