@@ -332,9 +332,10 @@ SEED_TEXT = r"""// rules
 when { context["k y"].a has "b c" && principal has a.b.c && [1,-2,] == [-9223372036854775808] }
 unless { "a*\u{41}\n" like "*a\*" || {if_: 1, "if": 2}.if_ > 0 || (if true then 1 else 2) < 3 };
 forbid(principal is A::B in A::G::"x", action in [Action::"a"], resource == R::"r")
-when { principal.hasTag("t") && resource.getTag("x") && !context.s.isEmpty() && -context.n * 2 != 4 };
+when { principal.hasTag("t") && resource.getTag("x") && !context.s.isEmpty()
+  && -context.n * 2 != 4 };
 """
-PIECES = list('(){}[];,."*!-=<>&|@:?\\ 0aZ_') + [
+PIECES = [*'(){}[];,."*!-=<>&|@:?\\ 0aZ_',
     "if", "in", "is", "has", "like", "then", "else", "true", "::", '"', "\n", "[]", "{}",
     "principal", "context", "9223372036854775808", "-9223372036854775808", "?resource",
 ]  # fmt: skip
