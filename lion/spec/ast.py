@@ -161,7 +161,14 @@ class NamedType:
 
 
 Type = (
-    BoolType | IntType | StringType | EnumType | RecordType | SetType | MapType | OptionType
+    BoolType
+    | IntType
+    | StringType
+    | EnumType
+    | RecordType
+    | SetType
+    | MapType
+    | OptionType
     | NamedType
 )
 
@@ -344,8 +351,25 @@ class Quant:
 
 
 Expr = (
-    Lit | Name | Var | EnumValueLit | NoneLit | SomeLit | SetLit | RecordLit | Field | Index
-    | RecordUpdate | MapUpdate | Unary | Binary | If | Let | Match | Call | Quant
+    Lit
+    | Name
+    | Var
+    | EnumValueLit
+    | NoneLit
+    | SomeLit
+    | SetLit
+    | RecordLit
+    | Field
+    | Index
+    | RecordUpdate
+    | MapUpdate
+    | Unary
+    | Binary
+    | If
+    | Let
+    | Match
+    | Call
+    | Quant
 )
 
 

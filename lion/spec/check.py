@@ -261,15 +261,16 @@ class _Checker:
         updates = []
         for target, value in a.updates:
             if target not in var_types:
-                raise self.error(f"`{target}` is not a variable of machine `{machine}`",
-                                 value.pos)
+                raise self.error(f"`{target}` is not a variable of machine `{machine}`", value.pos)
             updates.append((target, self.expect(value, var_types[target], env)))
         if is_init:
             missing = [v.name for v in vars_ if v.name not in dict(a.updates)]
             if missing:
                 raise self.error(
                     f"init of `{machine}` must assign every variable; missing "
-                    + ", ".join(f"`{m}`" for m in missing), a.pos)
+                    + ", ".join(f"`{m}`" for m in missing),
+                    a.pos,
+                )
         return ast.Action(a.name, params, requires, tuple(updates), a.pos)
 
     def invariant(self, d: ast.Invariant) -> ast.Invariant:
@@ -292,14 +293,16 @@ class _Checker:
         kinds: set[str] = set()
         for kind, ref in d.targets:
             if kind not in ("python", "rust"):
-                raise self.error(f"unknown bind target `{kind}`, expected `python` or `rust`",
-                                 d.pos)
+                raise self.error(
+                    f"unknown bind target `{kind}`, expected `python` or `rust`", d.pos
+                )
             if kind in kinds:
                 raise self.error(f"`bind {d.name}` names `{kind}` twice", d.pos)
             kinds.add(kind)
             if kind == "python" and (ref.count(":") != 1 or not all(ref.split(":"))):
-                raise self.error(f"python bind target `{ref}` must look like `module:attribute`",
-                                 d.pos)
+                raise self.error(
+                    f"python bind target `{ref}` must look like `module:attribute`", d.pos
+                )
         return d
 
     # ---- types
@@ -314,14 +317,18 @@ class _Checker:
             if not is_finite(elem):
                 raise self.error(
                     f"set elements must have a finite type of at most {MAX_DOMAIN} values, "
-                    f"`{elem}` is not", pos)
+                    f"`{elem}` is not",
+                    pos,
+                )
             return SetType(elem)
         if isinstance(ty, MapType):
             key = self.resolve_type(ty.key, pos)
             if not is_finite(key):
                 raise self.error(
                     f"map keys must have a finite type of at most {MAX_DOMAIN} values, "
-                    f"`{key}` is not", pos)
+                    f"`{key}` is not",
+                    pos,
+                )
             return MapType(key, self.resolve_type(ty.value, pos))
         if isinstance(ty, OptionType):
             elem = self.resolve_type(ty.elem, pos)
@@ -350,15 +357,20 @@ class _Checker:
             return self.name(e, env)
         if isinstance(e, ast.NoneLit):
             if not isinstance(want, OptionType):
-                raise self.error("cannot tell the type of `none` here; it needs an option "
-                                 "type from its context", e.pos)
+                raise self.error(
+                    "cannot tell the type of `none` here; it needs an option type from its context",
+                    e.pos,
+                )
             return r(e, ty=want)
         if isinstance(e, ast.SomeLit):
             inner_want = want.elem if isinstance(want, OptionType) else None
             value = self.infer(e.value, env, inner_want)
             assert value.ty is not None
-            elem = inner_want if inner_want is not None and compatible(value.ty, inner_want) \
+            elem = (
+                inner_want
+                if inner_want is not None and compatible(value.ty, inner_want)
                 else value.ty
+            )
             if isinstance(elem, OptionType):
                 raise self.error("`option<option<T>>` is not allowed: use an enum", e.pos)
             return ast.SomeLit(value, e.pos, OptionType(elem))
@@ -400,8 +412,9 @@ class _Checker:
             cond = self.expect(e.cond, BOOL, env)
             then = self.infer(e.then, env, want)
             assert then.ty is not None
-            orelse = self.expect(e.orelse, want if want is not None and
-                                 compatible(then.ty, want) else then.ty, env)
+            orelse = self.expect(
+                e.orelse, want if want is not None and compatible(then.ty, want) else then.ty, env
+            )
             return ast.If(cond, then, orelse, e.pos, self.join(then.ty, orelse.ty))
         if isinstance(e, ast.Let):
             value = self.infer(e.value, env)
@@ -420,7 +433,9 @@ class _Checker:
                 if not is_finite(b.ty):
                     raise self.error(
                         f"`{e.kind}` inside an expression needs a finite type of at most "
-                        f"{MAX_DOMAIN} values, `{b.ty}` is not", b.pos)
+                        f"{MAX_DOMAIN} values, `{b.ty}` is not",
+                        b.pos,
+                    )
                 inner[b.name] = _Local(b.ty, "local")
             return ast.Quant(e.kind, binders, self.expect(e.body, BOOL, inner), e.pos, BOOL)
         raise self.error(f"unexpected expression {type(e).__name__}", e.pos)
@@ -479,15 +494,18 @@ class _Checker:
             items = tuple(self.expect(i, want.elem, env) for i in e.items)
             return ast.SetLit(items, e.pos, want)
         if not e.items:
-            raise self.error("cannot tell the type of `{}` here; it needs a set type from its "
-                             "context", e.pos)
+            raise self.error(
+                "cannot tell the type of `{}` here; it needs a set type from its context", e.pos
+            )
         first = self.infer(e.items[0], env)
         assert first.ty is not None
         elem = first.ty
         if not is_finite(elem):
-            raise self.error(f"set elements must have a finite type, `{elem}` is not "
-                             "(an integer literal set needs a bounded int type from its context)",
-                             e.pos)
+            raise self.error(
+                f"set elements must have a finite type, `{elem}` is not "
+                "(an integer literal set needs a bounded int type from its context)",
+                e.pos,
+            )
         rest = tuple(self.expect(i, elem, env) for i in e.items[1:])
         return ast.SetLit((first, *rest), e.pos, SetType(elem))
 
@@ -501,11 +519,13 @@ class _Checker:
                 raise self.error(f"field `{n}` given twice", e.pos)
         missing = [f for f, _ in rec.fields if f not in given]
         if missing:
-            raise self.error(f"`{rec.name}(...)` is missing " +
-                             ", ".join(f"`{m}`" for m in missing), e.pos)
+            raise self.error(
+                f"`{rec.name}(...)` is missing " + ", ".join(f"`{m}`" for m in missing), e.pos
+            )
         values = dict(e.fields)
-        fields = tuple((f, self.expect(values[f], self.field_type(rec, f, e.pos), env))
-                       for f, _ in rec.fields)
+        fields = tuple(
+            (f, self.expect(values[f], self.field_type(rec, f, e.pos), env)) for f, _ in rec.fields
+        )
         for n in given:
             self.field_type(rec, n, e.pos)
         return ast.RecordLit(rec.name, fields, e.pos, rec)
@@ -513,19 +533,22 @@ class _Checker:
     def binary(self, e: ast.Binary, env: Mapping[str, _Local], want: Type | None) -> ast.Expr:
         op = e.op
         if op in ("and", "or", "implies", "iff"):
-            return ast.Binary(op, self.expect(e.left, BOOL, env),
-                              self.expect(e.right, BOOL, env), e.pos, BOOL)
+            return ast.Binary(
+                op, self.expect(e.left, BOOL, env), self.expect(e.right, BOOL, env), e.pos, BOOL
+            )
         if op in ("==", "!="):
             left = self.infer(e.left, env)
             assert left.ty is not None
             right = self.expect(e.right, left.ty, env)
             return ast.Binary(op, left, right, e.pos, BOOL)
         if op in ("<", "<=", ">", ">="):
-            return ast.Binary(op, self.expect(e.left, INT, env),
-                              self.expect(e.right, INT, env), e.pos, BOOL)
+            return ast.Binary(
+                op, self.expect(e.left, INT, env), self.expect(e.right, INT, env), e.pos, BOOL
+            )
         if op in ("+", "-"):
-            return ast.Binary(op, self.expect(e.left, INT, env),
-                              self.expect(e.right, INT, env), e.pos, INT)
+            return ast.Binary(
+                op, self.expect(e.left, INT, env), self.expect(e.right, INT, env), e.pos, INT
+            )
         if op == "in":
             right = self.infer(e.right, env)
             if not isinstance(right.ty, SetType):
@@ -552,8 +575,9 @@ class _Checker:
             inner = dict(env)
             if arm.kind == "variants":
                 if not isinstance(sty, EnumType):
-                    raise self.error(f"variant pattern needs an enum subject, found `{sty}`",
-                                     arm.pos)
+                    raise self.error(
+                        f"variant pattern needs an enum subject, found `{sty}`", arm.pos
+                    )
                 for n in arm.names:
                     if n not in sty.variants:
                         raise self.error(f"enum `{sty.name}` has no variant `{n}`", arm.pos)
@@ -562,8 +586,9 @@ class _Checker:
                     covered.add(n)
             elif arm.kind in ("some", "none"):
                 if not isinstance(sty, OptionType):
-                    raise self.error(f"`{arm.kind}` pattern needs an option subject, found "
-                                     f"`{sty}`", arm.pos)
+                    raise self.error(
+                        f"`{arm.kind}` pattern needs an option subject, found `{sty}`", arm.pos
+                    )
                 if arm.kind in covered:
                     raise self.error(f"`{arm.kind}` is matched twice", arm.pos)
                 covered.add(arm.kind)
@@ -586,11 +611,12 @@ class _Checker:
             elif isinstance(sty, OptionType):
                 missing = [k for k in ("some", "none") if k not in covered]
             else:
-                raise self.error(f"`match` needs an enum or option subject, found `{sty}`",
-                                 e.pos)
+                raise self.error(f"`match` needs an enum or option subject, found `{sty}`", e.pos)
             if missing:
-                raise self.error("match is not exhaustive; missing " +
-                                 ", ".join(f"`{m}`" for m in missing), e.pos)
+                raise self.error(
+                    "match is not exhaustive; missing " + ", ".join(f"`{m}`" for m in missing),
+                    e.pos,
+                )
         assert result is not None
         return ast.Match(subject, tuple(arms), e.pos, result)
 
@@ -615,20 +641,28 @@ class _Checker:
             if e.fn == "fill":
                 arity(1)
                 if not isinstance(want, MapType):
-                    raise self.error("cannot tell the type of `fill(...)` here; it needs a map "
-                                     "type from its context", e.pos)
-                return ast.Call("fill", (self.expect(e.args[0], want.value, env),), e.pos,
-                                want, builtin=True)
+                    raise self.error(
+                        "cannot tell the type of `fill(...)` here; it needs a map "
+                        "type from its context",
+                        e.pos,
+                    )
+                return ast.Call(
+                    "fill", (self.expect(e.args[0], want.value, env),), e.pos, want, builtin=True
+                )
             arity(2)  # min, max
             a, b = (self.expect(x, INT, env) for x in e.args)
             return ast.Call(e.fn, (a, b), e.pos, self.join(a.ty, b.ty), builtin=True)
         fn = self.scope.fns.get(e.fn)
         if fn is None:
             if e.fn in self.scope.types and isinstance(self.scope.types[e.fn], RecordType):
-                raise self.error(f"record `{e.fn}` is built with named fields: "
-                                 f"`{e.fn}(field: value, ...)`", e.pos)
-            raise self.error(f"unknown function `{e.fn}` (a function may call only functions "
-                             "defined before it)", e.pos)
+                raise self.error(
+                    f"record `{e.fn}` is built with named fields: `{e.fn}(field: value, ...)`",
+                    e.pos,
+                )
+            raise self.error(
+                f"unknown function `{e.fn}` (a function may call only functions defined before it)",
+                e.pos,
+            )
         arity(len(fn.params))
         args = tuple(self.expect(a, p.ty, env) for a, p in zip(e.args, fn.params, strict=True))
         return ast.Call(fn.name, args, e.pos, fn.result)
@@ -642,5 +676,4 @@ def check_module(module: ast.Module, imported: list[ast.Module] | None = None) -
     try:
         return _Checker(module, imported or []).run()
     except RecursionError:
-        raise SpecError("spec is nested too deeply",
-                        SourceLocation(module.path, 1, 1)) from None
+        raise SpecError("spec is nested too deeply", SourceLocation(module.path, 1, 1)) from None

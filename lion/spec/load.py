@@ -23,7 +23,9 @@ def _spec_files(paths: Iterable[str | Path]) -> list[Path]:
         if p.is_dir():
             found = sorted(p.glob("*.lion"))
             if not found:
-                raise SpecError(f"no `.lion` files in directory `{p}`", SourceLocation(str(p), 1, 1))
+                raise SpecError(
+                    f"no `.lion` files in directory `{p}`", SourceLocation(str(p), 1, 1)
+                )
             files.extend(found)
         elif p.exists():
             files.append(p)
@@ -54,8 +56,9 @@ class _Loader:
         for name in module.imports:
             dep_path = path.parent / f"{name}.lion"
             if not dep_path.exists():
-                raise SpecError(f"cannot import `{name}`: no file `{dep_path}`",
-                                _import_location(module, name))
+                raise SpecError(
+                    f"cannot import `{name}`: no file `{dep_path}`", _import_location(module, name)
+                )
             deps.append(self.load(dep_path))
         checked = check_module(module, deps)
         self.active.pop()

@@ -7,6 +7,7 @@ caret, and what the parser expected there.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -51,12 +52,16 @@ _MAX_SOURCE = 5_000_000  # characters; a spec is text a person wrote
 def _parser() -> lark.Lark:
     grammar = resources.files("lion.spec").joinpath("grammar.lark").read_text(encoding="utf-8")
     return lark.Lark(
-        grammar, parser="lalr", lexer="contextual", propagate_positions=True,
+        grammar,
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
         maybe_placeholders=True,
     )
 
 
-def _describe_expected(expected: set[str] | frozenset[str]) -> str:
+def _describe_expected(terminals: Iterable[object]) -> str:
+    expected = {str(getattr(t, "type", t)) for t in terminals}
     names: set[str] = set()
     if {"NAME", "INT", "LPAR"} <= set(expected):
         # Wherever an expression may start, list that rather than its dozen first tokens.
@@ -92,8 +97,10 @@ def _end_location(path: str, source: str) -> SourceLocation:
 def parse_text(source: str, path: str = "<string>") -> ast.Module:
     """Parse spec source text into an (unchecked) Module."""
     if len(source) > _MAX_SOURCE:
-        raise SpecError(f"spec is too large ({len(source)} characters, limit {_MAX_SOURCE})",
-                        SourceLocation(path, 1, 1))
+        raise SpecError(
+            f"spec is too large ({len(source)} characters, limit {_MAX_SOURCE})",
+            SourceLocation(path, 1, 1),
+        )
     try:
         tree = _parser().parse(source)
     except lark.exceptions.UnexpectedEOF as exc:
@@ -142,11 +149,13 @@ def parse_file(path: str | Path) -> ast.Module:
     try:
         source = p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError(f"spec file is not valid UTF-8 ({exc.reason})",
-                        SourceLocation(str(p), 1, 1)) from None
+        raise SpecError(
+            f"spec file is not valid UTF-8 ({exc.reason})", SourceLocation(str(p), 1, 1)
+        ) from None
     except OSError as exc:
-        raise SpecError(f"cannot read spec file: {exc.strerror or exc}",
-                        SourceLocation(str(p), 1, 1)) from None
+        raise SpecError(
+            f"cannot read spec file: {exc.strerror or exc}", SourceLocation(str(p), 1, 1)
+        ) from None
     return parse_text(source, str(p))
 
 
@@ -302,8 +311,9 @@ class _ToAst(Transformer[Token, list[Any]]):
     def range_type(self, meta: Any, c: list[Any]) -> ast.Type:
         lo, hi = c
         if lo > hi:
-            raise self._error(f"empty range `int[{lo}..{hi}]`: the low bound exceeds the high",
-                              _pos(meta))
+            raise self._error(
+                f"empty range `int[{lo}..{hi}]`: the low bound exceeds the high", _pos(meta)
+            )
         return ast.IntType(lo, hi)
 
     def string_type(self, meta: Any, c: list[Any]) -> ast.Type:
@@ -388,7 +398,9 @@ class _ToAst(Transformer[Token, list[Any]]):
             if len(named) != len(args):
                 raise self._error(
                     f"`{fn}(...)` mixes named and positional arguments; a record is built "
-                    "with every field named", _pos(meta))
+                    "with every field named",
+                    _pos(meta),
+                )
             return ast.RecordLit(str(fn), tuple(named), _pos(meta))
         return ast.Call(str(fn), tuple(args), _pos(meta))
 

@@ -49,20 +49,44 @@ def _arguments() -> argparse.ArgumentParser:
         description="Prove the theorems of LION specs with Z3.",
         epilog="exit codes: 0 all hold, 1 a check failed, 2 bad input, 3 internal error",
     )
-    p.add_argument("paths", nargs="*", default=["spec"], metavar="PATH",
-                   help="spec files or directories (default: spec/)")
+    p.add_argument(
+        "paths",
+        nargs="*",
+        default=["spec"],
+        metavar="PATH",
+        help="spec files or directories (default: spec/)",
+    )
     p.add_argument("--json", action="store_true", help="print results as JSON on stdout")
-    p.add_argument("--only", action="append", metavar="NAME",
-                   help="check only this theorem or invariant (NAME or CHAPTER.NAME); repeatable")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help=f"per-obligation Z3 timeout (default {DEFAULT_TIMEOUT:g})")
-    p.add_argument("--proofs", type=Path, metavar="DIR",
-                   help="directory of .proof files (default: proofs/ beside the spec directory)")
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="check only this theorem or invariant (NAME or CHAPTER.NAME); repeatable",
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"per-obligation Z3 timeout (default {DEFAULT_TIMEOUT:g})",
+    )
+    p.add_argument(
+        "--proofs",
+        type=Path,
+        metavar="DIR",
+        help="directory of .proof files (default: proofs/ beside the spec directory)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
-    p.add_argument("--write-index", action="store_true",
-                   help="regenerate docs/theorems.md and proofs/README.md from this run")
-    p.add_argument("--check-index", action="store_true",
-                   help="fail (exit 1) when docs/theorems.md or proofs/README.md is stale")
+    p.add_argument(
+        "--write-index",
+        action="store_true",
+        help="regenerate docs/theorems.md and proofs/README.md from this run",
+    )
+    p.add_argument(
+        "--check-index",
+        action="store_true",
+        help="fail (exit 1) when docs/theorems.md or proofs/README.md is stale",
+    )
     return p
 
 
@@ -80,8 +104,7 @@ def _proofs_for(module: ast.Module, proofs_dir: Path | None) -> dict[str, Strate
 
 def _table(results: list[Result], out: TextIO) -> None:
     header = ("theorem", "chapter", "strategy", "result", "time")
-    rows = [(r.name, r.chapter, r.strategy, r.status.value, f"{r.seconds:.2f} s")
-            for r in results]
+    rows = [(r.name, r.chapter, r.strategy, r.status.value, f"{r.seconds:.2f} s") for r in results]
     widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
     line = "  ".join("-" * w for w in widths)
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
@@ -116,14 +139,21 @@ def _summary(results: list[Result]) -> dict[str, int]:
     return counts
 
 
-def _index(modules: list[ast.Module], plans: list[tuple[ast.Module, dict[str, Strategy]]],
-           results: list[Result], *, write: bool) -> list[Path]:
+def _index(
+    modules: list[ast.Module],
+    plans: list[tuple[ast.Module, dict[str, Strategy]]],
+    results: list[Result],
+    *,
+    write: bool,
+) -> list[Path]:
     """Write or compare the generated index files; returns the stale ones."""
     root = Path(modules[0].path).resolve().parent.parent
     strategies = {m.path: s for m, s in plans}
     by_name = {(r.path, r.name): r for r in results}
-    texts = {root / THEOREMS_DOC: render(modules, strategies),
-             root / PROOFS_INDEX: render(modules, strategies, by_name)}
+    texts = {
+        root / THEOREMS_DOC: render(modules, strategies),
+        root / PROOFS_INDEX: render(modules, strategies, by_name),
+    }
     stale = []
     for path, text in texts.items():
         if write:
@@ -156,17 +186,21 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         return EXIT_BAD_INPUT
     only = set(args.only) if args.only else None
     if only is not None and (args.write_index or args.check_index):
-        print("lion-verify: error: the index covers every obligation; drop --only",
-              file=stderr)
+        print("lion-verify: error: the index covers every obligation; drop --only", file=stderr)
         return EXIT_BAD_INPUT
     total = 0
     for m, _ in plans:
         names = obligation_names(m)
-        total += len(names) if only is None else sum(
-            1 for n in names if n in only or f"{m.chapter}.{n}" in only)
+        total += (
+            len(names)
+            if only is None
+            else sum(1 for n in names if n in only or f"{m.chapter}.{n}" in only)
+        )
     if only is not None and total == 0:
-        print(f"lion-verify: error: --only names no theorem or invariant: "
-              f"{', '.join(sorted(only))}", file=stderr)
+        print(
+            f"lion-verify: error: --only names no theorem or invariant: {', '.join(sorted(only))}",
+            file=stderr,
+        )
         return EXIT_BAD_INPUT
 
     progress(f"lion-verify: {len(modules)} spec file(s), {total} obligation(s)")
@@ -175,8 +209,10 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     for module, strategies in plans:
         for r in prove_module(module, strategies, timeout=args.timeout, only=only):
             results.append(r)
-            progress(f"[{len(results)}/{total}] {r.chapter}.{r.name}: {r.status.value} "
-                     f"({r.seconds:.2f} s)")
+            progress(
+                f"[{len(results)}/{total}] {r.chapter}.{r.name}: {r.status.value} "
+                f"({r.seconds:.2f} s)"
+            )
     elapsed = time.perf_counter() - started
     ok = all(r.status.ok for r in results)
     if args.write_index or args.check_index:
@@ -186,8 +222,16 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         ok = ok and not stale
     counts = _summary(results)
     if args.json:
-        json.dump({"ok": ok, "seconds": round(elapsed, 3), "summary": counts,
-                   "results": [r.to_json() for r in results]}, stdout, indent=2)
+        json.dump(
+            {
+                "ok": ok,
+                "seconds": round(elapsed, 3),
+                "summary": counts,
+                "results": [r.to_json() for r in results],
+            },
+            stdout,
+            indent=2,
+        )
         print(file=stdout)
     else:
         _table(results, stdout)

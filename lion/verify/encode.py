@@ -77,8 +77,11 @@ def enum_sort(ty: EnumType) -> tuple[z3.SortRef, list[z3.ExprRef]]:
     key = (ty.name, ty.variants)
     if key not in _ENUM_SORTS:
         # A distinct z3 name per key: two specs may both define an enum `State`.
-        sort_name = ty.name if not any(k[0] == ty.name for k in _ENUM_SORTS) \
+        sort_name = (
+            ty.name
+            if not any(k[0] == ty.name for k in _ENUM_SORTS)
             else f"{ty.name}!{len(_ENUM_SORTS)}"
+        )
         sort, consts = z3.EnumSort(sort_name, list(ty.variants))
         _ENUM_SORTS[key] = (sort, list(consts))
     return _ENUM_SORTS[key]
@@ -111,8 +114,9 @@ class Encoder:
         if isinstance(ty, SetType):
             return SetSym(tuple(z3.Bool(f"{name}[{i}]") for i in range(len(_domain(ty.elem)))))
         if isinstance(ty, MapType):
-            return MapSym(tuple(self.fresh(ty.value, f"{name}[{i}]")
-                                for i in range(len(_domain(ty.key)))))
+            return MapSym(
+                tuple(self.fresh(ty.value, f"{name}[{i}]") for i in range(len(_domain(ty.key))))
+            )
         if isinstance(ty, OptionType):
             return OptSym(z3.Bool(f"{name}?"), self.fresh(ty.elem, f"{name}!"))
         raise TypeError(f"no encoding for {ty}")
@@ -179,17 +183,18 @@ class Encoder:
     # ---- structural operations
     def eq(self, ty: Type, a: Sym, b: Sym) -> z3.BoolRef:
         if isinstance(ty, RecordType):
-            return z3.And(*[self.eq(t, a.fields[f], b.fields[f]) for f, t in ty.fields],
-                          z3.BoolVal(True))
+            return z3.And(
+                *[self.eq(t, a.fields[f], b.fields[f]) for f, t in ty.fields], z3.BoolVal(True)
+            )
         if isinstance(ty, SetType):
-            return z3.And(*[x == y for x, y in zip(a.bits, b.bits, strict=True)],
-                          z3.BoolVal(True))
+            return z3.And(*[x == y for x, y in zip(a.bits, b.bits, strict=True)], z3.BoolVal(True))
         if isinstance(ty, MapType):
-            return z3.And(*[self.eq(ty.value, x, y) for x, y in
-                            zip(a.values, b.values, strict=True)], z3.BoolVal(True))
+            return z3.And(
+                *[self.eq(ty.value, x, y) for x, y in zip(a.values, b.values, strict=True)],
+                z3.BoolVal(True),
+            )
         if isinstance(ty, OptionType):
-            return z3.And(a.some == b.some,
-                          z3.Implies(a.some, self.eq(ty.elem, a.value, b.value)))
+            return z3.And(a.some == b.some, z3.Implies(a.some, self.eq(ty.elem, a.value, b.value)))
         return a == b
 
     def ite(self, ty: Type, c: z3.BoolRef, a: Sym, b: Sym) -> Sym:
@@ -198,8 +203,9 @@ class Encoder:
         if isinstance(ty, SetType):
             return SetSym(tuple(z3.If(c, x, y) for x, y in zip(a.bits, b.bits, strict=True)))
         if isinstance(ty, MapType):
-            return MapSym(tuple(self.ite(ty.value, c, x, y)
-                                for x, y in zip(a.values, b.values, strict=True)))
+            return MapSym(
+                tuple(self.ite(ty.value, c, x, y) for x, y in zip(a.values, b.values, strict=True))
+            )
         if isinstance(ty, OptionType):
             return OptSym(z3.If(c, a.some, b.some), self.ite(ty.elem, c, a.value, b.value))
         return z3.If(c, a, b)
@@ -227,19 +233,28 @@ class Encoder:
                     return EnumValue(ty.name, variant)
             return EnumValue(ty.name, ty.variants[0])
         if isinstance(ty, RecordType):
-            return RecordValue(ty.name, {f: self.value(model, t, s.fields[f])
-                                         for f, t in ty.fields})
+            return RecordValue(
+                ty.name, {f: self.value(model, t, s.fields[f]) for f, t in ty.fields}
+            )
         if isinstance(ty, SetType):
-            return frozenset(v for v, bit in zip(_domain(ty.elem), s.bits, strict=True)
-                             if z3.is_true(model.eval(bit, model_completion=True)))
+            return frozenset(
+                v
+                for v, bit in zip(_domain(ty.elem), s.bits, strict=True)
+                if z3.is_true(model.eval(bit, model_completion=True))
+            )
         if isinstance(ty, MapType):
-            return MapValue({k: self.value(model, ty.value, v)
-                             for k, v in zip(_domain(ty.key), s.values, strict=True)})
+            return MapValue(
+                {
+                    k: self.value(model, ty.value, v)
+                    for k, v in zip(_domain(ty.key), s.values, strict=True)
+                }
+            )
         raise TypeError(f"no encoding for {ty}")
 
     # ---- expressions
-    def enc(self, e: ast.Expr, env: Mapping[str, Sym], state: Mapping[str, Sym] | None = None
-            ) -> Sym:
+    def enc(
+        self, e: ast.Expr, env: Mapping[str, Sym], state: Mapping[str, Sym] | None = None
+    ) -> Sym:
         st = state or {}
         if isinstance(e, ast.Lit):
             assert e.ty is not None
@@ -260,8 +275,12 @@ class Encoder:
             return z3.Not(v) if e.op == "not" else -v
         if isinstance(e, ast.If):
             assert e.ty is not None
-            return self.ite(e.ty, self.enc(e.cond, env, st), self.enc(e.then, env, st),
-                            self.enc(e.orelse, env, st))
+            return self.ite(
+                e.ty,
+                self.enc(e.cond, env, st),
+                self.enc(e.then, env, st),
+                self.enc(e.orelse, env, st),
+            )
         if isinstance(e, ast.Let):
             return self.enc(e.body, {**env, e.name: self.enc(e.value, env, st)}, st)
         if isinstance(e, ast.Field):
@@ -279,10 +298,15 @@ class Encoder:
             assert isinstance(e.ty, SetType)
             items = [self.enc(i, env, st) for i in e.items]
             elem = e.ty.elem
-            return SetSym(tuple(
-                z3.Or(*[self.eq(elem, item, self.const(v, elem)) for item in items],
-                      z3.BoolVal(False))
-                for v in _domain(elem)))
+            return SetSym(
+                tuple(
+                    z3.Or(
+                        *[self.eq(elem, item, self.const(v, elem)) for item in items],
+                        z3.BoolVal(False),
+                    )
+                    for v in _domain(elem)
+                )
+            )
         if isinstance(e, ast.RecordLit):
             return RecSym({n: self.enc(x, env, st) for n, x in e.fields})
         if isinstance(e, ast.RecordUpdate):
@@ -293,8 +317,12 @@ class Encoder:
             base = self.enc(e.target, env, st)
             key = self.enc(e.key, env, st)
             value = self.enc(e.value, env, st)
-            return MapSym(tuple(self.ite(e.ty.value, hit, value, old) for hit, old in
-                                zip(self._key_eqs(e.ty.key, key), base.values, strict=True)))
+            return MapSym(
+                tuple(
+                    self.ite(e.ty.value, hit, value, old)
+                    for hit, old in zip(self._key_eqs(e.ty.key, key), base.values, strict=True)
+                )
+            )
         if isinstance(e, ast.Match):
             return self._match(e, env, st)
         if isinstance(e, ast.Quant):
@@ -306,8 +334,9 @@ class Encoder:
             self._consts[name] = self.enc(self.module.consts[name].value, {})
         return self._consts[name]
 
-    def _lookup(self, target: ast.Expr, key_e: ast.Expr, env: Mapping[str, Sym],
-                st: Mapping[str, Sym]) -> Sym:
+    def _lookup(
+        self, target: ast.Expr, key_e: ast.Expr, env: Mapping[str, Sym], st: Mapping[str, Sym]
+    ) -> Sym:
         assert isinstance(target.ty, MapType)
         m = self.enc(target, env, st)
         key = self.enc(key_e, env, st)
@@ -348,12 +377,18 @@ class Encoder:
         if op == "in":
             assert isinstance(e.right.ty, SetType)
             elem = e.right.ty.elem
-            return z3.Or(*[z3.And(hit, bit) for hit, bit in
-                           zip(self._key_eqs(elem, left), right.bits, strict=True)],
-                         z3.BoolVal(False))
+            return z3.Or(
+                *[
+                    z3.And(hit, bit)
+                    for hit, bit in zip(self._key_eqs(elem, left), right.bits, strict=True)
+                ],
+                z3.BoolVal(False),
+            )
         if op == "subset":
-            return z3.And(*[z3.Implies(a, b) for a, b in zip(left.bits, right.bits,
-                                                             strict=True)], z3.BoolVal(True))
+            return z3.And(
+                *[z3.Implies(a, b) for a, b in zip(left.bits, right.bits, strict=True)],
+                z3.BoolVal(True),
+            )
         pairs = zip(left.bits, right.bits, strict=True)
         if op == "union":
             return SetSym(tuple(z3.Or(a, b) for a, b in pairs))
@@ -401,8 +436,9 @@ class Encoder:
                     cond = z3.Not(subject.some)
                 else:
                     assert isinstance(sty, EnumType)
-                    cond = z3.Or(*[subject == self.const(EnumValue(sty.name, n), sty)
-                                   for n in arm.names])
+                    cond = z3.Or(
+                        *[subject == self.const(EnumValue(sty.name, n), sty) for n in arm.names]
+                    )
             result = body if result is None else self.ite(e.ty, cond, body, result)
         return result
 

@@ -14,7 +14,7 @@ from lion.spec import ast
 from lion.verify.proofs import Strategy
 from lion.verify.prove import Result, obligation_names
 
-__all__ = ["THEOREMS_DOC", "PROOFS_INDEX", "render"]
+__all__ = ["PROOFS_INDEX", "THEOREMS_DOC", "render"]
 
 THEOREMS_DOC = Path("docs/theorems.md")
 PROOFS_INDEX = Path("proofs/README.md")
@@ -24,8 +24,11 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(modules: list[ast.Module], strategies: Mapping[str, Mapping[str, Strategy]],
-           results: Mapping[tuple[str, str], Result] | None = None) -> str:
+def render(
+    modules: list[ast.Module],
+    strategies: Mapping[str, Mapping[str, Strategy]],
+    results: Mapping[tuple[str, str], Result] | None = None,
+) -> str:
     """Markdown table of every obligation; with `results`, a status column too.
 
     `strategies` maps a module path to its proofs; `results` maps (path, name).
@@ -38,9 +41,11 @@ def render(modules: list[ast.Module], strategies: Mapping[str, Mapping[str, Stra
         "",
     ]
     if results is not None:
-        lines += ["Each obligation's strategy comes from `proofs/<chapter>.proof` (default: `smt`",
-                  "for theorems, `induction` for invariants). Status is from the last full run.",
-                  ""]
+        lines += [
+            "Each obligation's strategy comes from `proofs/<chapter>.proof` (default: `smt`",
+            "for theorems, `induction` for invariants). Status is from the last full run.",
+            "",
+        ]
     for module in modules:
         docs: dict[str, str] = {}
         kinds: dict[str, str] = {}

@@ -35,18 +35,25 @@ def conforms(value: Any, ty: Type) -> bool:
     if isinstance(ty, ast.StringType):
         return isinstance(value, str)
     if isinstance(ty, ast.EnumType):
-        return isinstance(value, EnumValue) and value.enum == ty.name and \
-            value.variant in ty.variants
+        return (
+            isinstance(value, EnumValue) and value.enum == ty.name and value.variant in ty.variants
+        )
     if isinstance(ty, RecordType):
-        return (isinstance(value, RecordValue) and value.record == ty.name
-                and set(value) == {n for n, _ in ty.fields}
-                and all(conforms(value[n], t) for n, t in ty.fields))
+        return (
+            isinstance(value, RecordValue)
+            and value.record == ty.name
+            and set(value) == {n for n, _ in ty.fields}
+            and all(conforms(value[n], t) for n, t in ty.fields)
+        )
     if isinstance(ty, SetType):
         return isinstance(value, frozenset) and all(conforms(v, ty.elem) for v in value)
     if isinstance(ty, MapType):
         keys = domain(ty.key)
-        return (isinstance(value, MapValue) and len(value) == len(keys)
-                and all(k in value and conforms(value[k], ty.value) for k in keys))
+        return (
+            isinstance(value, MapValue)
+            and len(value) == len(keys)
+            and all(k in value and conforms(value[k], ty.value) for k in keys)
+        )
     return False
 
 
@@ -61,8 +68,9 @@ class Interpreter:
     def _fail(self, message: str, pos: ast.Pos) -> SpecEvaluationError:
         lines = self.module.source.splitlines()
         text = lines[pos.line - 1] if 0 < pos.line <= len(lines) else ""
-        return SpecEvaluationError(message, SourceLocation(self.module.path, pos.line,
-                                                           pos.column, text))
+        return SpecEvaluationError(
+            message, SourceLocation(self.module.path, pos.line, pos.column, text)
+        )
 
     def _store(self, value: Any, ty: Type, what: str, pos: ast.Pos) -> Any:
         """Check a value entering a typed slot; only int ranges can actually fail."""
@@ -81,8 +89,9 @@ class Interpreter:
     def const(self, name: str) -> Any:
         if name not in self._consts:
             c = self.module.consts[name]
-            self._consts[name] = self._store(self.eval(c.value, {}), c.ty,
-                                             f"constant `{name}`", c.pos)
+            self._consts[name] = self._store(
+                self.eval(c.value, {}), c.ty, f"constant `{name}`", c.pos
+            )
         return self._consts[name]
 
     def holds(self, theorem: ast.Theorem, values: Mapping[str, Any]) -> bool:
@@ -97,8 +106,7 @@ class Interpreter:
         m = self.module.machines[machine]
         return self._apply(m, m.init, {}, list(args))
 
-    def step(self, machine: str, action: str, state: Mapping[str, Any], *args: Any
-             ) -> State | None:
+    def step(self, machine: str, action: str, state: Mapping[str, Any], *args: Any) -> State | None:
         """The state after `action`, or None when its guard does not hold (not enabled)."""
         m = self.module.machines[machine]
         for a in m.actions:
@@ -110,29 +118,36 @@ class Interpreter:
         return self.step(machine, action, state, *args) is not None
 
     # ---- machinery
-    def _apply(self, m: ast.Machine, a: ast.Action, state: State, args: list[Any]
-               ) -> State | None:
+    def _apply(self, m: ast.Machine, a: ast.Action, state: State, args: list[Any]) -> State | None:
         if len(args) != len(a.params):
             raise TypeError(f"`{a.name}` takes {len(a.params)} argument(s), {len(args)} given")
-        env = {p.name: self._store(v, p.ty, f"argument `{p.name}`", p.pos)
-               for p, v in zip(a.params, args, strict=True)}
+        env = {
+            p.name: self._store(v, p.ty, f"argument `{p.name}`", p.pos)
+            for p, v in zip(a.params, args, strict=True)
+        }
         if not all(self.eval(r, env, state) for r in a.requires):
             return None
         new = dict(state)
         types = {v.name: v.ty for v in m.vars}
         for target, expr in a.updates:  # simultaneous: every right side reads `state`
-            new[target] = self._store(self.eval(expr, env, state), types[target],
-                                      f"`{m.name}.{target}` after `{a.name}`", expr.pos)
+            new[target] = self._store(
+                self.eval(expr, env, state),
+                types[target],
+                f"`{m.name}.{target}` after `{a.name}`",
+                expr.pos,
+            )
         return new
 
     def _call(self, fn: ast.Fn, args: list[Any], pos: ast.Pos) -> Any:
-        env = {p.name: self._store(v, p.ty, f"argument `{p.name}` of `{fn.name}`", pos)
-               for p, v in zip(fn.params, args, strict=True)}
-        return self._store(self.eval(fn.body, env), fn.result,
-                           f"the result of `{fn.name}`", fn.pos)
+        env = {
+            p.name: self._store(v, p.ty, f"argument `{p.name}` of `{fn.name}`", pos)
+            for p, v in zip(fn.params, args, strict=True)
+        }
+        return self._store(self.eval(fn.body, env), fn.result, f"the result of `{fn.name}`", fn.pos)
 
-    def eval(self, e: ast.Expr, env: Mapping[str, Any], state: Mapping[str, Any] | None = None
-             ) -> Any:
+    def eval(
+        self, e: ast.Expr, env: Mapping[str, Any], state: Mapping[str, Any] | None = None
+    ) -> Any:
         """Evaluate a checked expression; `state` holds machine variables."""
         st = state or {}
         ev = self.eval
@@ -173,15 +188,22 @@ class Interpreter:
         if isinstance(e, ast.RecordLit):
             assert isinstance(e.ty, RecordType)
             fields = dict(e.ty.fields)
-            return RecordValue(e.record, {
-                n: self._store(ev(x, env, st), fields[n], f"field `{n}`", x.pos)
-                for n, x in e.fields})
+            return RecordValue(
+                e.record,
+                {
+                    n: self._store(ev(x, env, st), fields[n], f"field `{n}`", x.pos)
+                    for n, x in e.fields
+                },
+            )
         if isinstance(e, ast.RecordUpdate):
             assert isinstance(e.ty, RecordType)
             fields = dict(e.ty.fields)
-            return ev(e.target, env, st).replace(**{
-                n: self._store(ev(x, env, st), fields[n], f"field `{n}`", x.pos)
-                for n, x in e.fields})
+            return ev(e.target, env, st).replace(
+                **{
+                    n: self._store(ev(x, env, st), fields[n], f"field `{n}`", x.pos)
+                    for n, x in e.fields
+                }
+            )
         if isinstance(e, ast.MapUpdate):
             assert isinstance(e.ty, MapType)
             value = self._store(ev(e.value, env, st), e.ty.value, "the map value", e.pos)
@@ -261,8 +283,7 @@ class Interpreter:
                 return self.eval(arm.body, {**env, arm.names[0]: subject}, st)
         raise self._fail(f"no arm matches {subject!r}", e.pos)  # the checker forbids this
 
-    def _quant(self, e: ast.Quant, env: Mapping[str, Any], st: Mapping[str, Any], i: int
-               ) -> bool:
+    def _quant(self, e: ast.Quant, env: Mapping[str, Any], st: Mapping[str, Any], i: int) -> bool:
         if i == len(e.binders):
             return bool(self.eval(e.body, env, st))
         b = e.binders[i]
@@ -272,5 +293,6 @@ class Interpreter:
 
 def describe(values: Mapping[str, Any], params: tuple[ast.Param, ...]) -> str:
     """`x = 1, y = {Read}`: values of named parameters written in spec syntax."""
-    return ", ".join(f"{p.name} = {format_value(values[p.name], p.ty)}" for p in params
-                     if p.name in values)
+    return ", ".join(
+        f"{p.name} = {format_value(values[p.name], p.ty)}" for p in params if p.name in values
+    )

@@ -60,7 +60,9 @@ def parse_proofs(text: str, path: str) -> dict[str, Strategy]:
         if m is None:
             raise SpecError(
                 "expected `name: smt`, `name: induction [using a, b]` or `name: bounded K`, "
-                "optionally followed by `timeout SECONDS`", loc)
+                "optionally followed by `timeout SECONDS`",
+                loc,
+            )
         name, kind = m["name"], m["kind"]
         if name in strategies:
             raise SpecError(f"`{name}` has two strategies", loc)
@@ -84,6 +86,7 @@ def read_proofs(path: Path) -> dict[str, Strategy]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read proofs file: {exc}", SourceLocation(str(path), 1, 1)) \
-            from None
+        raise SpecError(
+            f"cannot read proofs file: {exc}", SourceLocation(str(path), 1, 1)
+        ) from None
     return parse_proofs(text, str(path))

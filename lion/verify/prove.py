@@ -159,7 +159,8 @@ class _Prover:
                 result.counterexample[b.name] = value
                 result.counterexample_text[b.name] = format_value(value, b.ty)
             result.message = "counterexample: " + ", ".join(
-                f"{k} = {v}" for k, v in result.counterexample_text.items())
+                f"{k} = {v}" for k, v in result.counterexample_text.items()
+            )
         elif answer == z3.unsat:
             hyps = hypotheses(thm.body)
             result.status = Status.PROVED
@@ -169,8 +170,9 @@ class _Prover:
                 vacuity = v.check()
                 if vacuity == z3.unsat:
                     result.status = Status.VACUOUS
-                    result.message = "the hypotheses can never hold together, so the " \
-                                     "theorem says nothing"
+                    result.message = (
+                        "the hypotheses can never hold together, so the theorem says nothing"
+                    )
                 elif vacuity == z3.unknown:
                     result.message = "vacuity check inconclusive: " + v.reason_unknown()
         else:
@@ -182,12 +184,12 @@ class _Prover:
     def _params(self, params: tuple[ast.Param, ...], prefix: str) -> dict[str, Sym]:
         return {p.name: self.enc.fresh(p.ty, f"{prefix}{p.name}") for p in params}
 
-    def _wf_all(self, params: tuple[ast.Param, ...], values: Mapping[str, Sym]
-                ) -> list[z3.BoolRef]:
+    def _wf_all(self, params: tuple[ast.Param, ...], values: Mapping[str, Sym]) -> list[z3.BoolRef]:
         return [self.enc.wf(p.ty, values[p.name]) for p in params]
 
-    def _step(self, m: ast.Machine, a: ast.Action, state: Mapping[str, Sym],
-              args: Mapping[str, Sym]) -> tuple[z3.BoolRef, dict[str, Sym]]:
+    def _step(
+        self, m: ast.Machine, a: ast.Action, state: Mapping[str, Sym], args: Mapping[str, Sym]
+    ) -> tuple[z3.BoolRef, dict[str, Sym]]:
         guard = z3.And(*[self.enc.enc(r, args, state) for r in a.requires], z3.BoolVal(True))
         post = dict(state)
         for target, expr in a.updates:
@@ -197,28 +199,32 @@ class _Prover:
     def _prop(self, body: ast.Expr, state: Mapping[str, Sym]) -> z3.BoolRef:
         return self.enc.enc(body, {}, state)
 
-    def _describe_state(self, m: ast.Machine, model: z3.ModelRef, state: Mapping[str, Sym]
-                        ) -> tuple[dict[str, Any], str]:
+    def _describe_state(
+        self, m: ast.Machine, model: z3.ModelRef, state: Mapping[str, Sym]
+    ) -> tuple[dict[str, Any], str]:
         values = {v.name: self.enc.value(model, v.ty, state[v.name]) for v in m.vars}
         text = ", ".join(f"{v.name} = {format_value(values[v.name], v.ty)}" for v in m.vars)
         return values, text
 
-    def _describe_args(self, a: ast.Action, model: z3.ModelRef, args: Mapping[str, Sym]
-                       ) -> tuple[dict[str, Any], str]:
+    def _describe_args(
+        self, a: ast.Action, model: z3.ModelRef, args: Mapping[str, Sym]
+    ) -> tuple[dict[str, Any], str]:
         values = {p.name: self.enc.value(model, p.ty, args[p.name]) for p in a.params}
         text = ", ".join(format_value(values[p.name], p.ty) for p in a.params)
         return values, f"{a.name}({text})"
 
-    def invariant(self, inv: ast.Invariant, strategy: Strategy,
-                  lemmas: list[ast.Invariant]) -> Result:
+    def invariant(
+        self, inv: ast.Invariant, strategy: Strategy, lemmas: list[ast.Invariant]
+    ) -> Result:
         m = self.module.machines[inv.machine]
         result = self._result(inv.name, "invariant", strategy, inv.doc)
         if strategy.kind == "bounded":
             return self._bounded(m, inv, strategy, result, strategy.bound)
         if strategy.kind != "induction":
             result.status = Status.UNKNOWN
-            result.message = f"an invariant is proved by `induction` or `bounded K`, not " \
-                             f"`{strategy.kind}`"
+            result.message = (
+                f"an invariant is proved by `induction` or `bounded K`, not `{strategy.kind}`"
+            )
             return result
         # Base case: every initial state satisfies the invariant.
         s = self.solver(strategy.timeout)
@@ -232,8 +238,11 @@ class _Prover:
         s.add(z3.Not(self._prop(inv.body, s0)))
         answer = s.check()
         if answer != z3.unsat:
-            return self._bounded(m, inv, strategy, result, 0) if answer == z3.sat else \
-                self._unknown(result, s)
+            return (
+                self._bounded(m, inv, strategy, result, 0)
+                if answer == z3.sat
+                else self._unknown(result, s)
+            )
         # Inductive step, action by action.
         for a in m.actions:
             s = self.solver(strategy.timeout)
@@ -252,13 +261,21 @@ class _Prover:
                 before, before_text = self._describe_state(m, model, state)
                 arg_values, call = self._describe_args(a, model, args)
                 after, after_text = self._describe_state(m, model, post)
-                cti = [TraceStep("(arbitrary state satisfying the invariant)", {}, before,
-                                 before_text),
-                       TraceStep(a.name, arg_values, after, f"{call} -> {after_text}")]
+                cti = [
+                    TraceStep(
+                        "(arbitrary state satisfying the invariant)", {}, before, before_text
+                    ),
+                    TraceStep(a.name, arg_values, after, f"{call} -> {after_text}"),
+                ]
                 # Is there a real violation close to init? Then it is refuted, not just
                 # non-inductive.
-                found = self._bounded(m, inv, strategy, self._result(
-                    inv.name, "invariant", strategy, inv.doc), CTI_SEARCH_DEPTH)
+                found = self._bounded(
+                    m,
+                    inv,
+                    strategy,
+                    self._result(inv.name, "invariant", strategy, inv.doc),
+                    CTI_SEARCH_DEPTH,
+                )
                 if found.status == Status.REFUTED:
                     return found
                 result.status = Status.NOT_INDUCTIVE
@@ -267,7 +284,8 @@ class _Prover:
                     f"not inductive: from a state satisfying it ({before_text}), "
                     f"{call} leads to {after_text}, which violates it; no violation is "
                     f"reachable within {CTI_SEARCH_DEPTH} steps: strengthen the invariant or "
-                    "add lemmas with `using`")
+                    "add lemmas with `using`"
+                )
                 return result
         result.status = Status.PROVED
         return result
@@ -277,8 +295,9 @@ class _Prover:
         result.message = f"z3 gave up: {s.reason_unknown()}"
         return result
 
-    def _bounded(self, m: ast.Machine, inv: ast.Invariant, strategy: Strategy,
-                 result: Result, bound: int) -> Result:
+    def _bounded(
+        self, m: ast.Machine, inv: ast.Invariant, strategy: Strategy, result: Result, bound: int
+    ) -> Result:
         """Bounded model checking from init: is a violation reachable within `bound` steps?"""
         s = self.solver(strategy.timeout)
         args0 = self._params(m.init.params, "init.")
@@ -311,18 +330,26 @@ class _Prover:
                 guard, post = self._step(m, a, states[depth], args)
                 s.add(*self._wf_all(a.params, args), z3.Implies(sel == j, guard))
                 for v in m.vars:
-                    nxt[v.name] = post[v.name] if j == 0 else \
-                        self.enc.ite(v.ty, sel == j, post[v.name], nxt[v.name])
+                    nxt[v.name] = (
+                        post[v.name]
+                        if j == 0
+                        else self.enc.ite(v.ty, sel == j, post[v.name], nxt[v.name])
+                    )
             choices.append((sel, arg_list))
             states.append(nxt)
         result.status = Status.BOUNDED if strategy.kind == "bounded" else result.status
         result.message = f"holds in every state reachable within {bound} step(s)"
         return result
 
-    def _trace(self, m: ast.Machine, model: z3.ModelRef, args0: Mapping[str, Sym],
-               states: list[dict[str, Sym]],
-               choices: list[tuple[z3.ArithRef, list[dict[str, Sym]]]], depth: int
-               ) -> list[TraceStep]:
+    def _trace(
+        self,
+        m: ast.Machine,
+        model: z3.ModelRef,
+        args0: Mapping[str, Sym],
+        states: list[dict[str, Sym]],
+        choices: list[tuple[z3.ArithRef, list[dict[str, Sym]]]],
+        depth: int,
+    ) -> list[TraceStep]:
         init_args, init_call = self._describe_args(m.init, model, args0)
         values, text = self._describe_state(m, model, states[0])
         trace = [TraceStep("init", init_args, values, f"{init_call} -> {text}")]
@@ -338,8 +365,12 @@ class _Prover:
     def ranges(self, m: ast.Machine, invariants: list[ast.Invariant]) -> Result:
         """Every action keeps every variable within its declared int ranges."""
         strategy = Strategy("induction")
-        result = self._result(f"{m.name}.ranges", "ranges", strategy,
-                              f"every action of {m.name} keeps its variables in range")
+        result = self._result(
+            f"{m.name}.ranges",
+            "ranges",
+            strategy,
+            f"every action of {m.name} keeps its variables in range",
+        )
         for a in (m.init, *m.actions):
             s = self.solver(None)
             state = {} if a is m.init else self._params(m.vars, "")
@@ -353,9 +384,11 @@ class _Prover:
                 # An action that can never fire makes every "preserved by all actions"
                 # claim about it empty: report it rather than prove it.
                 result.status = Status.VACUOUS
-                result.message = (f"`{a.name}` can never fire: its `requires` is unsatisfiable"
-                                  + (" in any state satisfying the invariants"
-                                     if invariants and a is not m.init else ""))
+                result.message = f"`{a.name}` can never fire: its `requires` is unsatisfiable" + (
+                    " in any state satisfying the invariants"
+                    if invariants and a is not m.init
+                    else ""
+                )
                 return result
             s.add(z3.Not(z3.And(*self._wf_all(m.vars, post), z3.BoolVal(True))))
             answer = s.check()
@@ -372,16 +405,24 @@ class _Prover:
                 steps.append(TraceStep(a.name, arg_values, after, f"{call} -> {after_text}"))
                 result.status = Status.REFUTED
                 result.trace = steps
-                result.message = f"`{a.name}` can leave a declared range: " + \
-                    "; ".join(t.text for t in steps)
+                result.message = f"`{a.name}` can leave a declared range: " + "; ".join(
+                    t.text for t in steps
+                )
                 return result
         result.status = Status.PROVED
         return result
 
     def _result(self, name: str, kind: str, strategy: Strategy, doc: str) -> Result:
-        return Result(name=name, chapter=self.module.chapter, kind=kind,
-                      strategy=str(strategy), status=Status.UNKNOWN, seconds=0.0,
-                      path=self.module.path, doc=doc)
+        return Result(
+            name=name,
+            chapter=self.module.chapter,
+            kind=kind,
+            strategy=str(strategy),
+            status=Status.UNKNOWN,
+            seconds=0.0,
+            path=self.module.path,
+            doc=doc,
+        )
 
 
 def obligation_names(module: ast.Module) -> list[str]:
@@ -392,9 +433,13 @@ def obligation_names(module: ast.Module) -> list[str]:
     return names
 
 
-def prove_module(module: ast.Module, strategies: Mapping[str, Strategy] | None = None,
-                 *, timeout: float = DEFAULT_TIMEOUT, only: set[str] | None = None
-                 ) -> Iterator[Result]:
+def prove_module(
+    module: ast.Module,
+    strategies: Mapping[str, Strategy] | None = None,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    only: set[str] | None = None,
+) -> Iterator[Result]:
     """Discharge every obligation of a checked module, yielding results as they finish."""
     strategies = strategies or {}
     prover = _Prover(module, timeout)
@@ -406,8 +451,11 @@ def prove_module(module: ast.Module, strategies: Mapping[str, Strategy] | None =
 
     # An invariant proved with lemmas is only as good as its lemmas: prove those too,
     # even when --only did not ask for them (their results are not reported).
-    needed = {d.name for d in module.definitions if isinstance(d, ast.Theorem | ast.Invariant)
-              and asked(d.name)}
+    needed = {
+        d.name
+        for d in module.definitions
+        if isinstance(d, ast.Theorem | ast.Invariant) and asked(d.name)
+    }
     frontier = list(needed)
     while frontier:
         for lemma in strategies.get(frontier.pop(), Strategy()).lemmas:
@@ -429,8 +477,11 @@ def prove_module(module: ast.Module, strategies: Mapping[str, Strategy] | None =
             r = prover.theorem(d, strategy)
         else:
             lemmas = [invariants.get(n) for n in strategy.lemmas]
-            bad = [n for n, lem in zip(strategy.lemmas, lemmas, strict=True)
-                   if lem is None or lem.machine != d.machine]
+            bad = [
+                n
+                for n, lem in zip(strategy.lemmas, lemmas, strict=True)
+                if lem is None or lem.machine != d.machine
+            ]
             if bad:
                 r = prover._result(d.name, "invariant", strategy, d.doc)
                 r.message = f"lemma `{bad[0]}` is not an invariant of `{d.machine}`"
@@ -453,12 +504,16 @@ def prove_module(module: ast.Module, strategies: Mapping[str, Strategy] | None =
                 continue
             weak = [n for n in names if outcomes.get(n) != Status.PROVED]
             if not weak:
-                weak = [n for n in names if strategies.get(n, Strategy("induction")).kind
-                        != "induction"]
+                weak = [
+                    n for n in names if strategies.get(n, Strategy("induction")).kind != "induction"
+                ]
             if weak:
                 r.status = outcomes[r.name] = Status.UNKNOWN
-                r.message = ("holds only if " + ", ".join(f"`{w}`" for w in weak)
-                             + " holds, and that is not proved by induction")
+                r.message = (
+                    "holds only if "
+                    + ", ".join(f"`{w}`" for w in weak)
+                    + " holds, and that is not proved by induction"
+                )
                 changed = True
     for r, _ in waiting:
         if asked(r.name):
@@ -469,9 +524,13 @@ def prove_module(module: ast.Module, strategies: Mapping[str, Strategy] | None =
         if isinstance(d, ast.Machine) and any(_has_bounded_int(v.ty) for v in d.vars):
             name = f"{d.name}.ranges"
             if wanted(name):
-                proved = [inv for inv in module.invariants if inv.machine == d.name
-                          and outcomes.get(inv.name) == Status.PROVED
-                          and strategies.get(inv.name, Strategy("induction")).kind == "induction"]
+                proved = [
+                    inv
+                    for inv in module.invariants
+                    if inv.machine == d.name
+                    and outcomes.get(inv.name) == Status.PROVED
+                    and strategies.get(inv.name, Strategy("induction")).kind == "induction"
+                ]
                 start = time.perf_counter()
                 r = prover.ranges(d, proved)
                 r.seconds = time.perf_counter() - start

@@ -34,8 +34,7 @@ DEFAULT_STRINGS = ("alice", "bob", "carol", "")
 INT_RANGE = (-1000, 1000)
 
 
-def from_type(ty: Type, *, strings: st.SearchStrategy[str] | None = None
-              ) -> st.SearchStrategy[Any]:
+def from_type(ty: Type, *, strings: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[Any]:
     """A strategy producing well-formed values of spec type `ty`."""
     text = strings if strings is not None else st.sampled_from(DEFAULT_STRINGS)
     if isinstance(ty, BoolType):
@@ -51,29 +50,34 @@ def from_type(ty: Type, *, strings: st.SearchStrategy[str] | None = None
     if isinstance(ty, RecordType):
         names = [name for name, _ in ty.fields]
         return st.tuples(*[from_type(fty, strings=strings) for _, fty in ty.fields]).map(
-            lambda vs: RecordValue(ty.name, dict(zip(names, vs, strict=True))))
+            lambda vs: RecordValue(ty.name, dict(zip(names, vs, strict=True)))
+        )
     if isinstance(ty, SetType):
         return st.frozensets(st.sampled_from(domain(ty.elem)))
     if isinstance(ty, MapType):
         keys = domain(ty.key)
         value = from_type(ty.value, strings=strings)
         return st.tuples(*[value for _ in keys]).map(
-            lambda vs: MapValue(dict(zip(keys, vs, strict=True))))
+            lambda vs: MapValue(dict(zip(keys, vs, strict=True)))
+        )
     if isinstance(ty, OptionType):
         return st.none() | from_type(ty.elem, strings=strings)
     raise TypeError(f"no strategy for `{ty}`")
 
 
-def args_of(params: tuple[ast.Param, ...], *, strings: st.SearchStrategy[str] | None = None
-            ) -> st.SearchStrategy[dict[str, Any]]:
+def args_of(
+    params: tuple[ast.Param, ...], *, strings: st.SearchStrategy[str] | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
     """Arguments for a function, action or theorem: a dict from parameter name to value,
     in parameter order (so ``*args.values()`` is a valid positional call)."""
     names = [p.name for p in params]
     return st.tuples(*[from_type(p.ty, strings=strings) for p in params]).map(
-        lambda values: dict(zip(names, values, strict=True)))
+        lambda values: dict(zip(names, values, strict=True))
+    )
 
 
-def state_of(machine: ast.Machine, *, strings: st.SearchStrategy[str] | None = None
-             ) -> st.SearchStrategy[dict[str, Any]]:
+def state_of(
+    machine: ast.Machine, *, strings: st.SearchStrategy[str] | None = None
+) -> st.SearchStrategy[dict[str, Any]]:
     """An arbitrary (not necessarily reachable) state of a machine."""
     return args_of(machine.vars, strings=strings)

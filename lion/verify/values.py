@@ -209,7 +209,8 @@ def format_value(value: Any, ty: Type) -> str:
         items = [v for v in domain(ty.elem) if v in value]  # declaration order
         return "{" + ", ".join(format_value(v, ty.elem) for v in items) + "}"
     if isinstance(ty, MapType):
-        entries = [f"{format_value(k, ty.key)}: {format_value(value[k], ty.value)}"
-                   for k in domain(ty.key)]
+        entries = [
+            f"{format_value(k, ty.key)}: {format_value(value[k], ty.value)}" for k in domain(ty.key)
+        ]
         return "[" + ", ".join(entries) + "]"
     return repr(value)

@@ -26,16 +26,18 @@ record Cap { id: int[0..3], rights: set<Right> }
         ("fn f() -> set<int> = {}", "finite type"),
         ("fn f() -> bool = {} == {}", "cannot tell the type of `{}`"),
         ("fn f(r: Right) -> bool = match r { Read => true }", "missing `Write`"),
-        ("fn f(r: Right) -> bool = match r { Read => true, Read => false, Write => true }",
-         "matched twice"),
+        (
+            "fn f(r: Right) -> bool = match r { Read => true, Read => false, Write => true }",
+            "matched twice",
+        ),
         ("fn f() -> Cap = Cap(id: 1)", "missing `rights`"),
         ("fn f(x: int) -> bool = forall y: int . y > x", "finite type"),
         ("fn f(x: int, x: int) -> bool = true", "two parameters named `x`"),
         ("enum Right { A }", "already defined"),
         ("fn f(r: Right) -> int = match r { Read => 1, Write => true }", "match arms disagree"),
         ("fn f() -> bool = none == none", "cannot tell the type of `none`"),
-        ("bind nothing python \"a:b\"", "no function or machine named `nothing`"),
-        ("fn g() -> bool = true\nbind g python \"no_colon\"", "module:attribute"),
+        ('bind nothing python "a:b"', "no function or machine named `nothing`"),
+        ('fn g() -> bool = true\nbind g python "no_colon"', "module:attribute"),
         ("machine M { var x: int init { } }", "must assign every variable"),
         ("machine M { var x: int init { y = 1 } }", "not a variable"),
         ("invariant i on Nowhere: true", "unknown machine `Nowhere`"),
@@ -61,8 +63,9 @@ def test_checked_module_has_every_expression_typed() -> None:
             return
         seen.append(e)
         assert e.ty is not None, e
-        for value in vars(e).values() if hasattr(e, "__dict__") else [
-                getattr(e, s) for s in e.__slots__]:
+        for value in (
+            vars(e).values() if hasattr(e, "__dict__") else [getattr(e, s) for s in e.__slots__]
+        ):
             if isinstance(value, tuple):
                 for v in value:
                     walk(v[1] if isinstance(v, tuple) else v)

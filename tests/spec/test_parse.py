@@ -21,8 +21,16 @@ SAMPLE = FIXTURE.read_text()
 def test_fixture_parses_into_every_kind_of_definition() -> None:
     module = parse_text(SAMPLE, "sample.lion")
     kinds = {type(d) for d in module.definitions}
-    assert {ast.EnumDef, ast.RecordDef, ast.TypeAlias, ast.Const, ast.Fn, ast.Machine,
-            ast.Invariant, ast.Theorem} <= kinds
+    assert {
+        ast.EnumDef,
+        ast.RecordDef,
+        ast.TypeAlias,
+        ast.Const,
+        ast.Fn,
+        ast.Machine,
+        ast.Invariant,
+        ast.Theorem,
+    } <= kinds
     assert module.chapter == "Sample"
     thm = next(d for d in module.definitions if isinstance(d, ast.Theorem))
     assert thm.name == "attenuation_never_widens"
@@ -35,7 +43,9 @@ def test_chapter_defaults_to_file_stem() -> None:
 
 
 def test_precedence_and_binds_tighter_than_or_and_implies_is_right_assoc() -> None:
-    module = load_text("theorem t: forall a: bool, b: bool, c: bool . a or b and c implies a implies c")
+    module = load_text(
+        "theorem t: forall a: bool, b: bool, c: bool . a or b and c implies a implies c"
+    )
     body = module.theorems[0].body
     assert isinstance(body, ast.Binary) and body.op == "implies"
     assert isinstance(body.right, ast.Binary) and body.right.op == "implies"
@@ -74,7 +84,7 @@ def test_unreadable_and_missing_files_are_spec_errors(tmp_path: Path) -> None:
     bad.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(SpecError, match="not valid UTF-8"):
         load_paths([bad])
-    with pytest.raises(SpecError, match="no `.lion` files"):
+    with pytest.raises(SpecError, match=r"no `\.lion` files"):
         load_paths([tmp_path / "empty_dir"] if (tmp_path / "empty_dir").mkdir() is None else [])
 
 
@@ -97,11 +107,63 @@ def test_garbage_gives_spec_error_or_parses(source: str) -> None:
     _load_or_spec_error(source)
 
 
-_TOKENS = ["(", ")", "{", "}", "[", "]", ",", ":", ".", "=", "==", "->", "=>", "|", "+", "-",
-           "and", "or", "not", "implies", "in", "with", "forall", "match", "if", "then",
-           "else", "let", ";", "none", "some", "true", "0", "7", "x", "Cap", "Read", "\"s\"",
-           "enum", "record", "fn", "machine", "var", "init", "action", "requires",
-           "theorem", "invariant", "on", "bind", "set<", "map<", "option<", ">", "int[0..3]"]
+_TOKENS = [
+    "(",
+    ")",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    ".",
+    "=",
+    "==",
+    "->",
+    "=>",
+    "|",
+    "+",
+    "-",
+    "and",
+    "or",
+    "not",
+    "implies",
+    "in",
+    "with",
+    "forall",
+    "match",
+    "if",
+    "then",
+    "else",
+    "let",
+    ";",
+    "none",
+    "some",
+    "true",
+    "0",
+    "7",
+    "x",
+    "Cap",
+    "Read",
+    '"s"',
+    "enum",
+    "record",
+    "fn",
+    "machine",
+    "var",
+    "init",
+    "action",
+    "requires",
+    "theorem",
+    "invariant",
+    "on",
+    "bind",
+    "set<",
+    "map<",
+    "option<",
+    ">",
+    "int[0..3]",
+]
 
 
 @st.composite
@@ -111,7 +173,7 @@ def mutated_sample(draw: st.DrawFn) -> str:
         i = draw(st.integers(0, len(text)))
         kind = draw(st.sampled_from(["delete", "insert", "token", "swap"]))
         if kind == "delete":
-            text = text[:i] + text[i + draw(st.integers(1, 20)):]
+            text = text[:i] + text[i + draw(st.integers(1, 20)) :]
         elif kind == "insert":
             text = text[:i] + draw(st.sampled_from(string.printable)) + text[i:]
         elif kind == "token":

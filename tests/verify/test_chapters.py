@@ -42,70 +42,169 @@ def test_theorem_index_is_fresh() -> None:
 # (chapter, original text, mutated text, theorems of which at least one must be REFUTED)
 MUTANTS = [
     # composition
-    ("composition", "pre: f.pre union (g.pre minus f.post)", "pre: f.pre union g.pre minus f.post",
-     ["identity_left", "associativity", "pre_is_needed_post_is_kept"]),
-    ("composition", "dst: g.dst, req: f.req union g.req", "dst: g.dst, req: f.req",
-     ["composition_needs_both"]),
-    ("composition", "fn identity(o: set<Port>) -> Morph = Morph(src: o, dst: o, req: {}",
-     "fn identity(o: set<Port>) -> Morph = Morph(src: o, dst: o, req: {Read}",
-     ["identity_left", "identity_right", "tensor_unit"]),
-    ("composition", "Morph(src: f.src, dst: g.dst", "Morph(src: f.src, dst: f.dst",
-     ["composition_defined", "identity_left", "associativity"]),
-    ("composition", "pre: f.pre union g.pre, post: f.post union g.post)",
-     "pre: f.pre union g.pre, post: f.post)", ["tensor_commutative", "tensor_unit"]),
+    (
+        "composition",
+        "pre: f.pre union (g.pre minus f.post)",
+        "pre: f.pre union g.pre minus f.post",
+        ["identity_left", "associativity", "pre_is_needed_post_is_kept"],
+    ),
+    (
+        "composition",
+        "dst: g.dst, req: f.req union g.req",
+        "dst: g.dst, req: f.req",
+        ["composition_needs_both"],
+    ),
+    (
+        "composition",
+        "fn identity(o: set<Port>) -> Morph = Morph(src: o, dst: o, req: {}",
+        "fn identity(o: set<Port>) -> Morph = Morph(src: o, dst: o, req: {Read}",
+        ["identity_left", "identity_right", "tensor_unit"],
+    ),
+    (
+        "composition",
+        "Morph(src: f.src, dst: g.dst",
+        "Morph(src: f.src, dst: f.dst",
+        ["composition_defined", "identity_left", "associativity"],
+    ),
+    (
+        "composition",
+        "pre: f.pre union g.pre, post: f.post union g.post)",
+        "pre: f.pre union g.pre, post: f.post)",
+        ["tensor_commutative", "tensor_unit"],
+    ),
     # capabilities
-    ("capabilities", "rights: p.rights inter rights", "rights: p.rights union rights",
-     ["attenuation_never_widens", "least_authority"]),
-    ("capabilities", "expiry: min(p.expiry, expiry)", "expiry: max(p.expiry, expiry)",
-     ["attenuation_never_widens"]),
-    ("capabilities", "scope: p.scope inter scope", "scope: scope",
-     ["attenuation_never_widens", "least_authority"]),
-    ("capabilities", "requires c in minted and cap[c].holder == who and covers(cap[c], a, now)",
-     "requires c in minted and covers(cap[c], a, now)", ["no_ambient_authority"]),
-    ("capabilities", "anc = anc with [c: anc[p] union {p}]\n  }\n  action give",
-     "anc = anc with [c: anc[p]]\n  }\n  action give", ["chain_is_recorded"]),
-    ("capabilities", "a.right in c.rights and a.res in c.scope and now < c.expiry",
-     "a.right in c.rights and a.res in c.scope",
-     ["expired_covers_nothing"]),
+    (
+        "capabilities",
+        "rights: p.rights inter rights",
+        "rights: p.rights union rights",
+        ["attenuation_never_widens", "least_authority"],
+    ),
+    (
+        "capabilities",
+        "expiry: min(p.expiry, expiry)",
+        "expiry: max(p.expiry, expiry)",
+        ["attenuation_never_widens"],
+    ),
+    (
+        "capabilities",
+        "scope: p.scope inter scope",
+        "scope: scope",
+        ["attenuation_never_widens", "least_authority"],
+    ),
+    (
+        "capabilities",
+        "requires c in minted and cap[c].holder == who and covers(cap[c], a, now)",
+        "requires c in minted and covers(cap[c], a, now)",
+        ["no_ambient_authority"],
+    ),
+    (
+        "capabilities",
+        "anc = anc with [c: anc[p] union {p}]\n  }\n  action give",
+        "anc = anc with [c: anc[p]]\n  }\n  action give",
+        ["chain_is_recorded"],
+    ),
+    (
+        "capabilities",
+        "a.right in c.rights and a.res in c.scope and now < c.expiry",
+        "a.right in c.rights and a.res in c.scope",
+        ["expired_covers_nothing"],
+    ),
     # actors
-    ("actors", "received with [m.sender: m.seq + 1]", "received with [m.sender: m.seq]",
-     ["fifo_per_sender", "queued_in_sender_order"]),
-    ("actors", "head = second\n    second = none", "head = second\n    second = head",
-     ["queued_in_sender_order", "fifo_per_sender", "nothing_lost"]),
-    ("actors", "requires phase == Stopping and head == none\n", "requires phase == Stopping\n",
-     ["stopped_is_empty", "nothing_lost"]),
-    ("actors", "requires a != b and waits[a] == none and waits[b] == none",
-     "requires waits[a] == none", ["no_wait_cycles", "deadlock_free"]),
-    ("actors", "    before = state\n    state = state with [a: v]",
-     "    before = state\n    state = state with [a: v] with [A: v]", ["isolation"]),
-    ("actors", "reported = reported + (if head == none then 0 else 1)",
-     "reported = reported + (if head == none then 0 else 0)", ["nothing_lost"]),
+    (
+        "actors",
+        "received with [m.sender: m.seq + 1]",
+        "received with [m.sender: m.seq]",
+        ["fifo_per_sender", "queued_in_sender_order"],
+    ),
+    (
+        "actors",
+        "head = second\n    second = none",
+        "head = second\n    second = head",
+        ["queued_in_sender_order", "fifo_per_sender", "nothing_lost"],
+    ),
+    (
+        "actors",
+        "requires phase == Stopping and head == none\n",
+        "requires phase == Stopping\n",
+        ["stopped_is_empty", "nothing_lost"],
+    ),
+    (
+        "actors",
+        "requires a != b and waits[a] == none and waits[b] == none",
+        "requires waits[a] == none",
+        ["no_wait_cycles", "deadlock_free"],
+    ),
+    (
+        "actors",
+        "    before = state\n    state = state with [a: v]",
+        "    before = state\n    state = state with [a: v] with [A: v]",
+        ["isolation"],
+    ),
+    (
+        "actors",
+        "reported = reported + (if head == none then 0 else 1)",
+        "reported = reported + (if head == none then 0 else 0)",
+        ["nothing_lost"],
+    ),
     # policy
-    ("policy", "if s.forbid_t then DENY", "if s.forbid_t and s.permit_t then DENY",
-     ["forbid_overrides", "permit_soundness"]),
-    ("policy", "else if s.permit_t and not s.forbid_u then PERMIT",
-     "else if s.permit_t then PERMIT", ["fail_closed", "permit_soundness"]),
-    ("policy", "else if not (s.permit_t or s.permit_u) then DENY",
-     "else if not s.permit_t then DENY", ["indeterminate_means_unknown", "monotone_in_information"]),
-    ("policy", "permit_u: s.permit_u or q.value == U", "permit_u: s.permit_u",
-     ["monotone_in_information", "indeterminate_means_unknown"]),
-    ("policy", "if a == F or b == F then F else if a == T and b == T then T else U",
-     "if a == F or b == F then F else if a == T or b == T then T else U",
-     ["kleene_and_commutative", "kleene_monotone", "kleene_de_morgan"]),
-    ("policy", "absorb(absorb(absorb(absorb(nothing_seen(), ps[0]), ps[1]), ps[2]), ps[3])",
-     "absorb(absorb(absorb(nothing_seen(), ps[0]), ps[1]), ps[2])",
-     ["order_independent", "permit_soundness"]),
+    (
+        "policy",
+        "if s.forbid_t then DENY",
+        "if s.forbid_t and s.permit_t then DENY",
+        ["forbid_overrides", "permit_soundness"],
+    ),
+    (
+        "policy",
+        "else if s.permit_t and not s.forbid_u then PERMIT",
+        "else if s.permit_t then PERMIT",
+        ["fail_closed", "permit_soundness"],
+    ),
+    (
+        "policy",
+        "else if not (s.permit_t or s.permit_u) then DENY",
+        "else if not s.permit_t then DENY",
+        ["indeterminate_means_unknown", "monotone_in_information"],
+    ),
+    (
+        "policy",
+        "permit_u: s.permit_u or q.value == U",
+        "permit_u: s.permit_u",
+        ["monotone_in_information", "indeterminate_means_unknown"],
+    ),
+    (
+        "policy",
+        "if a == F or b == F then F else if a == T and b == T then T else U",
+        "if a == F or b == F then F else if a == T or b == T then T else U",
+        ["kleene_and_commutative", "kleene_monotone", "kleene_de_morgan"],
+    ),
+    (
+        "policy",
+        "absorb(absorb(absorb(absorb(nothing_seen(), ps[0]), ps[1]), ps[2]), ps[3])",
+        "absorb(absorb(absorb(nothing_seen(), ps[0]), ps[1]), ps[2])",
+        ["order_independent", "permit_soundness"],
+    ),
     # integration
-    ("integration", "pending = if r.op in holds[r.who] and settle(d, approved) == PERMIT",
-     "pending = if settle(d, approved) == PERMIT", ["complete_mediation"]),
-    ("integration", "requires r in pending and spent + cost(r.op) <= SPEND_LIMIT",
-     "requires r in pending", ["invariant_preserved"]),
-    ("integration", "none => DENY }) else d", "none => PERMIT }) else d",
-     ["indeterminate_never_permits_alone"]),
+    (
+        "integration",
+        "pending = if r.op in holds[r.who] and settle(d, approved) == PERMIT",
+        "pending = if settle(d, approved) == PERMIT",
+        ["complete_mediation"],
+    ),
+    (
+        "integration",
+        "requires r in pending and spent + cost(r.op) <= SPEND_LIMIT",
+        "requires r in pending",
+        ["invariant_preserved"],
+    ),
+    (
+        "integration",
+        "none => DENY }) else d",
+        "none => PERMIT }) else d",
+        ["indeterminate_never_permits_alone"],
+    ),
     ("integration", "    log_len = log_len + 1\n", "", ["audit_complete"]),
     ("integration", "requires r in pending and", "requires", ["complete_mediation"]),
-    ("integration", "if d == INDETERMINATE then", "if d != PERMIT then",
-     ["deny_is_final"]),
+    ("integration", "if d == INDETERMINATE then", "if d != PERMIT then", ["deny_is_final"]),
 ]
 
 
@@ -114,10 +213,14 @@ def test_at_least_five_mutants_per_chapter() -> None:
     assert all(n >= 5 for n in counts.values()), counts
 
 
-@pytest.mark.parametrize(("chapter", "old", "new", "killers"), MUTANTS,
-                         ids=[f"{m[0]}-{i}" for i, m in enumerate(MUTANTS)])
-def test_mutant_is_caught(tmp_path: Path, chapter: str, old: str, new: str,
-                          killers: list[str]) -> None:
+@pytest.mark.parametrize(
+    ("chapter", "old", "new", "killers"),
+    MUTANTS,
+    ids=[f"{m[0]}-{i}" for i, m in enumerate(MUTANTS)],
+)
+def test_mutant_is_caught(
+    tmp_path: Path, chapter: str, old: str, new: str, killers: list[str]
+) -> None:
     for f in SPEC.glob("*.lion"):
         (tmp_path / f.name).write_text(f.read_text())
     target = tmp_path / f"{chapter}.lion"

@@ -42,7 +42,9 @@ def test_all_proved_exits_0_with_table_and_progress(project: Path) -> None:
 
 def test_planted_false_theorem_exits_1_with_counterexample(project: Path) -> None:
     spec = project / "spec" / "sample.lion"
-    spec.write_text(spec.read_text() + "\ntheorem planted: forall a: Decision . combine(a, Permit) == Permit\n")
+    spec.write_text(
+        spec.read_text() + "\ntheorem planted: forall a: Decision . combine(a, Permit) == Permit\n"
+    )
     code, out, _ = run(str(project / "spec"))
     assert code == cli.EXIT_FAILED
     assert "REFUTED: Sample.planted" in out
@@ -79,7 +81,9 @@ def test_bad_proofs_file_exits_2(project: Path) -> None:
 
 def test_proofs_file_sets_the_strategy(project: Path) -> None:
     (project / "proofs" / "sample.proof").write_text(
-        "# strategies\ncount_matches: bounded 3\nparents_minted: induction using revoked_were_minted\n")
+        "# strategies\ncount_matches: bounded 3\n"
+        "parents_minted: induction using revoked_were_minted\n"
+    )
     code, out, _ = run("--json", str(project / "spec"))
     assert code == cli.EXIT_OK
     rows = {r["name"]: r for r in json.loads(out)["results"]}
@@ -89,8 +93,14 @@ def test_proofs_file_sets_the_strategy(project: Path) -> None:
 
 
 def test_json_and_only(project: Path) -> None:
-    code, out, _ = run("--json", "--only", "combine_commutes", "--only", "Sample.deny_absorbs",
-                       str(project / "spec"))
+    code, out, _ = run(
+        "--json",
+        "--only",
+        "combine_commutes",
+        "--only",
+        "Sample.deny_absorbs",
+        str(project / "spec"),
+    )
     assert code == cli.EXIT_OK
     doc = json.loads(out)
     assert doc["ok"] is True
@@ -120,6 +130,7 @@ def test_internal_error_exits_3(monkeypatch: pytest.MonkeyPatch, project: Path) 
 
 def test_console_script_is_installed(project: Path) -> None:
     exe = Path(sys.executable).parent / "lion-verify"
-    done = subprocess.run([str(exe), "--quiet", str(project / "spec")], capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [str(exe), "--quiet", str(project / "spec")], capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, done.stderr

@@ -68,7 +68,7 @@ def test_out_of_range_value_is_an_evaluation_error() -> None:
     module = load_text("fn inc(x: int[0..3]) -> int[0..3] = x + 1")
     interp = Interpreter(module)
     assert interp.call("inc", 2) == 3
-    with pytest.raises(SpecEvaluationError, match="outside `int\\[0..3\\]`"):
+    with pytest.raises(SpecEvaluationError, match=r"outside `int\[0\.\.3\]`"):
         interp.call("inc", 3)
 
 

@@ -22,18 +22,26 @@ def results(source: str, **strategies: Strategy) -> dict[str, object]:
 
 def test_every_obligation_of_the_fixture_is_proved() -> None:
     out = results(FIXTURE)
-    assert set(out) >= {"attenuation_never_widens", "combine_commutes", "count_matches",
-                        "Table.ranges"}
+    assert set(out) >= {
+        "attenuation_never_widens",
+        "combine_commutes",
+        "count_matches",
+        "Table.ranges",
+    }
     assert {name: r.status for name, r in out.items()} == {n: Status.PROVED for n in out}
 
 
 FALSE_THEOREMS = [
     # (theorem text appended to the fixture, variables the counterexample must bind)
-    ("theorem f1: forall c: Cap, keep: set<Right> . attenuate(c, keep, 100).rights == c.rights",
-     {"c", "keep"}),
+    (
+        "theorem f1: forall c: Cap, keep: set<Right> . attenuate(c, keep, 100).rights == c.rights",
+        {"c", "keep"},
+    ),
     ("theorem f2: forall a: Decision, b: Decision . combine(a, b) == a", {"a", "b"}),
-    ("theorem f3: forall c: Cap, r: Right, now: int . covers(c, r, now) implies now < 50",
-     {"c", "r", "now"}),
+    (
+        "theorem f3: forall c: Cap, r: Right, now: int . covers(c, r, now) implies now < 50",
+        {"c", "r", "now"},
+    ),
     ("theorem f4: forall s: set<Right> . card(s) < 3", {"s"}),
     ("theorem f5: forall c: Cap . depth(c) <= 3", {"c"}),
     ("theorem f6: forall m: map<CapId, Right> . any_write(m)", {"m"}),
@@ -67,8 +75,10 @@ def test_vacuous_theorem_is_reported() -> None:
 
 def test_unknown_on_timeout() -> None:
     # Nonlinear integer arithmetic that z3 cannot settle in a millisecond.
-    src = ("theorem hard: forall x: int, y: int, z: int . x > 0 and y > 0 and z > 0 implies "
-           "x + y + z != 0")
+    src = (
+        "theorem hard: forall x: int, y: int, z: int . x > 0 and y > 0 and z > 0 implies "
+        "x + y + z != 0"
+    )
     module = load_text(src)
     (r,) = list(prove_module(module, timeout=1e-6))
     assert r.status in (Status.UNKNOWN, Status.PROVED)  # z3 may answer trivial ones instantly
@@ -96,14 +106,18 @@ def test_true_but_not_inductive_invariant_is_reported_with_cti() -> None:
     before, after = r.trace  # type: ignore[attr-defined]
     assert before.state["a"] != 7 and after.state["a"] == 7
     # a stronger, inductive invariant proves the same fact
-    strong = results(MACHINE + "invariant even on Evens: a == 0 or a == 2 or a == 4 or a == 6 "
-                     "or a == 8 or a == 10")
+    strong = results(
+        MACHINE + "invariant even on Evens: a == 0 or a == 2 or a == 4 or a == 6 "
+        "or a == 8 or a == 10"
+    )
     assert strong["even"].status == Status.PROVED  # type: ignore[attr-defined]
 
 
 def test_lemma_makes_an_invariant_inductive() -> None:
-    src = MACHINE + ("invariant even on Evens: a == 0 or a == 2 or a == 4 or a == 6 or a == 8 "
-                     "or a == 10\ninvariant not_seven on Evens: a != 7")
+    src = MACHINE + (
+        "invariant even on Evens: a == 0 or a == 2 or a == 4 or a == 6 or a == 8 "
+        "or a == 10\ninvariant not_seven on Evens: a != 7"
+    )
     out = results(src, not_seven=Strategy("induction", lemmas=("even",)))
     assert out["not_seven"].status == Status.PROVED  # type: ignore[attr-defined]
 
