@@ -272,6 +272,8 @@ def compare(
             ours.explain(),
         )
         stats["agreed"] += 1
+        stats[f"agreed_{ours.decision.name.lower()}"] += 1
+        stats["agreed_with_determining"] += bool(ours.determining)
     return stats
 
 
@@ -314,8 +316,11 @@ def test_random_policy_sets_agree_with_cedar() -> None:
             print(f"saved failing case to {path}")
         raise
     print(f"cedar agreement: {dict(totals)}")
-    # The generator is tuned so that most examples contribute error-free requests.
+    # The generator is tuned so that most examples contribute error-free requests,
+    # and both decisions (with determining policies) are well represented.
     assert totals["agreed"] >= EXAMPLES
+    assert totals["agreed_permit"] >= EXAMPLES // 10
+    assert totals["agreed_deny"] >= EXAMPLES // 10
 
 
 @pytest.mark.parametrize("path", sorted(CORPUS.glob("*.json")), ids=lambda p: p.name)
