@@ -386,11 +386,8 @@ class _ToAst(Transformer_NonRecursive):  # type: ignore[type-arg]
         return (str(tok), tok, A.Scope("is_in", name[0], self._target(target, in_tok, False)), op)
 
     def slot(self, meta: Any, children: list[Any]) -> Token:
-        tok = children[0]
-        if isinstance(tok, Token) and tok.type == "SLOT":
-            # A slot in a scope is reported by _target with context; elsewhere right here.
-            return tok
-        raise AssertionError("slot rule without a SLOT token")  # pragma: no cover
+        # Passed up as a token: the parent reports it with the right context.
+        return cast(Token, children[0])
 
     def ref_list(self, meta: Any, children: list[Any]) -> list[EntityUID]:
         return [
