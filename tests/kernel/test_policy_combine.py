@@ -151,3 +151,43 @@ def test_policy_set_order_and_duplicates_do_not_matter(
         (e, f"r{i}", v) for i, (e, v) in enumerate(spec)
     )
     assert first.erroring == tuple(sorted(f"r{i}" for i, (_, v) in enumerate(spec) if v is U))
+
+
+# -- monotonicity of the evaluator itself ------------------------------------------
+# Put a hole `H` in an expression. With H an error (unknown), whatever definite value
+# the expression gets must be the value it gets for every concrete H.
+
+HOLE_ATOMS = st.sampled_from(["H", "H", "true", "false", "1", "context.n", '"a"'])
+
+
+def _hole_exprs() -> st.SearchStrategy[str]:
+    return st.recursive(
+        HOLE_ATOMS,
+        lambda sub: st.one_of(
+            st.tuples(sub, st.sampled_from(["&&", "||", "==", "!=", "<", "+", "*"]), sub).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            sub.map(lambda x: f"(!{x})"),
+            st.tuples(sub, sub, sub).map(lambda t: f"(if {t[0]} then {t[1]} else {t[2]})"),
+            st.lists(sub, max_size=2).map(lambda xs: "[" + ", ".join(xs) + "]"),
+            st.tuples(sub, sub).map(lambda t: f"[{t[0]}].contains({t[1]})"),
+        ),
+        max_leaves=8,
+    )
+
+
+def _value(expr: str) -> tuple[Kleene, str | None]:
+    ps = PolicySet.from_str(f"permit(principal, action, resource) when {{ {expr} }};")
+    request = {"principal": 'U::"a"', "action": 'A::"b"', "resource": 'R::"c"', "context": {"n": 2}}
+    (result,) = ps.evaluate_policies(request)
+    return result.value, result.error
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(_hole_exprs())
+def test_evaluation_is_monotone_in_information(expr: str) -> None:
+    unknown, _ = _value(expr.replace("H", "context.missing"))
+    if unknown is Kleene.UNKNOWN:
+        return
+    for filler in ("true", "false", "0", '"a"', "[]"):
+        assert _value(expr.replace("H", filler))[0] is unknown, (expr, filler)
