@@ -84,7 +84,8 @@ def _sse(chunks: int) -> bytes:
         }
         out.append(b"data: " + json.dumps(chunk).encode() + b"\n\n")
     usage = {"prompt_tokens": 27, "completion_tokens": chunks, "total_tokens": 27 + chunks}
-    out.append(b"data: " + json.dumps({"id": "chatcmpl-bench", "choices": [], "usage": usage}).encode())
+    last = {"id": "chatcmpl-bench", "choices": [], "usage": usage}
+    out.append(b"data: " + json.dumps(last).encode())
     out.append(b"\n\ndata: [DONE]\n\n")
     return b"".join(out)
 
@@ -192,7 +193,9 @@ async def _wire_rounds(base_url: str) -> tuple[dict[str, list[float]], dict[str,
     http = httpx.AsyncClient()
     url = base_url + "/chat/completions"
     headers = {"authorization": "Bearer sk-bench"}
-    request = ChatRequest(model=MODEL, messages=[Message(**m) for m in MESSAGES])
+    request = ChatRequest(
+        model=MODEL, messages=[Message(role=m["role"], content=m["content"]) for m in MESSAGES]
+    )
     payload = {"model": MODEL, "messages": MESSAGES}
 
     async def lion_chat() -> object:
@@ -212,7 +215,11 @@ async def _wire_rounds(base_url: str) -> tuple[dict[str, list[float]], dict[str,
             return (await stream.collect()).content
 
     async def sdk_stream() -> object:
-        stream = await sdk.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+        stream: Any = await sdk.chat.completions.create(
+            model=MODEL,
+            messages=MESSAGES,  # type: ignore[arg-type]
+            stream=True,
+        )
         parts = [c.choices[0].delta.content async for c in stream if c.choices]
         return "".join(p for p in parts if p)
 
@@ -242,7 +249,7 @@ async def _wire_rounds(base_url: str) -> tuple[dict[str, list[float]], dict[str,
     return chat, streams
 
 
-def _sse_throughput() -> tuple[dict[str, float], dict[str, float], float]:
+def _sse_throughput() -> tuple[dict[str, float], dict[str, float]]:
     """Microseconds per MiB, best of 5, for each parser on the same stream."""
     from openai._streaming import SSEDecoder
 
@@ -289,7 +296,7 @@ def _sse_throughput() -> tuple[dict[str, float], dict[str, float], float]:
 
     parse = {"lion": best(lion_parse), "openai": best(sdk_parse)}
     decode = {"lion": best(lion_decode), "openai": best(sdk_decode)}
-    return parse, decode, mib
+    return parse, decode
 
 
 _IMPORT = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
@@ -323,7 +330,7 @@ def _import_times(runs: int = 7) -> dict[str, float]:
 def run() -> list[Row]:
     with StubServer() as stub:
         chat, streams = asyncio.run(_wire_rounds(stub.base_url))
-    parse, decode, mib = _sse_throughput()
+    parse, decode = _sse_throughput()
     imports = _import_times()
 
     best = {k: min(v) for k, v in chat.items()}
@@ -346,7 +353,8 @@ def run() -> list[Row]:
 
     print(
         f"{ROUNDS} rounds of {REQUESTS} requests and {STREAMS} streams; median ratios: "
-        f"chat vs floor {median_ratio(chat, 'httpx'):.2f}x, vs SDK {median_ratio(chat, 'openai'):.2f}x; "
+        f"chat vs floor {median_ratio(chat, 'httpx'):.2f}x, "
+        f"vs SDK {median_ratio(chat, 'openai'):.2f}x; "
         f"stream vs floor {median_ratio(streams, 'httpx'):.2f}x, "
         f"vs SDK {median_ratio(streams, 'openai'):.2f}x"
     )

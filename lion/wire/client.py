@@ -15,7 +15,6 @@ from __future__ import annotations
 __all__ = ["ChatClient", "ChatStream"]
 
 import contextlib
-import dataclasses
 import math
 from collections import deque
 from collections.abc import AsyncIterator
@@ -58,7 +57,7 @@ class ChatClient:
     ) -> None:
         limits = limits or RateLimits()
         if limits.max_concurrency is None and dialect.max_concurrency is not None:
-            limits = dataclasses.replace(limits, max_concurrency=dialect.max_concurrency)
+            limits = msgspec.structs.replace(limits, max_concurrency=dialect.max_concurrency)
         self.dialect = dialect
         self.transport = Transport(
             headers=dialect.headers(),

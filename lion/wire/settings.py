@@ -1,6 +1,6 @@
 """Transport settings: timeouts, the retry policy and client-side rate limits.
 
-Plain frozen dataclasses, importable without httpx.
+Frozen msgspec structs (keyword arguments only), importable without httpx.
 """
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ __all__ = ["RETRYABLE_STATUSES", "RateLimits", "RetryPolicy", "Timeouts"]
 
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 #: Statuses worth another try (as the openai SDK does): timeout, conflict, rate limit, 5xx.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
+class Timeouts(msgspec.Struct, frozen=True, kw_only=True):
     """Seconds; ``None`` means no limit.
 
     ``connect``, ``read``, ``write`` and ``pool`` (waiting for a pooled
@@ -32,8 +32,7 @@ class Timeouts:
     total: float | None = 600.0
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(msgspec.Struct, frozen=True, kw_only=True):
     """Exponential backoff with jitter, and the server's ``retry-after`` honoured up to a cap.
 
     Retry ``n`` (from 0) waits ``min(base_delay * 2**n, max_delay)``, less up to
@@ -91,8 +90,7 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     return value if value >= 0.0 and value == value else None
 
 
-@dataclass(frozen=True, slots=True)
-class RateLimits:
+class RateLimits(msgspec.Struct, frozen=True, kw_only=True):
     """Client-side limits: requests and tokens per minute, requests in flight.
 
     The per-minute limits are token buckets refilled continuously; a bucket

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 __all__ = ["ChunkDecoder", "SSEEvent", "SSEParser", "StreamAssembler"]
 
-from dataclasses import dataclass, field
-
 import msgspec
 
 from lion.errors import APIError, ProtocolError
@@ -38,8 +36,7 @@ from lion.wire.dto import (
 _BOM = b"\xef\xbb\xbf"
 
 
-@dataclass(slots=True)
-class SSEEvent:
+class SSEEvent(msgspec.Struct):
     """One dispatched event: its type (``message`` unless named), data, and last id."""
 
     data: str
@@ -198,21 +195,19 @@ class ChunkDecoder:
         return _errors.api_error(info, body=body)
 
 
-@dataclass(slots=True)
-class _ToolCallParts:
+class _ToolCallParts(msgspec.Struct):
     id: str | None = None
     type: str | None = None
     name: str | None = None
-    arguments: list[str] = field(default_factory=list)
+    arguments: list[str] = msgspec.field(default_factory=list)
 
 
-@dataclass(slots=True)
-class _ChoiceParts:
+class _ChoiceParts(msgspec.Struct):
     role: str | None = None
-    content: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-    refusal: list[str] = field(default_factory=list)
-    tool_calls: dict[int, _ToolCallParts] = field(default_factory=dict)
+    content: list[str] = msgspec.field(default_factory=list)
+    reasoning: list[str] = msgspec.field(default_factory=list)
+    refusal: list[str] = msgspec.field(default_factory=list)
+    tool_calls: dict[int, _ToolCallParts] = msgspec.field(default_factory=dict)
     finish_reason: str | None = None
 
 

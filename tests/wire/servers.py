@@ -343,8 +343,26 @@ class LlamaServer:
             return "(no log)"
 
 
-def start_llama_server(timeout: float = READY_TIMEOUT) -> LlamaServer:
-    """Start the server on a free port and wait until it answers; raise with its log if not."""
+class _ExitedEarly(RuntimeError):
+    pass
+
+
+def start_llama_server(timeout: float = READY_TIMEOUT, attempts: int = 3) -> LlamaServer:
+    """Start the server on a free port and wait until it answers; raise with its log if not.
+
+    A server that exits before it is ready (say, another process took the free
+    port first) is started again on another port, up to ``attempts`` times.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start_llama_server(timeout)
+        except _ExitedEarly:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_llama_server(timeout: float) -> LlamaServer:
     if importlib.util.find_spec("llama_cpp") is None:
         raise RuntimeError(
             "llama-cpp-python is not installed: `make test` builds and installs it "
@@ -372,9 +390,11 @@ def start_llama_server(timeout: float = READY_TIMEOUT) -> LlamaServer:
     )
     while True:
         if process.poll() is not None:
-            raise RuntimeError(
+            tail = server.log_tail()
+            stop_llama_server(server)
+            raise _ExitedEarly(
                 f"the llama server exited with code {process.returncode} before it was ready:\n"
-                f"{server.log_tail()}"
+                f"{tail}"
             )
         try:
             with urllib.request.urlopen(probe, timeout=2) as answer:

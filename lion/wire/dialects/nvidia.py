@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any, ClassVar, Literal
+
+import msgspec
 
 from lion.errors import BadRequestError
 from lion.wire.dialects._base import Dialect, env_key, require_key
@@ -29,8 +30,7 @@ from lion.wire.dto import ChatRequest, Guided
 HOSTED_URL = "https://integrate.api.nvidia.com/v1"
 
 
-@dataclass(frozen=True, slots=True)
-class ParamRange:
+class ParamRange(msgspec.Struct, frozen=True):
     """A closed range ``[low, high]``; ``low_open`` excludes ``low`` itself."""
 
     low: float | None = None
