@@ -372,7 +372,10 @@ def decode_token(text: object) -> CapabilityToken:
     except (msgspec.DecodeError, ValueError):  # ValueError: msgspec's UnicodeDecodeError
         _fail("capability token payload is malformed or truncated: expected a capability chain")
     if name != PAYLOAD_TAG or version != PAYLOAD_VERSION:
-        _fail(f"capability token payload has version `{version}`: expected {PAYLOAD_VERSION}")
+        _fail(
+            f"capability token payload is `{name[:16]}` version `{version}`: "
+            f"expected `{PAYLOAD_TAG}` version {PAYLOAD_VERSION}"
+        )
     if not links or len(links) > MAX_CHAIN:
         _fail(f"capability token has {len(links)} links: expected 1 to {MAX_CHAIN}")
     chain = tuple(

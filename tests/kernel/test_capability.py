@@ -26,6 +26,7 @@ from lion.kernel.capability import (
     chain_error,
     covers,
     decode_token,
+    is_attenuation,
     is_pattern,
     is_resource,
     narrower_or_equal,
@@ -565,3 +566,78 @@ def test_the_test_vector_in_the_docs() -> None:
     )
     docs = (Path(__file__).parents[2] / "docs" / "capabilities.md").read_text()
     assert child.encode() in docs.replace("\n", "")
+
+
+def test_field_boundaries(authority: CapabilityAuthority) -> None:
+    assert capmod.MAX_CHAIN == 32
+    assert authority.mint("alice", "a", ["r"], expiry=0).capability.expiry == 0
+    top = authority.mint("alice", "a", ["r"], expiry=2**63 - 1)
+    assert authority.verify(top).expiry == 2**63 - 1
+    for bad in (2**63, -1, True, 1.5):
+        with pytest.raises(CapabilityError, match="expiry"):
+            authority.mint("alice", "a", ["r"], expiry=bad)  # type: ignore[arg-type]
+    with pytest.raises(CapabilityError, match="holder"):
+        authority.mint("\ud800", "a", ["r"], expiry=10)  # a lone surrogate cannot be UTF-8
+    with pytest.raises(CapabilityError, match="right"):
+        authority.mint("alice", "a", ["\udfff"], expiry=10)
+
+
+def test_ids_are_unique_along_a_chain(authority: CapabilityAuthority) -> None:
+    root = authority.mint("alice", "a/*", ["r"], expiry=2000, id="root")
+    child = authority.attenuate(root, id="child")
+    with pytest.raises(CapabilityError, match="same id"):
+        authority.attenuate(child, id="child")
+    with pytest.raises(CapabilityError, match="`root` is already used"):
+        authority.attenuate(child, id="root")
+    assert is_attenuation(root.capability, child.capability)
+    assert not is_attenuation(child.capability, root.capability)
+
+
+def test_authorize_uses_the_given_time(authority: CapabilityAuthority) -> None:
+    token = authority.mint("alice", "a/*", ["r"], expiry=1500)
+    assert authority.authorize(token, "a/b", "r", now=1499).id == token.id
+    with pytest.raises(CapabilityError, match="expired"):
+        authority.authorize(token, "a/b", "r", now=1500)
+
+
+def test_payload_header_and_link_count_are_checked(authority: CapabilityAuthority) -> None:
+    link = ["r", "a", "docs/*", ["read"], 2000, None]
+    cases = {
+        "version `2`": ["lion-cap", 2, [link]],
+        "`other` version `1`": ["other", 1, [link]],
+        "0 links": ["lion-cap", 1, []],
+        "33 links": ["lion-cap", 1, [link] * 33],
+    }
+    for match, value in cases.items():
+        payload = msgspec.msgpack.encode(value)
+        tag = hmac.new(KEY, payload, hashlib.sha256).digest()
+        with pytest.raises(CapabilityError, match=match):
+            decode_token(f"lion1.{b64(payload)}.{b64(tag)}")
+
+
+def test_values_are_immutable(authority: CapabilityAuthority) -> None:
+    token = authority.mint("alice", "a/*", ["r"], expiry=2000)
+    with pytest.raises(AttributeError):
+        token.capability.rights = frozenset({"admin"})  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        token.tag = b""  # type: ignore[misc]
+
+
+def test_pattern_functions_are_total() -> None:
+    assert not is_resource(3)
+    assert not covers("a", 3)  # type: ignore[arg-type]
+    assert not covers(3, "a")  # type: ignore[arg-type]
+    assert not narrower_or_equal(None, "*")  # type: ignore[arg-type]
+    bad_parent = Capability(
+        id="x", holder="a", resource="a", rights=frozenset(), expiry=5, parent="bad id"
+    )
+    assert "malformed parent id" in (chain_error((bad_parent,), 0, frozenset()) or "")
+    listy = Capability(id="x", holder="a", resource="a", rights=["r"], expiry=5)  # type: ignore[arg-type]
+    assert "expected a frozenset" in (chain_error((listy,), 0, frozenset()) or "")
+
+
+def test_a_token_at_the_length_limit_is_parsed_not_refused_for_length() -> None:
+    text = "lion1." + "A" * (capmod.MAX_TOKEN_LENGTH - 6)
+    with pytest.raises(CapabilityError) as info:
+        decode_token(text)
+    assert "at most" not in str(info.value)
