@@ -86,9 +86,11 @@ class Transport:
     async def send(self, url: str, body: bytes, *, cost: int = 0) -> httpx.Response:
         """POST ``body`` and return the 2xx response, its body read."""
         deadline = self.deadline()
-        with anyio.CancelScope(deadline=deadline) as scope:
+        if deadline == math.inf:
             return await self._call(url, body, cost, deadline, stream=False)
-        raise self._total_timeout(url, scope)
+        with anyio.CancelScope(deadline=deadline):
+            return await self._call(url, body, cost, deadline, stream=False)
+        raise self._total_timeout(url)
 
     async def open_stream(
         self, url: str, body: bytes, *, cost: int, deadline: float
@@ -97,9 +99,9 @@ class Transport:
 
         The response holds a concurrency slot: call :meth:`release` once it is closed.
         """
-        with anyio.CancelScope(deadline=deadline) as scope:
+        with anyio.CancelScope(deadline=deadline):
             return await self._call(url, body, cost, deadline, stream=True)
-        raise self._total_timeout(url, scope)
+        raise self._total_timeout(url)
 
     def release(self) -> None:
         """Give back the concurrency slot an open stream held."""
@@ -120,7 +122,7 @@ class Transport:
 
     # -------------------------------------------------------------------- internals
 
-    def _total_timeout(self, url: str, scope: anyio.CancelScope) -> errors.TimeoutError:
+    def _total_timeout(self, url: str) -> errors.TimeoutError:
         return errors.TimeoutError(
             f"`{url}` took longer than the total timeout of {self.timeouts.total:g} s"
         )

@@ -217,6 +217,16 @@ async def test_total_timeout_bounds_the_whole_call(fault_server: FaultServer) ->
     assert fault_server.count == 1
 
 
+async def test_no_total_timeout(fault_server: FaultServer) -> None:
+    fault_server.plan(Reply(500, {"error": {"message": "once"}}))
+    async with client(fault_server, timeouts=Timeouts(total=None)) as c:
+        assert (await c.chat(REQUEST)).content == "ok"
+        fault_server.plan(Stream([chunk("s"), DONE]))
+        async with c.stream(REQUEST) as stream:
+            assert (await stream.collect()).content == "s"
+    assert fault_server.count == 3
+
+
 async def test_a_backoff_longer_than_the_budget_fails_at_once(fault_server: FaultServer) -> None:
     fault_server.plan(default=Reply(429, {"error": {"message": "wait"}}, {"retry-after": "30"}))
     policy = RetryPolicy(max_retries=2, retry_after_cap=60)
