@@ -285,7 +285,8 @@ class IPU:
         if verdict.reason:
             why = f"{why}; {verdict.reason}"
         if self._invariants:
-            why = f"{why}; {len(self._invariants)} invariants hold"
+            names = ", ".join(f"`{name}`" for name in self._invariants)
+            why = f"{why}; invariants {names} hold"
         return _Verdict(
             Decision.PERMIT,
             f"permitted by {why}",

@@ -89,6 +89,12 @@ def test_permit_records_one_observation_with_everything(
     assert obs.sequence == 0
     assert ipu.log.snapshot() == (obs,)
     assert policy.calls == [(req, None)]
+    assert obs.reason == (
+        f"permitted by capability `{token.id}`, policy (determining: `p1`); "
+        "invariants `positive` hold"
+    )
+    with pytest.raises(AttributeError):
+        req.principal = "mallory"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
