@@ -130,3 +130,5 @@ def test_log_refuses_malformed_or_reordered_data() -> None:
 def test_effect_reads_as_action_and_resource() -> None:
     assert str(Effect("read", "docs/a")) == "read docs/a"
     assert Effect("read", "docs/a") == Effect("read", "docs/a")
+    with pytest.raises(AttributeError):
+        Effect("read", "docs/a").action = "write"  # type: ignore[misc]
