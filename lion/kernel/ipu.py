@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
+import anyio
+
 from lion.errors import CapabilityError, InvariantViolation, KernelError
 from lion.kernel.capability import CapabilityAuthority, CapabilityToken, decode_token
 from lion.kernel.decision import Decision
@@ -142,7 +144,8 @@ class IPU:
 
     `invariants` is a mapping or iterable of (name, predicate), checked in
     registration order. `approver` resolves INDETERMINATE policy answers; it
-    may be async. `clock` stamps observations (seconds since the epoch).
+    may be async; with `approval_timeout` (seconds) an approver that takes
+    longer is a deny. `clock` stamps observations (seconds since the epoch).
     """
 
     def __init__(
@@ -152,6 +155,7 @@ class IPU:
         invariants: Mapping[str, Predicate] | Iterable[tuple[str, Predicate]] | None = None,
         *,
         approver: Approver | None = None,
+        approval_timeout: float | None = None,
         log: ObservationLog | None = None,
         entities: Any = None,
         request_adapter: Callable[[EffectRequest], Any] | None = None,
@@ -160,6 +164,7 @@ class IPU:
         self.authority = authority
         self.policy = policy
         self.approver = approver
+        self.approval_timeout = approval_timeout
         self.log = log if log is not None else ObservationLog()
         self.entities = entities
         self.request_adapter = request_adapter
@@ -236,9 +241,10 @@ class IPU:
         if self.approver is None:
             return _deny(base, f"{unknown} and no approver is configured", "policy")
         try:
-            answer = self.approver(request, response)
-            if inspect.isawaitable(answer):
-                answer = await answer
+            with anyio.fail_after(self.approval_timeout):
+                answer = self.approver(request, response)
+                if inspect.isawaitable(answer):
+                    answer = await answer
         except Exception as exc:  # fail closed: a broken approver denies
             return _deny(base, f"{unknown}; approver failed: {_describe(exc)}", "approver")
         if answer is not True:

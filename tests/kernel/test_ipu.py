@@ -461,3 +461,17 @@ def test_with_the_real_policy_engine(
     assert unknown.decision is Decision.DENY
     assert "policy is indeterminate (erroring: `readers`) and no approver" in unknown.reason
     assert [obs.sequence for obs in ipu.log] == [0, 1, 2]
+
+
+def test_a_slow_approver_times_out_into_a_deny(
+    authority: CapabilityAuthority, token: CapabilityToken
+) -> None:
+    async def slow(req: EffectRequest, response: PolicyResponse) -> bool:
+        await anyio.sleep(30)
+        return True
+
+    answer = Answer(Decision.INDETERMINATE)
+    ipu = IPU(authority, FakePolicy(answer), approver=slow, approval_timeout=0.01)
+    obs = run(lambda: ipu.validate(request(token)))
+    assert obs.decision is Decision.DENY
+    assert "approver failed: TimeoutError" in obs.reason
