@@ -641,3 +641,11 @@ def test_a_token_at_the_length_limit_is_parsed_not_refused_for_length() -> None:
     with pytest.raises(CapabilityError) as info:
         decode_token(text)
     assert "at most" not in str(info.value)
+
+
+def test_public_api_is_listed_and_sorted() -> None:
+    import lion.kernel.capability as module
+
+    names = module.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n))
+    assert all(hasattr(module, name) for name in names)

@@ -199,3 +199,11 @@ def test_holds_checks_named_and_predicate_conditions_fail_closed() -> None:
     assert not holds({lambda s: 1}, 0)  # type: ignore[arg-type,return-value]  # not a bool
     with pytest.raises(CompositionError, match="condition `missing` is not defined"):
         holds({"missing"}, 1, env)
+
+
+def test_public_api_is_listed_and_sorted() -> None:
+    import lion.kernel.compose as module
+
+    names = module.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n))
+    assert all(hasattr(module, name) for name in names)

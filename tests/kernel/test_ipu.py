@@ -475,3 +475,11 @@ def test_a_slow_approver_times_out_into_a_deny(
     obs = run(lambda: ipu.validate(request(token)))
     assert obs.decision is Decision.DENY
     assert "approver failed: TimeoutError" in obs.reason
+
+
+def test_public_api_is_listed_and_sorted() -> None:
+    import lion.kernel.ipu as module
+
+    names = module.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n))
+    assert all(hasattr(module, name) for name in names)

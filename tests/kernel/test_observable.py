@@ -132,3 +132,11 @@ def test_effect_reads_as_action_and_resource() -> None:
     assert Effect("read", "docs/a") == Effect("read", "docs/a")
     with pytest.raises(AttributeError):
         Effect("read", "docs/a").action = "write"  # type: ignore[misc]
+
+
+def test_public_api_is_listed_and_sorted() -> None:
+    import lion.kernel.observable as module
+
+    names = module.__all__
+    assert names == sorted(names, key=lambda n: (not n.isupper(), n))
+    assert all(hasattr(module, name) for name in names)
