@@ -196,7 +196,10 @@ class IPU:
         requested: list[str] = []
         problems: list[str] = []
         now = self.authority.now()
-        for token in request.tokens:
+        tokens = request.tokens
+        if isinstance(tokens, str | CapabilityToken):  # one token passed bare, not in a tuple
+            tokens = (tokens,)
+        for token in tokens:
             try:
                 parsed = decode_token(token) if isinstance(token, str) else token
                 if isinstance(parsed, CapabilityToken):

@@ -136,6 +136,14 @@ def test_capability_failures_deny_before_the_policy_is_asked(
     assert len(ipu.log) == 1
 
 
+def test_a_bare_token_counts_as_one(authority: CapabilityAuthority, token: CapabilityToken) -> None:
+    ipu = IPU(authority, FakePolicy())
+    for bare in (token, token.encode()):
+        req = request(None, tokens=bare)
+        obs = anyio.run(ipu.validate, req)
+        assert obs.granted == (token.id,)
+
+
 def test_any_presented_token_that_covers_is_enough(
     authority: CapabilityAuthority, token: CapabilityToken
 ) -> None:
