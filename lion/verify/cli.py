@@ -22,11 +22,15 @@ from typing import TextIO
 from lion.errors import LionError, SpecError, VerifyError
 from lion.spec import ast
 from lion.spec.load import load_paths
+from lion.verify.conformance import BindResult, check_bind
 from lion.verify.index import PROOFS_INDEX, THEOREMS_DOC, render
 from lion.verify.proofs import Strategy, read_proofs
 from lion.verify.prove import DEFAULT_TIMEOUT, Result, obligation_names, prove_module
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERNAL", "EXIT_OK", "main"]
+
+DEFAULT_EXAMPLES = 100
+CORPUS = Path("tests/corpus/conformance")
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -77,6 +81,27 @@ def _arguments() -> argparse.ArgumentParser:
         help="directory of .proof files (default: proofs/ beside the spec directory)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    p.add_argument(
+        "--examples",
+        type=int,
+        default=DEFAULT_EXAMPLES,
+        metavar="N",
+        help=f"random inputs per bind for conformance (default {DEFAULT_EXAMPLES}; "
+        "0 skips conformance)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=["python"],
+        default="python",
+        help="which implementation conformance checks (default python)",
+    )
+    p.add_argument(
+        "--corpus",
+        type=Path,
+        metavar="DIR",
+        help="where failing conformance inputs are saved (default: "
+        "tests/corpus/conformance beside the spec directory, if tests/ exists)",
+    )
     p.add_argument(
         "--write-index",
         action="store_true",
@@ -132,6 +157,39 @@ def _details(results: list[Result], out: TextIO) -> None:
             print(f"  {r.message}", file=out)
 
 
+def _default_corpus(modules: list[ast.Module]) -> Path | None:
+    root = Path(modules[0].path).resolve().parent.parent
+    return root / CORPUS if (root / "tests").is_dir() else None
+
+
+def _bind_table(binds: list[BindResult], backend: str, out: TextIO) -> None:
+    header = ("bind", "chapter", "kind", "backend", "examples", "result", "time")
+    rows = [
+        (
+            b.name,
+            b.chapter,
+            b.kind,
+            backend,
+            str(b.examples),
+            "OK" if b.ok else "FAILED",
+            f"{b.seconds:.2f} s",
+        )
+        for b in binds
+    ]
+    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
+    print("\nconformance (spec interpreter vs implementation):", file=out)
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+    for b in binds:
+        if not b.ok:
+            print(f"\nFAILED: {b.chapter}.{b.name} -> {b.target}", file=out)
+            if b.failing_text:
+                print(f"  shrunk failing input: {b.failing_text}", file=out)
+            print(f"  {b.message}", file=out)
+
+
 def _summary(results: list[Result]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in results:
@@ -169,6 +227,9 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         args = _arguments().parse_args(list(argv))
     except _UsageError as exc:
         print(f"lion-verify: error: {exc}", file=stderr)
+        return EXIT_BAD_INPUT
+    if args.examples < 0:
+        print("lion-verify: error: --examples must be 0 or more", file=stderr)
         return EXIT_BAD_INPUT
     if args.timeout <= 0:
         print("lion-verify: error: --timeout must be positive", file=stderr)
@@ -213,8 +274,20 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
                 f"[{len(results)}/{total}] {r.chapter}.{r.name}: {r.status.value} "
                 f"({r.seconds:.2f} s)"
             )
+    binds: list[BindResult] = []
+    if args.examples and only is None:
+        corpus = args.corpus if args.corpus is not None else _default_corpus(modules)
+        todo = [(m, b) for m in modules for b in m.binds]
+        for m, b in todo:
+            r = check_bind(m, b, examples=args.examples, backend=args.backend, corpus=corpus)
+            binds.append(r)
+            progress(
+                f"[conformance {len(binds)}/{len(todo)}] {m.chapter}.{b.name} "
+                f"({args.backend}): {'OK' if r.ok else 'FAILED'} "
+                f"({r.examples} examples, {r.seconds:.2f} s)"
+            )
     elapsed = time.perf_counter() - started
-    ok = all(r.status.ok for r in results)
+    ok = all(r.status.ok for r in results) and all(b.ok for b in binds)
     if args.write_index or args.check_index:
         stale = _index(modules, plans, results, write=args.write_index)
         for path in stale:
@@ -236,8 +309,12 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     else:
         _table(results, stdout)
         _details(results, stdout)
+        if binds:
+            _bind_table(binds, args.backend, stdout)
         summary = ", ".join(f"{n} {k.lower()}" for k, n in sorted(counts.items()))
-        print(f"\n{len(results)} obligation(s) in {elapsed:.1f} s: {summary}", file=stdout)
+        conforming = sum(1 for b in binds if b.ok)
+        tail = f"; {conforming}/{len(binds)} bind(s) conform" if binds else ""
+        print(f"\n{len(results)} obligation(s) in {elapsed:.1f} s: {summary}{tail}", file=stdout)
     return EXIT_OK if ok else EXIT_FAILED
 
 

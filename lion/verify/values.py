@@ -33,7 +33,16 @@ from lion.spec.ast import (
     Type,
 )
 
-__all__ = ["EnumValue", "MapValue", "RecordValue", "domain", "format_value", "sort_key"]
+__all__ = [
+    "EnumValue",
+    "MapValue",
+    "RecordValue",
+    "domain",
+    "format_value",
+    "from_json",
+    "sort_key",
+    "to_json",
+]
 
 
 class EnumValue:
@@ -214,3 +223,56 @@ def format_value(value: Any, ty: Type) -> str:
         ]
         return "[" + ", ".join(entries) + "]"
     return repr(value)
+
+
+def to_json(value: Any, ty: Type) -> Any:
+    """A spec value as JSON data (for the regression corpus)."""
+    if isinstance(ty, OptionType):
+        return None if value is None else to_json(value, ty.elem)
+    if isinstance(ty, EnumType):
+        return value.variant
+    if isinstance(ty, RecordType):
+        return {n: to_json(value[n], t) for n, t in ty.fields}
+    if isinstance(ty, SetType):
+        return [to_json(v, ty.elem) for v in domain(ty.elem) if v in value]
+    if isinstance(ty, MapType):
+        return [[to_json(k, ty.key), to_json(value[k], ty.value)] for k in domain(ty.key)]
+    return value
+
+
+def from_json(data: Any, ty: Type) -> Any:
+    """The inverse of `to_json`; raises ValueError on data that does not fit `ty`."""
+    if isinstance(ty, OptionType):
+        return None if data is None else from_json(data, ty.elem)
+    if isinstance(ty, BoolType):
+        if not isinstance(data, bool):
+            raise ValueError(f"expected a bool, got {data!r}")
+        return data
+    if isinstance(ty, IntType):
+        if not isinstance(data, int) or isinstance(data, bool):
+            raise ValueError(f"expected an int, got {data!r}")
+        return data
+    if isinstance(ty, StringType):
+        if not isinstance(data, str):
+            raise ValueError(f"expected a string, got {data!r}")
+        return data
+    if isinstance(ty, EnumType):
+        if data not in ty.variants:
+            raise ValueError(f"expected one of {', '.join(ty.variants)}, got {data!r}")
+        return EnumValue(ty.name, data)
+    if isinstance(ty, RecordType):
+        if not isinstance(data, dict) or set(data) != {n for n, _ in ty.fields}:
+            raise ValueError(f"expected a `{ty.name}` object, got {data!r}")
+        return RecordValue(ty.name, {n: from_json(data[n], t) for n, t in ty.fields})
+    if isinstance(ty, SetType):
+        if not isinstance(data, list):
+            raise ValueError(f"expected a list, got {data!r}")
+        return frozenset(from_json(v, ty.elem) for v in data)
+    if isinstance(ty, MapType):
+        if not isinstance(data, list):
+            raise ValueError(f"expected a list of [key, value], got {data!r}")
+        items = {from_json(k, ty.key): from_json(v, ty.value) for k, v in data}
+        if set(items) != set(domain(ty.key)):
+            raise ValueError("a map must give a value for every key")
+        return MapValue(items)
+    raise ValueError(f"no JSON form for `{ty}`")

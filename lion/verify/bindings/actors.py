@@ -1,0 +1,85 @@
+"""`spec/actors.lion` machine `Mailbox` <-> `lion.kernel._mailbox.Mailbox`.
+
+The spec bounds its state space (at most 3 messages per sender, 8 in all);
+this adapter enforces those model bounds itself and numbers each sender's
+messages, then lets the kernel mailbox decide everything else: whether a
+message is accepted, which one is delivered next, what shutdown reports.
+The spec's ghost variables (`sent`, `received`, `in_order`) are not compared.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lion.errors import ActorError
+from lion.kernel._mailbox import Mailbox, MailboxPhase, Offer
+from lion.verify.values import EnumValue, RecordValue
+
+__all__ = ["MailboxModel"]
+
+CAPACITY = 2
+_PHASE = {
+    MailboxPhase.RUNNING: "Running",
+    MailboxPhase.STOPPING: "Stopping",
+    MailboxPhase.STOPPED: "Stopped",
+}
+
+
+class MailboxModel:
+    def __init__(self) -> None:
+        self.box: Mailbox[RecordValue] = Mailbox(CAPACITY)
+        self.sent: dict[str, int] = {}
+
+    def init(self) -> bool:
+        return True
+
+    def step(self, action: str, *args: Any) -> bool:
+        box = self.box
+        if action == "send":
+            sender = args[0].variant
+            n = self.sent.get(sender, 0)
+            if n >= 3 or box.accepted >= 8:  # the spec's model bounds
+                return False
+            msg = RecordValue("Msg", {"sender": args[0], "seq": n})
+            if box.offer(sender, msg) is not Offer.ACCEPTED:
+                return False
+            self.sent[sender] = n + 1
+            return True
+        if action == "deliver":
+            if box.phase is MailboxPhase.STOPPED:
+                return False
+            try:
+                box.take()
+            except ActorError:
+                return False
+            return True
+        if action == "stop":
+            if box.closed:
+                return False
+            box.close()
+            return True
+        if action == "abandon":
+            if box.phase is not MailboxPhase.STOPPING:
+                return False
+            box.drain()
+            return True
+        if action == "finish":
+            if box.phase is not MailboxPhase.STOPPING:
+                return False
+            try:
+                box.finish()
+            except ActorError:
+                return False
+            return True
+        raise ValueError(f"unknown action `{action}`")
+
+    def state(self) -> dict[str, Any]:
+        pending = [m for _, m in self.box.pending()]
+        return {
+            "head": pending[0] if pending else None,
+            "second": pending[1] if len(pending) > 1 else None,
+            "accepted": self.box.accepted,
+            "processed": self.box.taken,
+            "reported": self.box.drained,
+            "phase": EnumValue("Phase", _PHASE[self.box.phase]),
+        }

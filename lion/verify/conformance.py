@@ -1,0 +1,352 @@
+"""Conformance: does an implementation behave exactly as its spec says?
+
+For every `bind`, Hypothesis generates inputs from the spec's types and the
+implementation's whole result is compared with the interpreter's, on the spec
+side (the bind target returns spec values: it is, or wraps, the abstraction
+function from implementation values to spec values).
+
+- A function bind ``bind f python "pkg.mod:fn"``: ``fn(*args)`` must equal the
+  spec's ``f(*args)`` for every generated argument tuple.
+- A machine bind ``bind M python "pkg.mod:Class"``: ``Class()`` must offer
+  ``init(*args) -> bool``, ``step(action, *args) -> bool`` (False when the
+  action is not enabled, leaving the state unchanged) and ``state() -> dict``
+  (spec values for the variables it models; variables it omits are ghost
+  variables of the spec and are not compared). Random action sequences are
+  run on both, comparing enabledness and state after every step.
+
+A failing input is shrunk by Hypothesis, reported in spec syntax and saved
+as JSON under the corpus directory, which the test suite replays.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lion.errors import VerifyError
+from lion.spec import ast
+from lion.verify.interpret import Interpreter
+from lion.verify.strategies import args_of
+from lion.verify.values import format_value, from_json, to_json
+
+__all__ = ["BindResult", "check_bind", "replay_corpus", "resolve"]
+
+MAX_STEPS = 12  # actions per generated machine run
+
+
+@dataclass
+class BindResult:
+    name: str
+    chapter: str
+    target: str
+    kind: str  # "fn" | "machine"
+    examples: int = 0
+    failures: int = 0
+    seconds: float = 0.0
+    message: str = ""
+    failing_input: dict[str, Any] = field(default_factory=dict)  # JSON form, as saved
+    failing_text: str = ""  # the shrunk failing input in spec syntax
+
+    @property
+    def ok(self) -> bool:
+        return self.failures == 0 and not self.message
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "bind": self.name,
+            "chapter": self.chapter,
+            "target": self.target,
+            "kind": self.kind,
+            "examples": self.examples,
+            "failures": self.failures,
+            "ok": self.ok,
+            "seconds": round(self.seconds, 3),
+            "message": self.message,
+            "failing_input": self.failing_text,
+        }
+
+
+def resolve(reference: str) -> Any:
+    """Import ``package.module:attribute``; a VerifyError says what is missing."""
+    module_name, _, attr = reference.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise VerifyError(
+            f"bind target `{reference}`: cannot import `{module_name}` ({exc})"
+        ) from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise VerifyError(f"bind target `{reference}`: `{module_name}` has no `{attr}`") from None
+
+
+class _Mismatch(AssertionError):
+    pass
+
+
+def _fn_case(
+    module: ast.Module, fn: ast.Fn, impl: Callable[..., Any]
+) -> Callable[[dict[str, Any]], None]:
+    interp = Interpreter(module)
+
+    def case(args: dict[str, Any]) -> None:
+        expected = interp.call(fn.name, *args.values())
+        try:
+            actual = impl(*args.values())
+        except Exception as exc:  # the implementation must be total on spec inputs
+            raise _Mismatch(f"implementation raised {type(exc).__name__}: {exc}") from exc
+        if actual != expected:
+            raise _Mismatch(
+                f"spec gives {format_value(expected, fn.result)}, implementation "
+                f"gives {_show(actual, fn.result)}"
+            )
+
+    return case
+
+
+def _show(value: Any, ty: ast.Type) -> str:
+    try:
+        return format_value(value, ty)
+    except Exception:  # a value of the wrong shape: show it raw
+        return repr(value)
+
+
+def _machine_case(
+    module: ast.Module, machine: ast.Machine, factory: Callable[[], Any]
+) -> Callable[[dict[str, Any]], None]:
+    interp = Interpreter(module)
+    actions = {a.name: a for a in machine.actions}
+    types = {v.name: v.ty for v in machine.vars}
+
+    def compare(impl: Any, state: dict[str, Any], where: str) -> None:
+        observed = impl.state()
+        for name, value in observed.items():
+            if name not in state:
+                raise _Mismatch(f"{where}: implementation reports unknown variable `{name}`")
+            if value != state[name]:
+                raise _Mismatch(
+                    f"{where}: `{name}` is {_show(value, types[name])} in the "
+                    f"implementation, {format_value(state[name], types[name])} "
+                    "in the spec"
+                )
+
+    def case(run: dict[str, Any]) -> None:
+        impl = factory()
+        state = interp.init(machine.name, *run["init"].values())
+        if bool(impl.init(*run["init"].values())) != (state is not None):
+            raise _Mismatch("init: enabledness differs")
+        if state is None:
+            return
+        compare(impl, state, "after init")
+        for i, (action, args) in enumerate(run["steps"]):
+            nxt = interp.step(machine.name, action, state, *args.values())
+            try:
+                enabled = bool(impl.step(action, *args.values()))
+            except Exception as exc:
+                raise _Mismatch(
+                    f"step {i + 1} `{action}`: implementation raised {type(exc).__name__}: {exc}"
+                ) from exc
+            if enabled != (nxt is not None):
+                raise _Mismatch(
+                    f"step {i + 1} `{action}`: the spec says "
+                    f"{'enabled' if nxt is not None else 'not enabled'}, the "
+                    f"implementation {'performed it' if enabled else 'refused'}"
+                )
+            if nxt is not None:
+                state = nxt
+            compare(impl, state, f"after step {i + 1} `{action}`")
+
+    del actions
+    return case
+
+
+def _machine_runs(machine: ast.Machine) -> st.SearchStrategy[dict[str, Any]]:
+    step = (
+        st.one_of(*[st.tuples(st.just(a.name), args_of(a.params)) for a in machine.actions])
+        if machine.actions
+        else st.nothing()
+    )
+    return st.fixed_dictionaries(
+        {
+            "init": args_of(machine.init.params),
+            "steps": st.lists(step, max_size=MAX_STEPS),
+        }
+    )
+
+
+def _encode_run(machine: ast.Machine, run: dict[str, Any]) -> dict[str, Any]:
+    actions = {a.name: a for a in machine.actions}
+    return {
+        "init": {p.name: to_json(run["init"][p.name], p.ty) for p in machine.init.params},
+        "steps": [
+            {
+                "action": name,
+                "args": {p.name: to_json(args[p.name], p.ty) for p in actions[name].params},
+            }
+            for name, args in run["steps"]
+        ],
+    }
+
+
+def _decode_run(machine: ast.Machine, data: dict[str, Any]) -> dict[str, Any]:
+    actions = {a.name: a for a in machine.actions}
+    return {
+        "init": {p.name: from_json(data["init"][p.name], p.ty) for p in machine.init.params},
+        "steps": [
+            (
+                s["action"],
+                {p.name: from_json(s["args"][p.name], p.ty) for p in actions[s["action"]].params},
+            )
+            for s in data["steps"]
+        ],
+    }
+
+
+def _text_run(machine: ast.Machine, run: dict[str, Any]) -> str:
+    actions = {a.name: a for a in machine.actions}
+    parts = [
+        "init("
+        + ", ".join(format_value(run["init"][p.name], p.ty) for p in machine.init.params)
+        + ")"
+    ]
+    for name, args in run["steps"]:
+        parts.append(
+            f"{name}("
+            + ", ".join(format_value(args[p.name], p.ty) for p in actions[name].params)
+            + ")"
+        )
+    return "; ".join(parts)
+
+
+def _plan(
+    module: ast.Module, bind: ast.Bind, reference: str
+) -> tuple[
+    str,
+    st.SearchStrategy[dict[str, Any]],
+    Callable[[dict[str, Any]], None],
+    Callable[[dict[str, Any]], Any],
+    Callable[[Any], dict[str, Any]],
+    Callable[[dict[str, Any]], str],
+]:
+    target = resolve(reference)
+    if bind.name in module.fns:
+        fn = module.fns[bind.name]
+        if not callable(target):
+            raise VerifyError(f"bind target `{reference}` is not callable")
+
+        def encode(args: dict[str, Any]) -> Any:
+            return {p.name: to_json(args[p.name], p.ty) for p in fn.params}
+
+        def decode(data: Any) -> dict[str, Any]:
+            return {p.name: from_json(data[p.name], p.ty) for p in fn.params}
+
+        def text(args: dict[str, Any]) -> str:
+            return ", ".join(f"{p.name} = {format_value(args[p.name], p.ty)}" for p in fn.params)
+
+        return "fn", args_of(fn.params), _fn_case(module, fn, target), encode, decode, text
+    machine = module.machines[bind.name]
+    return (
+        "machine",
+        _machine_runs(machine),
+        _machine_case(module, machine, target),
+        lambda run: _encode_run(machine, run),
+        lambda data: _decode_run(machine, data),
+        lambda run: _text_run(machine, run),
+    )
+
+
+def _corpus_file(corpus: Path, module: ast.Module, bind: ast.Bind, backend: str) -> Path:
+    return corpus / f"{Path(module.path).stem}.{bind.name}.{backend}.json"
+
+
+def check_bind(
+    module: ast.Module,
+    bind: ast.Bind,
+    *,
+    examples: int,
+    backend: str = "python",
+    corpus: Path | None = None,
+) -> BindResult:
+    """Run `examples` random inputs through spec and implementation; shrink any failure."""
+    reference = bind.target(backend)
+    result = BindResult(bind.name, module.chapter, reference or "", "fn")
+    start = time.perf_counter()
+    if reference is None:
+        result.message = f"no `{backend}` target"
+        return result
+    try:
+        kind, strategy, case, encode, _, text = _plan(module, bind, reference)
+    except VerifyError as exc:
+        result.message = str(exc)
+        return result
+    result.kind = kind
+    last_failure: dict[str, Any] = {}
+
+    @settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
+    @given(strategy)
+    def run(value: dict[str, Any]) -> None:
+        result.examples += 1
+        try:
+            case(value)
+        except _Mismatch as exc:
+            last_failure.update(value=value, message=str(exc))
+            raise
+
+    try:
+        run()
+    except _Mismatch:
+        # Hypothesis replays the shrunk example last, so last_failure holds it.
+        result.failures = 1
+        value = last_failure["value"]
+        result.failing_input = encode(value)
+        result.failing_text = text(value)
+        result.message = last_failure["message"]
+        if corpus is not None:
+            _save(_corpus_file(corpus, module, bind, backend), result.failing_input)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _save(path: Path, item: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    items = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    if item not in items:
+        items.append(item)
+    path.write_text(json.dumps(items, indent=1) + "\n", encoding="utf-8")
+
+
+def replay_corpus(
+    module: ast.Module, bind: ast.Bind, corpus: Path, backend: str = "python"
+) -> list[str]:
+    """Re-run every saved failing input of a bind; returns the messages of those that fail."""
+    path = _corpus_file(corpus, module, bind, backend)
+    if not path.exists():
+        return []
+    reference = bind.target(backend)
+    if reference is None:
+        return []
+    _, _, case, _, decode, text = _plan(module, bind, reference)
+    failures = []
+    for data in json.loads(path.read_text(encoding="utf-8")):
+        value = decode(data)
+        try:
+            case(value)
+        except _Mismatch as exc:
+            failures.append(f"{text(value)}: {exc}")
+    return failures
