@@ -279,12 +279,12 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         corpus = args.corpus if args.corpus is not None else _default_corpus(modules)
         todo = [(m, b) for m in modules for b in m.binds]
         for m, b in todo:
-            r = check_bind(m, b, examples=args.examples, backend=args.backend, corpus=corpus)
-            binds.append(r)
+            checked = check_bind(m, b, examples=args.examples, backend=args.backend, corpus=corpus)
+            binds.append(checked)
             progress(
                 f"[conformance {len(binds)}/{len(todo)}] {m.chapter}.{b.name} "
-                f"({args.backend}): {'OK' if r.ok else 'FAILED'} "
-                f"({r.examples} examples, {r.seconds:.2f} s)"
+                f"({args.backend}): {'OK' if checked.ok else 'FAILED'} "
+                f"({checked.examples} examples, {checked.seconds:.2f} s)"
             )
     elapsed = time.perf_counter() - started
     ok = all(r.status.ok for r in results) and all(b.ok for b in binds)
