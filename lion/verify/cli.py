@@ -301,6 +301,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
                 "seconds": round(elapsed, 3),
                 "summary": counts,
                 "results": [r.to_json() for r in results],
+                "conformance": [b.to_json() for b in binds],
             },
             stdout,
             indent=2,

@@ -134,3 +134,26 @@ def test_console_script_is_installed(project: Path) -> None:
         [str(exe), "--quiet", str(project / "spec")], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_conformance_failure_exits_1_and_saves_the_shrunk_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "buggy_impl.py").write_text("def double(x):\n    return x + x if x < 2 else 0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "spec" / "arith.lion").write_text(
+        "fn double(x: int[0..3]) -> int = x + x\n"
+        'theorem t "doubling is even-ish": forall x: int[0..3] . double(x) >= x\n'
+        'bind double python "buggy_impl:double"\n'
+    )
+    code, out, _ = run("--json", "--examples", "50", str(tmp_path / "spec"))
+    assert code == cli.EXIT_FAILED
+    (bind,) = json.loads(out)["conformance"]
+    assert bind["ok"] is False
+    assert bind["failing_input"] == "x = 2"  # shrunk to the smallest failing value
+    saved = json.loads((tmp_path / "tests/corpus/conformance/arith.double.python.json").read_text())
+    assert saved == [{"x": 2}]
+    # --examples 0 skips conformance
+    assert run("--examples", "0", str(tmp_path / "spec"))[0] == cli.EXIT_OK
