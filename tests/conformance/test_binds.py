@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lion.kernel import _mailbox
+from lion.kernel import capability as kcap
 from lion.kernel import compose as kc
 from lion.spec import ast
 from lion.spec.load import load_paths
@@ -31,7 +32,7 @@ def bind(name: str) -> tuple[ast.Module, ast.Bind]:
 
 def test_every_chapter_with_a_kernel_counterpart_has_binds() -> None:
     chapters = {m.chapter for m, _ in BINDS}
-    assert {"Policy", "Composition", "Actors"} <= chapters
+    assert {"Policy", "Composition", "Actors", "Capabilities"} <= chapters
 
 
 @pytest.mark.parametrize(("module", "bind_"), BINDS, ids=[b.name for _, b in BINDS])
@@ -110,3 +111,23 @@ def test_missing_bind_target_is_reported(tmp_path: Path) -> None:
     result = check_bind(module, module.binds[0], examples=5)
     assert not result.ok
     assert "cannot import `lion.nowhere`" in result.message
+
+
+def test_planted_capability_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = kcap.covers
+
+    def below_includes_itself(pattern: str, resource: str) -> bool:
+        # the classic scope bug: `a/*` also matching `a` itself
+        return real(pattern, resource) or (pattern.endswith("/*") and pattern[:-2] == resource)
+
+    monkeypatch.setattr(kcap, "covers", below_includes_itself)
+    result = _caught("covers_path", tmp_path)
+    assert "Below" in result.failing_text
+
+
+def test_planted_narrowing_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def prefix_match(child: str, parent: str) -> bool:
+        return parent == "*" or child.startswith(parent.removesuffix("*"))
+
+    monkeypatch.setattr(kcap, "narrower_or_equal", prefix_match)
+    _caught("narrower_or_equal", tmp_path)
