@@ -47,7 +47,14 @@ def per_call_us(fn: Callable[[], object], *, min_time: float = 0.3, repeat: int 
 def print_table(rows: list[Row]) -> None:
     header = ("case", "lion", "peer", "peer time", "speed-up", "target")
     lines = [
-        (r.case, f"{r.lion_us:,.2f} us", r.peer, f"{r.peer_us:,.2f} us", f"{r.ratio:,.2f}x", r.target)
+        (
+            r.case,
+            f"{r.lion_us:,.2f} us",
+            r.peer,
+            f"{r.peer_us:,.2f} us",
+            f"{r.ratio:,.2f}x",
+            r.target,
+        )
         for r in rows
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *lines, strict=True)]

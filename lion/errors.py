@@ -141,7 +141,7 @@ class ActorError(KernelError):
 
 
 class MailboxFullError(ActorError):
-    """A bounded mailbox refused a message: full under REFUSE, or still full after a WAIT timeout."""
+    """A bounded mailbox refused a message: full under REFUSE, or still full after WAIT."""
 
 
 class ActorStoppedError(ActorError):
@@ -233,11 +233,11 @@ class ServerError(APIError):
     """5xx: the server failed."""
 
 
-class TimeoutError(WireError):  # noqa: A001 - deliberately shadows the builtin inside lion.errors
+class TimeoutError(WireError):
     """A connect, read or total timeout expired."""
 
 
-class ConnectionError(WireError):  # noqa: A001
+class ConnectionError(WireError):
     """The connection could not be made or was dropped."""
 
 

@@ -18,7 +18,9 @@ def test_hmac_matches_python(key: bytes, message: bytes) -> None:
     assert _native.hmac_sha256_verify(key, message, expected)
 
 
-@given(key=st.binary(min_size=1, max_size=64), message=st.binary(max_size=64), flip=st.integers(0, 255))
+@given(
+    key=st.binary(min_size=1, max_size=64), message=st.binary(max_size=64), flip=st.integers(0, 255)
+)
 def test_hmac_verify_rejects_any_changed_tag(key: bytes, message: bytes, flip: int) -> None:
     tag = bytearray(_native.hmac_sha256(key, message))
     tag[flip % 32] ^= 1 + (flip % 255)

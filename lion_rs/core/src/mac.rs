@@ -52,7 +52,10 @@ mod tests {
 
     #[test]
     fn empty_key_is_refused() {
-        assert!(matches!(hmac_sha256(b"", b"x"), Err(CoreError::InvalidKey(_))));
+        assert!(matches!(
+            hmac_sha256(b"", b"x"),
+            Err(CoreError::InvalidKey(_))
+        ));
     }
 
     #[test]
