@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from lion.kernel import _mailbox
+from lion.kernel import actor as kactor
 from lion.kernel import capability as kcap
 from lion.kernel import compose as kc
 from lion.spec import ast
@@ -131,3 +132,16 @@ def test_planted_narrowing_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
     monkeypatch.setattr(kcap, "narrower_or_equal", prefix_match)
     _caught("narrower_or_equal", tmp_path)
+
+
+def test_planted_deadlock_check_bug_is_caught(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from lion.verify.bindings import actors as actors_binding
+
+    def only_direct(waiting_on: Any, waiter: str, target: str) -> bool:
+        return target == waiter or waiting_on.get(target) == waiter  # misses longer chains
+
+    monkeypatch.setattr(actors_binding, "would_deadlock", only_direct)
+    _caught("closes_cycle", tmp_path)
+    assert kactor.would_deadlock({"A": "B", "B": "C"}, "C", "A")  # the real check sees it

@@ -13,9 +13,10 @@ from typing import Any
 
 from lion.errors import ActorError
 from lion.kernel._mailbox import Mailbox, MailboxPhase, Offer
-from lion.verify.values import EnumValue, RecordValue
+from lion.kernel.actor import would_deadlock
+from lion.verify.values import EnumValue, MapValue, RecordValue
 
-__all__ = ["MailboxModel"]
+__all__ = ["MailboxModel", "closes_cycle"]
 
 CAPACITY = 2
 _PHASE = {
@@ -83,3 +84,9 @@ class MailboxModel:
             "reported": self.box.drained,
             "phase": EnumValue("Phase", _PHASE[self.box.phase]),
         }
+
+
+def closes_cycle(w: MapValue, a: EnumValue, b: EnumValue) -> bool:
+    """The runner's deadlock check on the spec's wait-for map."""
+    waiting_on = {x.variant: y.variant for x, y in w.items() if y is not None}
+    return would_deadlock(waiting_on, a.variant, b.variant)
