@@ -142,12 +142,9 @@ class _Checker:
     # ---- module
     def run(self) -> ast.Module:
         out: list[ast.Definition] = []
-        local_names: list[str] = []
         for d in self.module.definitions:
             checked = self.definition(d)
             out.append(checked)
-            if not isinstance(d, ast.Bind):
-                local_names.append(d.name)
         types = self.scope.types
         return dataclasses.replace(
             self.module,

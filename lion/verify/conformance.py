@@ -124,7 +124,6 @@ def _machine_case(
     module: ast.Module, machine: ast.Machine, factory: Callable[[], Any]
 ) -> Callable[[dict[str, Any]], None]:
     interp = Interpreter(module)
-    actions = {a.name: a for a in machine.actions}
     types = {v.name: v.ty for v in machine.vars}
 
     def compare(impl: Any, state: dict[str, Any], where: str) -> None:
@@ -165,7 +164,6 @@ def _machine_case(
                 state = nxt
             compare(impl, state, f"after step {i + 1} `{action}`")
 
-    del actions
     return case
 
 

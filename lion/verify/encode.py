@@ -69,7 +69,6 @@ class OptSym:
 Sym = Any  # z3.ExprRef | RecSym | SetSym | MapSym | OptSym
 
 _ENUM_SORTS: dict[tuple[str, tuple[str, ...]], tuple[z3.SortRef, list[z3.ExprRef]]] = {}
-_fresh_counter = itertools.count()
 
 
 def enum_sort(ty: EnumType) -> tuple[z3.SortRef, list[z3.ExprRef]]:
@@ -85,10 +84,6 @@ def enum_sort(ty: EnumType) -> tuple[z3.SortRef, list[z3.ExprRef]]:
         sort, consts = z3.EnumSort(sort_name, list(ty.variants))
         _ENUM_SORTS[key] = (sort, list(consts))
     return _ENUM_SORTS[key]
-
-
-def _domain(ty: Type) -> list[Any]:
-    return domain(ty)
 
 
 class Encoder:
@@ -112,10 +107,10 @@ class Encoder:
         if isinstance(ty, RecordType):
             return RecSym({f: self.fresh(t, f"{name}.{f}") for f, t in ty.fields})
         if isinstance(ty, SetType):
-            return SetSym(tuple(z3.Bool(f"{name}[{i}]") for i in range(len(_domain(ty.elem)))))
+            return SetSym(tuple(z3.Bool(f"{name}[{i}]") for i in range(len(domain(ty.elem)))))
         if isinstance(ty, MapType):
             return MapSym(
-                tuple(self.fresh(ty.value, f"{name}[{i}]") for i in range(len(_domain(ty.key))))
+                tuple(self.fresh(ty.value, f"{name}[{i}]") for i in range(len(domain(ty.key))))
             )
         if isinstance(ty, OptionType):
             return OptSym(z3.Bool(f"{name}?"), self.fresh(ty.elem, f"{name}!"))
@@ -155,9 +150,9 @@ class Encoder:
         if isinstance(ty, RecordType):
             return RecSym({f: self.const(value[f], t) for f, t in ty.fields})
         if isinstance(ty, SetType):
-            return SetSym(tuple(z3.BoolVal(v in value) for v in _domain(ty.elem)))
+            return SetSym(tuple(z3.BoolVal(v in value) for v in domain(ty.elem)))
         if isinstance(ty, MapType):
-            return MapSym(tuple(self.const(value[k], ty.value) for k in _domain(ty.key)))
+            return MapSym(tuple(self.const(value[k], ty.value) for k in domain(ty.key)))
         raise TypeError(f"no encoding for {ty}")
 
     def _default(self, ty: Type) -> Sym:
@@ -173,9 +168,9 @@ class Encoder:
         if isinstance(ty, RecordType):
             return RecSym({f: self._default(t) for f, t in ty.fields})
         if isinstance(ty, SetType):
-            return SetSym(tuple(z3.BoolVal(False) for _ in _domain(ty.elem)))
+            return SetSym(tuple(z3.BoolVal(False) for _ in domain(ty.elem)))
         if isinstance(ty, MapType):
-            return MapSym(tuple(self._default(ty.value) for _ in _domain(ty.key)))
+            return MapSym(tuple(self._default(ty.value) for _ in domain(ty.key)))
         if isinstance(ty, OptionType):
             return OptSym(z3.BoolVal(False), self._default(ty.elem))
         raise TypeError(f"no encoding for {ty}")
@@ -211,7 +206,7 @@ class Encoder:
         return z3.If(c, a, b)
 
     def _key_eqs(self, key_ty: Type, key: Sym) -> list[z3.BoolRef]:
-        return [self.eq(key_ty, key, self.const(v, key_ty)) for v in _domain(key_ty)]
+        return [self.eq(key_ty, key, self.const(v, key_ty)) for v in domain(key_ty)]
 
     # ---- concrete values back from a model
     def value(self, model: z3.ModelRef, ty: Type, s: Sym) -> Any:
@@ -239,14 +234,14 @@ class Encoder:
         if isinstance(ty, SetType):
             return frozenset(
                 v
-                for v, bit in zip(_domain(ty.elem), s.bits, strict=True)
+                for v, bit in zip(domain(ty.elem), s.bits, strict=True)
                 if z3.is_true(model.eval(bit, model_completion=True))
             )
         if isinstance(ty, MapType):
             return MapValue(
                 {
                     k: self.value(model, ty.value, v)
-                    for k, v in zip(_domain(ty.key), s.values, strict=True)
+                    for k, v in zip(domain(ty.key), s.values, strict=True)
                 }
             )
         raise TypeError(f"no encoding for {ty}")
@@ -304,7 +299,7 @@ class Encoder:
                         *[self.eq(elem, item, self.const(v, elem)) for item in items],
                         z3.BoolVal(False),
                     )
-                    for v in _domain(elem)
+                    for v in domain(elem)
                 )
             )
         if isinstance(e, ast.RecordLit):
@@ -411,7 +406,7 @@ class Encoder:
             return z3.Not(args[0].some)
         if e.fn == "fill":
             assert isinstance(e.ty, MapType)
-            return MapSym(tuple(args[0] for _ in _domain(e.ty.key)))
+            return MapSym(tuple(args[0] for _ in domain(e.ty.key)))
         a, b = args
         if e.fn == "min":
             return z3.If(a <= b, a, b)
@@ -443,7 +438,7 @@ class Encoder:
         return result
 
     def _quant(self, e: ast.Quant, env: Mapping[str, Sym], st: Mapping[str, Sym]) -> Sym:
-        combos = itertools.product(*(_domain(b.ty) for b in e.binders))
+        combos = itertools.product(*(domain(b.ty) for b in e.binders))
         terms = []
         for combo in combos:
             inner = dict(env)
@@ -453,8 +448,3 @@ class Encoder:
         if e.kind == "forall":
             return reduce(lambda a, b: z3.And(a, b), terms, z3.BoolVal(True))
         return reduce(lambda a, b: z3.Or(a, b), terms, z3.BoolVal(False))
-
-
-def fresh_name(base: str) -> str:
-    """A z3 name unique in this process (obligations share one z3 context)."""
-    return f"{base}#{next(_fresh_counter)}"

@@ -15,7 +15,7 @@ from typing import Any
 from lion.errors import SourceLocation, SpecEvaluationError
 from lion.spec import ast
 from lion.spec.ast import IntType, MapType, OptionType, RecordType, SetType, Type
-from lion.verify.values import EnumValue, MapValue, RecordValue, domain, format_value
+from lion.verify.values import EnumValue, MapValue, RecordValue, domain
 
 __all__ = ["Interpreter", "State", "conforms"]
 
@@ -289,10 +289,3 @@ class Interpreter:
         b = e.binders[i]
         values = (self._quant(e, {**env, b.name: v}, st, i + 1) for v in domain(b.ty))
         return all(values) if e.kind == "forall" else any(values)
-
-
-def describe(values: Mapping[str, Any], params: tuple[ast.Param, ...]) -> str:
-    """`x = 1, y = {Read}`: values of named parameters written in spec syntax."""
-    return ", ".join(
-        f"{p.name} = {format_value(values[p.name], p.ty)}" for p in params if p.name in values
-    )

@@ -40,7 +40,6 @@ __all__ = [
     "domain",
     "format_value",
     "from_json",
-    "sort_key",
     "to_json",
 ]
 
@@ -173,25 +172,6 @@ def _enumerate(ty: Type) -> list[Any]:
             for combo in itertools.product(*(domain(t) for _, t in ty.fields))
         ]
     raise ValueError(f"`{ty}` is not finite")
-
-
-def sort_key(value: Any) -> Any:
-    """A total order over values of one type, for stable printing."""
-    if value is None:
-        return (0,)
-    if isinstance(value, bool | int):
-        return (1, int(value))
-    if isinstance(value, str):
-        return (2, value)
-    if isinstance(value, EnumValue):
-        return (3, value.enum, value.variant)
-    if isinstance(value, RecordValue):
-        return (4, value.record, tuple(sort_key(v) for v in value.values()))
-    if isinstance(value, frozenset):
-        return (5, tuple(sorted(sort_key(v) for v in value)))
-    if isinstance(value, MapValue):
-        return (6, tuple(sorted((sort_key(k), sort_key(v)) for k, v in value.items())))
-    return (9, repr(value))
 
 
 def _string(text: str) -> str:
