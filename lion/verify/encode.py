@@ -23,7 +23,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import reduce
 from typing import Any
 
 import z3
@@ -446,5 +445,5 @@ class Encoder:
                 inner[b.name] = self.const(v, b.ty)
             terms.append(self.enc(e.body, inner, st))
         if e.kind == "forall":
-            return reduce(lambda a, b: z3.And(a, b), terms, z3.BoolVal(True))
-        return reduce(lambda a, b: z3.Or(a, b), terms, z3.BoolVal(False))
+            return z3.And(*terms, z3.BoolVal(True))
+        return z3.Or(*terms, z3.BoolVal(False))
