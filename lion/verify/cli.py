@@ -115,9 +115,14 @@ def _arguments() -> argparse.ArgumentParser:
     return p
 
 
+def _project_root(spec_path: str) -> Path:
+    """The folder holding `spec/`, and beside it `proofs/`, `docs/` and `tests/`."""
+    return Path(spec_path).resolve().parent.parent
+
+
 def _proofs_for(module: ast.Module, proofs_dir: Path | None) -> dict[str, Strategy]:
     spec_path = Path(module.path)
-    directory = proofs_dir if proofs_dir is not None else spec_path.parent.parent / "proofs"
+    directory = proofs_dir if proofs_dir is not None else _project_root(module.path) / "proofs"
     strategies = read_proofs(directory / f"{spec_path.stem}.proof")
     known = set(obligation_names(module))
     for name, strategy in strategies.items():
@@ -127,15 +132,18 @@ def _proofs_for(module: ast.Module, proofs_dir: Path | None) -> dict[str, Strate
     return strategies
 
 
+def _print_table(header: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
+    print("  ".join("-" * w for w in widths), file=out)
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+
+
 def _table(results: list[Result], out: TextIO) -> None:
     header = ("theorem", "chapter", "strategy", "result", "time")
     rows = [(r.name, r.chapter, r.strategy, r.status.value, f"{r.seconds:.2f} s") for r in results]
-    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
-    line = "  ".join("-" * w for w in widths)
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
-    print(line, file=out)
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+    _print_table(header, rows, out)
 
 
 def _details(results: list[Result], out: TextIO) -> None:
@@ -158,7 +166,7 @@ def _details(results: list[Result], out: TextIO) -> None:
 
 
 def _default_corpus(modules: list[ast.Module]) -> Path | None:
-    root = Path(modules[0].path).resolve().parent.parent
+    root = _project_root(modules[0].path)
     return root / CORPUS if (root / "tests").is_dir() else None
 
 
@@ -176,12 +184,8 @@ def _bind_table(binds: list[BindResult], backend: str, out: TextIO) -> None:
         )
         for b in binds
     ]
-    widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]
     print("\nconformance (spec interpreter vs implementation):", file=out)
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)), file=out)
-    print("  ".join("-" * w for w in widths), file=out)
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(), file=out)
+    _print_table(header, rows, out)
     for b in binds:
         if not b.ok:
             print(f"\nFAILED: {b.chapter}.{b.name} -> {b.target}", file=out)
@@ -205,7 +209,7 @@ def _index(
     write: bool,
 ) -> list[Path]:
     """Write or compare the generated index files; returns the stale ones."""
-    root = Path(modules[0].path).resolve().parent.parent
+    root = _project_root(modules[0].path)
     strategies = {m.path: s for m, s in plans}
     by_name = {(r.path, r.name): r for r in results}
     texts = {

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -225,16 +225,18 @@ def _text_run(machine: ast.Machine, run: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
-def _plan(
-    module: ast.Module, bind: ast.Bind, reference: str
-) -> tuple[
-    str,
-    st.SearchStrategy[dict[str, Any]],
-    Callable[[dict[str, Any]], None],
-    Callable[[dict[str, Any]], Any],
-    Callable[[Any], dict[str, Any]],
-    Callable[[dict[str, Any]], str],
-]:
+class _Plan(NamedTuple):
+    """How to check one bind: inputs, the comparison, and the input's saved and shown forms."""
+
+    kind: str  # "fn" | "machine"
+    inputs: st.SearchStrategy[dict[str, Any]]
+    case: Callable[[dict[str, Any]], None]  # raises _Mismatch when the two disagree
+    encode: Callable[[dict[str, Any]], Any]  # to JSON, for the corpus
+    decode: Callable[[Any], dict[str, Any]]  # from JSON
+    text: Callable[[dict[str, Any]], str]  # in spec syntax
+
+
+def _plan(module: ast.Module, bind: ast.Bind, reference: str) -> _Plan:
     target = resolve(reference)
     if bind.name in module.fns:
         fn = module.fns[bind.name]
@@ -250,9 +252,9 @@ def _plan(
         def text(args: dict[str, Any]) -> str:
             return ", ".join(f"{p.name} = {format_value(args[p.name], p.ty)}" for p in fn.params)
 
-        return "fn", args_of(fn.params), _fn_case(module, fn, target), encode, decode, text
+        return _Plan("fn", args_of(fn.params), _fn_case(module, fn, target), encode, decode, text)
     machine = module.machines[bind.name]
-    return (
+    return _Plan(
         "machine",
         _machine_runs(machine),
         _machine_case(module, machine, target),
@@ -282,11 +284,11 @@ def check_bind(
         result.message = f"no `{backend}` target"
         return result
     try:
-        kind, strategy, case, encode, _, text = _plan(module, bind, reference)
+        plan = _plan(module, bind, reference)
     except VerifyError as exc:
         result.message = str(exc)
         return result
-    result.kind = kind
+    result.kind = plan.kind
     last_failure: dict[str, Any] = {}
 
     @settings(
@@ -297,11 +299,11 @@ def check_bind(
         suppress_health_check=list(HealthCheck),
         print_blob=False,
     )
-    @given(strategy)
+    @given(plan.inputs)
     def run(value: dict[str, Any]) -> None:
         result.examples += 1
         try:
-            case(value)
+            plan.case(value)
         except _Mismatch as exc:
             last_failure.update(value=value, message=str(exc))
             raise
@@ -312,8 +314,8 @@ def check_bind(
         # Hypothesis replays the shrunk example last, so last_failure holds it.
         result.failures = 1
         value = last_failure["value"]
-        result.failing_input = encode(value)
-        result.failing_text = text(value)
+        result.failing_input = plan.encode(value)
+        result.failing_text = plan.text(value)
         result.message = last_failure["message"]
         if corpus is not None:
             _save(_corpus_file(corpus, module, bind, backend), result.failing_input)
@@ -339,12 +341,12 @@ def replay_corpus(
     reference = bind.target(backend)
     if reference is None:
         return []
-    _, _, case, _, decode, text = _plan(module, bind, reference)
+    plan = _plan(module, bind, reference)
     failures = []
     for data in json.loads(path.read_text(encoding="utf-8")):
-        value = decode(data)
+        value = plan.decode(data)
         try:
-            case(value)
+            plan.case(value)
         except _Mismatch as exc:
-            failures.append(f"{text(value)}: {exc}")
+            failures.append(f"{plan.text(value)}: {exc}")
     return failures
