@@ -1,22 +1,27 @@
 //! The one place where core errors become Python exceptions: each maps to a
-//! class of `lion.errors`, so Python users catch one hierarchy.
+//! class of LION's one error hierarchy, so Python users catch one tree.
 
 use lion_core::CoreError;
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
-fn class_name(err: &CoreError) -> &'static str {
+fn class_of(err: &CoreError) -> (&'static str, &'static str) {
     match err {
-        CoreError::InvalidKey(_) => "CapabilityError",
-        _ => "KernelError",
+        CoreError::InvalidKey(_) | CoreError::Capability(_) => ("lion.errors", "CapabilityError"),
+        CoreError::Policy(_) => ("lion.errors", "PolicyError"),
+        CoreError::Composition(_) => ("lion.kernel.compose", "CompositionError"),
+        CoreError::MailboxFull(_) => ("lion.errors", "MailboxFullError"),
+        CoreError::MailboxClosed(_) => ("lion.errors", "ActorStoppedError"),
+        _ => ("lion.errors", "KernelError"),
     }
 }
 
 pub fn to_py(err: CoreError) -> PyErr {
+    let (module, name) = class_of(&err);
     Python::attach(|py| {
         let class = py
-            .import("lion.errors")
-            .and_then(|module| module.getattr(class_name(&err)))
+            .import(module)
+            .and_then(|module| module.getattr(name))
             .and_then(|class| class.cast_into::<PyType>().map_err(PyErr::from));
         match class {
             Ok(class) => PyErr::from_type(class, err.to_string()),

@@ -4,7 +4,11 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
+mod capability;
+mod compose;
 mod error;
+mod mailbox;
+mod policy;
 
 use error::to_py;
 
@@ -26,5 +30,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(hmac_sha256, m)?)?;
     m.add_function(wrap_pyfunction!(hmac_sha256_verify, m)?)?;
+    policy::register(m)?;
+    capability::register(m)?;
+    compose::register(m)?;
+    mailbox::register(m)?;
     Ok(())
 }

@@ -1,0 +1,1 @@
+//! capability (not yet ported).

@@ -1,0 +1,1 @@
+//! mailbox (not yet ported).
