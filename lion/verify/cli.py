@@ -4,7 +4,8 @@ Exit codes (as Cedar's CLI does, "the check said no" is not "bad input"):
 
   0  every obligation holds (PROVED, or BOUNDED where a bound was asked for)
   1  some obligation is REFUTED, NOT INDUCTIVE, VACUOUS or UNKNOWN
-  2  bad input: unreadable file, syntax or type error, bad proofs file, bad option
+  2  bad input: unreadable file, syntax or type error, bad proofs file, bad option,
+     a bind whose target is missing or cannot be imported, a backend that is not built
   3  internal error: lion-verify itself broke (please report it)
 """
 
@@ -19,17 +20,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from lion.errors import LionError, SpecError, VerifyError
+from lion.errors import BackendError, LionError, SpecError, VerifyError
+from lion.kernel.backend import BACKENDS, default_backend_name, get_backend
 from lion.spec import ast
 from lion.spec.load import load_paths
-from lion.verify.conformance import BindResult, check_bind
+from lion.verify.conformance import BindResult, check_bind, check_targets
 from lion.verify.index import PROOFS_INDEX, THEOREMS_DOC, render
 from lion.verify.proofs import Strategy, read_proofs
 from lion.verify.prove import DEFAULT_TIMEOUT, Result, obligation_names, prove_module
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERNAL", "EXIT_OK", "main"]
 
-DEFAULT_EXAMPLES = 100
+DEFAULT_EXAMPLES = 1000
 CORPUS = Path("tests/corpus/conformance")
 
 EXIT_OK = 0
@@ -91,9 +93,10 @@ def _arguments() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--backend",
-        choices=["python"],
-        default="python",
-        help="which implementation conformance checks (default python)",
+        choices=["python", "rust", "all"],
+        default=None,
+        help="which implementation conformance checks: python, rust, or all (spec vs python "
+        "vs rust on the same inputs); default: $LION_BACKEND, else rust when built, else python",
     )
     p.add_argument(
         "--corpus",
@@ -113,6 +116,14 @@ def _arguments() -> argparse.ArgumentParser:
         help="fail (exit 1) when docs/theorems.md or proofs/README.md is stale",
     )
     return p
+
+
+def _backends(choice: str | None) -> tuple[str, ...]:
+    """The backends conformance runs on; BackendError if one is not available."""
+    names = BACKENDS if choice == "all" else (choice or default_backend_name(),)
+    for name in names:
+        get_backend(name)
+    return tuple(names)
 
 
 def _project_root(spec_path: str) -> Path:
@@ -170,14 +181,14 @@ def _default_corpus(modules: list[ast.Module]) -> Path | None:
     return root / CORPUS if (root / "tests").is_dir() else None
 
 
-def _bind_table(binds: list[BindResult], backend: str, out: TextIO) -> None:
+def _bind_table(binds: list[BindResult], out: TextIO) -> None:
     header = ("bind", "chapter", "kind", "backend", "examples", "result", "time")
     rows = [
         (
             b.name,
             b.chapter,
             b.kind,
-            backend,
+            b.backend,
             str(b.examples),
             "OK" if b.ok else "FAILED",
             f"{b.seconds:.2f} s",
@@ -249,6 +260,17 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     except LionError as exc:
         print(f"lion-verify: {exc}", file=stderr)
         return EXIT_BAD_INPUT
+    try:
+        backends = _backends(args.backend)
+    except BackendError as exc:
+        print(f"lion-verify: {exc}", file=stderr)
+        return EXIT_BAD_INPUT
+    if args.examples:
+        problems = check_targets(modules, backends)
+        for problem in problems:
+            print(f"lion-verify: {problem}", file=stderr)
+        if problems:
+            return EXIT_BAD_INPUT
     only = set(args.only) if args.only else None
     if only is not None and (args.write_index or args.check_index):
         print("lion-verify: error: the index covers every obligation; drop --only", file=stderr)
@@ -283,11 +305,11 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         corpus = args.corpus if args.corpus is not None else _default_corpus(modules)
         todo = [(m, b) for m in modules for b in m.binds]
         for m, b in todo:
-            checked = check_bind(m, b, examples=args.examples, backend=args.backend, corpus=corpus)
+            checked = check_bind(m, b, examples=args.examples, backends=backends, corpus=corpus)
             binds.append(checked)
             progress(
                 f"[conformance {len(binds)}/{len(todo)}] {m.chapter}.{b.name} "
-                f"({args.backend}): {'OK' if checked.ok else 'FAILED'} "
+                f"({checked.backend}): {'OK' if checked.ok else 'FAILED'} "
                 f"({checked.examples} examples, {checked.seconds:.2f} s)"
             )
     elapsed = time.perf_counter() - started
@@ -315,7 +337,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         _table(results, stdout)
         _details(results, stdout)
         if binds:
-            _bind_table(binds, args.backend, stdout)
+            _bind_table(binds, stdout)
         summary = ", ".join(f"{n} {k.lower()}" for k, n in sorted(counts.items()))
         conforming = sum(1 for b in binds if b.ok)
         tail = f"; {conforming}/{len(binds)} bind(s) conform" if binds else ""

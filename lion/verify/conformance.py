@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -37,7 +37,14 @@ from lion.verify.interpret import Interpreter
 from lion.verify.strategies import args_of
 from lion.verify.values import format_value, from_json, to_json
 
-__all__ = ["BindResult", "check_bind", "replay_corpus", "resolve"]
+__all__ = [
+    "BindResult",
+    "check_bind",
+    "check_targets",
+    "replay_corpus",
+    "resolve",
+    "target_of",
+]
 
 MAX_STEPS = 12  # actions per generated machine run
 
@@ -48,6 +55,7 @@ class BindResult:
     chapter: str
     target: str
     kind: str  # "fn" | "machine"
+    backend: str = "python"  # the backends checked, joined by "+"
     examples: int = 0
     failures: int = 0
     seconds: float = 0.0
@@ -65,6 +73,7 @@ class BindResult:
             "chapter": self.chapter,
             "target": self.target,
             "kind": self.kind,
+            "backend": self.backend,
             "examples": self.examples,
             "failures": self.failures,
             "ok": self.ok,
@@ -268,27 +277,53 @@ def _corpus_file(corpus: Path, module: ast.Module, bind: ast.Bind, backend: str)
     return corpus / f"{Path(module.path).stem}.{bind.name}.{backend}.json"
 
 
+def target_of(bind: ast.Bind, backend: str) -> str:
+    """The bind's reference for `backend`; a VerifyError if the bind names none."""
+    reference = bind.target(backend)
+    if reference is None:
+        raise VerifyError(
+            f'bind `{bind.name}` has no `{backend}` target: add `{backend} "module:attr"`'
+        )
+    return reference
+
+
+def check_targets(modules: list[ast.Module], backends: Sequence[str]) -> list[str]:
+    """Every problem with the binds' targets for `backends` (none: all resolve)."""
+    problems = []
+    for module in modules:
+        for bind in module.binds:
+            for backend in backends:
+                try:
+                    _plan(module, bind, target_of(bind, backend))
+                except VerifyError as exc:
+                    problems.append(f"{module.path}: {exc}")
+    return problems
+
+
 def check_bind(
     module: ast.Module,
     bind: ast.Bind,
     *,
     examples: int,
-    backend: str = "python",
+    backends: Sequence[str] = ("python",),
     corpus: Path | None = None,
 ) -> BindResult:
-    """Run `examples` random inputs through spec and implementation; shrink any failure."""
-    reference = bind.target(backend)
-    result = BindResult(bind.name, module.chapter, reference or "", "fn")
+    """Run `examples` random inputs through the spec and each backend; shrink any failure.
+
+    Every input goes through every backend in one pass, each compared with the
+    spec. A bind target that is missing or cannot be imported is a VerifyError
+    (bad input), not a conformance failure.
+    """
+    plans = {backend: _plan(module, bind, target_of(bind, backend)) for backend in backends}
+    first = next(iter(plans.values()))
+    result = BindResult(
+        bind.name,
+        module.chapter,
+        "; ".join(target_of(bind, b) for b in backends),
+        first.kind,
+        backend="+".join(backends),
+    )
     start = time.perf_counter()
-    if reference is None:
-        result.message = f"no `{backend}` target"
-        return result
-    try:
-        plan = _plan(module, bind, reference)
-    except VerifyError as exc:
-        result.message = str(exc)
-        return result
-    result.kind = plan.kind
     last_failure: dict[str, Any] = {}
 
     @settings(
@@ -299,24 +334,26 @@ def check_bind(
         suppress_health_check=list(HealthCheck),
         print_blob=False,
     )
-    @given(plan.inputs)
+    @given(first.inputs)
     def run(value: dict[str, Any]) -> None:
         result.examples += 1
-        try:
-            plan.case(value)
-        except _Mismatch as exc:
-            last_failure.update(value=value, message=str(exc))
-            raise
+        for backend, plan in plans.items():
+            try:
+                plan.case(value)
+            except _Mismatch as exc:
+                last_failure.update(value=value, backend=backend, message=str(exc))
+                raise
 
     try:
         run()
     except _Mismatch:
         # Hypothesis replays the shrunk example last, so last_failure holds it.
         result.failures = 1
-        value = last_failure["value"]
-        result.failing_input = plan.encode(value)
-        result.failing_text = plan.text(value)
-        result.message = last_failure["message"]
+        value, backend = last_failure["value"], last_failure["backend"]
+        result.failing_input = first.encode(value)
+        result.failing_text = first.text(value)
+        prefix = f"{backend}: " if len(plans) > 1 else ""
+        result.message = prefix + last_failure["message"]
         if corpus is not None:
             _save(_corpus_file(corpus, module, bind, backend), result.failing_input)
     result.seconds = time.perf_counter() - start
@@ -338,10 +375,7 @@ def replay_corpus(
     path = _corpus_file(corpus, module, bind, backend)
     if not path.exists():
         return []
-    reference = bind.target(backend)
-    if reference is None:
-        return []
-    plan = _plan(module, bind, reference)
+    plan = _plan(module, bind, target_of(bind, backend))
     failures = []
     for data in json.loads(path.read_text(encoding="utf-8")):
         value = plan.decode(data)

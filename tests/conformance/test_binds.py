@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from lion.errors import VerifyError
 from lion.kernel import _mailbox
 from lion.kernel import actor as kactor
 from lion.kernel import capability as kcap
@@ -109,9 +110,8 @@ def test_missing_bind_target_is_reported(tmp_path: Path) -> None:
     from lion.spec.load import load_text
 
     module = load_text('fn f(x: bool) -> bool = x\nbind f python "lion.nowhere:f"')
-    result = check_bind(module, module.binds[0], examples=5)
-    assert not result.ok
-    assert "cannot import `lion.nowhere`" in result.message
+    with pytest.raises(VerifyError, match=r"cannot import `lion\.nowhere`"):
+        check_bind(module, module.binds[0], examples=5)
 
 
 def test_planted_capability_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -148,7 +148,7 @@ def test_conformance_failure_exits_1_and_saves_the_shrunk_input(
         'theorem t "doubling is even-ish": forall x: int[0..3] . double(x) >= x\n'
         'bind double python "buggy_impl:double"\n'
     )
-    code, out, _ = run("--json", "--examples", "50", str(tmp_path / "spec"))
+    code, out, _ = run("--json", "--backend", "python", "--examples", "50", str(tmp_path / "spec"))
     assert code == cli.EXIT_FAILED
     (bind,) = json.loads(out)["conformance"]
     assert bind["ok"] is False
@@ -157,3 +157,57 @@ def test_conformance_failure_exits_1_and_saves_the_shrunk_input(
     assert saved == [{"x": 2}]
     # --examples 0 skips conformance
     assert run("--examples", "0", str(tmp_path / "spec"))[0] == cli.EXIT_OK
+
+
+def _bound_spec(tmp_path: Path, bind_line: str) -> Path:
+    (tmp_path / "spec").mkdir(exist_ok=True)
+    (tmp_path / "spec" / "flip.lion").write_text(f"fn flip(x: bool) -> bool = not x\n{bind_line}\n")
+    return tmp_path / "spec"
+
+
+@pytest.mark.parametrize(
+    ("bind_line", "expected"),
+    [
+        ('bind flip python "lion.nowhere:flip"', "cannot import `lion.nowhere`"),
+        ('bind flip python "operator:nothing_here"', "`operator` has no `nothing_here`"),
+        ('bind flip rust "operator:not_"', "has no `python` target"),
+    ],
+)
+def test_bad_bind_target_exits_2_before_proving(
+    tmp_path: Path, bind_line: str, expected: str
+) -> None:
+    code, out, err = run("--backend", "python", str(_bound_spec(tmp_path, bind_line)))
+    assert code == cli.EXIT_BAD_INPUT
+    assert expected in err
+    assert out == ""  # nothing was proved or checked
+
+
+def test_bind_conforms_on_both_backends_in_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _bound_spec(tmp_path, 'bind flip python "operator:not_" rust "operator:not_"')
+    monkeypatch.setattr(cli, "get_backend", lambda name: None)  # pretend both are built
+    code, out, _ = run("--json", "--backend", "all", "--examples", "10", str(spec))
+    assert code == cli.EXIT_OK
+    (bind,) = json.loads(out)["conformance"]
+    assert bind["backend"] == "python+rust" and bind["ok"] and bind["examples"] == 2
+
+
+def test_a_failure_on_one_backend_names_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = _bound_spec(tmp_path, 'bind flip python "operator:not_" rust "operator:truth"')
+    monkeypatch.setattr(cli, "get_backend", lambda name: None)
+    code, out, _ = run("--json", "--backend", "all", "--examples", "10", str(spec))
+    assert code == cli.EXIT_FAILED
+    (bind,) = json.loads(out)["conformance"]
+    assert bind["message"].startswith("rust: spec gives")
+
+
+def test_unbuilt_backend_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lion.kernel import backend
+
+    monkeypatch.setattr(backend, "rust_available", lambda: False)
+    monkeypatch.setattr(backend, "_CACHE", {})
+    spec = _bound_spec(tmp_path, 'bind flip python "operator:not_" rust "operator:not_"')
+    code, _, err = run("--backend", "rust", str(spec))
+    assert code == cli.EXIT_BAD_INPUT
+    assert "rust backend is not built" in err
