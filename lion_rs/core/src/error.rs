@@ -23,6 +23,9 @@ pub enum CoreError {
     /// A mailbox that is closed or finished.
     #[error("{0}")]
     MailboxClosed(String),
+    /// Actor or mailbox misuse (a bad capacity, taking from an empty mailbox).
+    #[error("{0}")]
+    Actor(String),
 }
 
 pub type Result<T> = std::result::Result<T, CoreError>;

@@ -12,6 +12,7 @@ fn class_of(err: &CoreError) -> (&'static str, &'static str) {
         CoreError::Composition(_) => ("lion.kernel.compose", "CompositionError"),
         CoreError::MailboxFull(_) => ("lion.errors", "MailboxFullError"),
         CoreError::MailboxClosed(_) => ("lion.errors", "ActorStoppedError"),
+        CoreError::Actor(_) => ("lion.errors", "ActorError"),
         _ => ("lion.errors", "KernelError"),
     }
 }

@@ -1,1 +1,0 @@
-//! capability (not yet ported).

@@ -1,0 +1,666 @@
+//! Capabilities: unforgeable, attenuable, revocable grants of authority.
+//!
+//! A port of `lion/kernel/capability.py` that accepts and refuses exactly
+//! what the Python reference does, with the same messages, and produces the
+//! same bytes: a token minted by one verifies in the other under the same key.
+//! The byte format is documented in `docs/capabilities.md`.
+
+mod base64url;
+mod msgpack;
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::{CoreError, Result};
+use crate::mac::{hmac_sha256, hmac_sha256_verify};
+
+pub const KEY_ENV_VAR: &str = "LION_CAPABILITY_KEY";
+pub const TOKEN_PREFIX: &str = "lion1";
+/// The first two elements of every canonical payload: a domain tag and a format version.
+pub const PAYLOAD_TAG: &str = "lion-cap";
+pub const PAYLOAD_VERSION: i128 = 1;
+pub const MAX_CHAIN: usize = 32;
+pub const MAX_TOKEN_LENGTH: usize = 65536;
+pub const MAX_EXPIRY: i128 = i64::MAX as i128;
+const TAG_SIZE: usize = 32;
+
+/// One link of a capability chain: `holder` may do `rights` on `resource` until `expiry`.
+///
+/// `expiry` is in whole seconds since the Unix epoch; valid while `now < expiry`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Capability {
+    pub id: String,
+    pub holder: String,
+    pub resource: String,
+    pub rights: BTreeSet<String>,
+    pub expiry: i128,
+    pub parent: Option<String>,
+}
+
+fn fail<T>(message: impl Into<String>) -> Result<T> {
+    Err(CoreError::Capability(message.into()))
+}
+
+// --- resources and patterns -------------------------------------------------------------------
+
+/// A concrete resource: `/`-separated non-empty segments, none `*`-bearing, `.` or `..`.
+pub fn is_resource(resource: &str) -> bool {
+    !resource.is_empty()
+        && resource
+            .split('/')
+            .all(|s| !s.is_empty() && !s.contains('*') && s != "." && s != "..")
+}
+
+/// `*`, a concrete resource, or `<resource>/*`.
+pub fn is_pattern(pattern: &str) -> bool {
+    if pattern == "*" || is_resource(pattern) {
+        return true;
+    }
+    pattern.strip_suffix("/*").is_some_and(is_resource)
+}
+
+/// True if `pattern` matches the concrete `resource` (invalid input matches nothing).
+pub fn covers(pattern: &str, resource: &str) -> bool {
+    if !is_pattern(pattern) || !is_resource(resource) {
+        return false;
+    }
+    if pattern == "*" || pattern == resource {
+        return true;
+    }
+    pattern
+        .strip_suffix('*')
+        .is_some_and(|prefix| prefix.ends_with('/') && resource.starts_with(prefix))
+}
+
+/// True if every resource `child` covers is also covered by `parent` (fail closed).
+pub fn narrower_or_equal(child: &str, parent: &str) -> bool {
+    if !is_pattern(child) || !is_pattern(parent) {
+        return false;
+    }
+    if parent == "*" || child == parent {
+        return true;
+    }
+    child != "*"
+        && parent
+            .strip_suffix('*')
+            .is_some_and(|prefix| prefix.ends_with('/') && child.starts_with(prefix))
+}
+
+// --- capabilities as values ------------------------------------------------------------------
+
+fn is_id(text: &str) -> bool {
+    (1..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Why `cap` is not well-formed, or None.
+fn fields_error(cap: &Capability) -> Option<String> {
+    let id = &cap.id;
+    if !is_id(id) {
+        return Some(format!(
+            "capability id `{id}` is malformed: expected 1-128 of [A-Za-z0-9_-]"
+        ));
+    }
+    if cap.holder.is_empty() {
+        return Some(format!(
+            "capability `{id}` has holder `''`: expected a non-empty name"
+        ));
+    }
+    if !is_pattern(&cap.resource) {
+        return Some(format!(
+            "capability `{id}` has resource pattern `{}`: expected `a/b`, `a/b/*` or `*` with \
+             non-empty segments",
+            cap.resource
+        ));
+    }
+    if cap.rights.contains("") {
+        return Some(format!(
+            "capability `{id}` has right `''`: expected a non-empty string"
+        ));
+    }
+    if !(0..=MAX_EXPIRY).contains(&cap.expiry) {
+        return Some(format!(
+            "capability `{id}` has expiry `{}`: expected 0 to 2**63-1",
+            cap.expiry
+        ));
+    }
+    if let Some(parent) = &cap.parent {
+        if !is_id(parent) {
+            return Some(format!(
+                "capability `{id}` has malformed parent id `{parent}`"
+            ));
+        }
+    }
+    None
+}
+
+fn show_rights<'a>(rights: impl IntoIterator<Item = &'a String>) -> String {
+    let mut out = String::from("{");
+    for (i, right) in rights.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "`{right}`");
+    }
+    out.push('}');
+    out
+}
+
+/// What `child` widens relative to `parent`, or None if it is a valid attenuation.
+pub fn attenuation_error(parent: &Capability, child: &Capability) -> Option<String> {
+    if child.parent.as_deref() != Some(parent.id.as_str()) {
+        let named = child.parent.as_deref().unwrap_or("None");
+        return Some(format!(
+            "capability `{}` names parent `{named}`, expected `{}`",
+            child.id, parent.id
+        ));
+    }
+    if child.id == parent.id {
+        return Some(format!(
+            "capability `{}` has the same id as its parent",
+            child.id
+        ));
+    }
+    let extra: Vec<&String> = child.rights.difference(&parent.rights).collect();
+    if !extra.is_empty() {
+        return Some(format!(
+            "attenuation would widen rights: {} not in the parent's rights {}",
+            show_rights(extra),
+            show_rights(&parent.rights)
+        ));
+    }
+    if !narrower_or_equal(&child.resource, &parent.resource) {
+        return Some(format!(
+            "attenuation would widen resource scope: `{}` is not within `{}`",
+            child.resource, parent.resource
+        ));
+    }
+    if child.expiry > parent.expiry {
+        return Some(format!(
+            "attenuation would extend expiry: {} is later than the parent's {}",
+            child.expiry, parent.expiry
+        ));
+    }
+    None
+}
+
+/// True if `capability` (already verified) allows `right` on `resource` at time `now`.
+pub fn permits(capability: &Capability, resource: &str, right: &str, now: i128) -> bool {
+    capability.rights.contains(right)
+        && covers(&capability.resource, resource)
+        && now < capability.expiry
+}
+
+/// Why a (correctly signed) chain is not valid at `now`, or None if it is.
+pub fn chain_error(chain: &[Capability], now: i128, revoked: &BTreeSet<String>) -> Option<String> {
+    let Some((root, last)) = chain.first().zip(chain.last()) else {
+        return Some("capability chain is empty: expected at least a root capability".into());
+    };
+    if chain.len() > MAX_CHAIN {
+        return Some(format!(
+            "capability chain has {} links: at most {MAX_CHAIN} are allowed",
+            chain.len()
+        ));
+    }
+    if let Some(problem) = chain.iter().find_map(fields_error) {
+        return Some(problem);
+    }
+    if let Some(parent) = &root.parent {
+        return Some(format!(
+            "root capability `{}` names parent `{parent}`: expected none",
+            root.id
+        ));
+    }
+    if let Some(problem) = chain
+        .windows(2)
+        .find_map(|w| attenuation_error(&w[0], &w[1]))
+    {
+        return Some(problem);
+    }
+    let ids: BTreeSet<&str> = chain.iter().map(|c| c.id.as_str()).collect();
+    if ids.len() != chain.len() {
+        return Some("capability chain repeats an id".into());
+    }
+    let depth = chain.len();
+    for (i, cap) in chain.iter().enumerate() {
+        if revoked.contains(&cap.id) {
+            let ancestor = if i + 1 == depth {
+                String::new()
+            } else {
+                format!(" (an ancestor of `{}`)", last.id)
+            };
+            return Some(format!("capability `{}` is revoked{ancestor}", cap.id));
+        }
+    }
+    chain
+        .iter()
+        .find(|c| now >= c.expiry)
+        .map(|c| format!("capability `{}` expired at {} (now {now})", c.id, c.expiry))
+}
+
+// --- canonical encoding and the token string --------------------------------------------------
+
+/// The exact bytes the authority signs for `chain` (see docs/capabilities.md).
+///
+/// Refused only if an expiry does not fit a MessagePack integer.
+pub fn canonical_payload(chain: &[Capability]) -> Result<Vec<u8>> {
+    match msgpack::encode_chain(PAYLOAD_TAG, PAYLOAD_VERSION, chain) {
+        Some(bytes) => Ok(bytes),
+        None => fail(format!(
+            "capability expiry does not fit MessagePack: expected {} to {}",
+            msgpack::INT_MIN,
+            msgpack::INT_MAX
+        )),
+    }
+}
+
+/// A signed capability chain, root first; the last link is the capability it grants.
+///
+/// A decoded token is only parsed, not trusted: verify it before relying on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapabilityToken {
+    pub chain: Vec<Capability>,
+    pub tag: [u8; TAG_SIZE],
+}
+
+impl CapabilityToken {
+    /// The capability this token grants (the last link of the chain).
+    pub fn capability(&self) -> Option<&Capability> {
+        self.chain.last()
+    }
+
+    /// The compact string form `lion1.<base64url payload>.<base64url tag>`.
+    pub fn encode(&self) -> Result<String> {
+        let payload = canonical_payload(&self.chain)?;
+        Ok(format!(
+            "{TOKEN_PREFIX}.{}.{}",
+            base64url::encode(&payload),
+            base64url::encode(&self.tag)
+        ))
+    }
+}
+
+fn first_chars(text: &str, n: usize) -> &str {
+    match text.char_indices().nth(n) {
+        Some((end, _)) => &text[..end],
+        None => text,
+    }
+}
+
+fn b64decode(text: &str, what: &str) -> Result<Vec<u8>> {
+    base64url::decode(text).or_else(|refusal| match refusal {
+        base64url::Refusal::NotBase64url => fail(format!(
+            "capability token {what} is not base64url: expected [A-Za-z0-9_-] without padding"
+        )),
+        base64url::Refusal::NotCanonical => fail(format!(
+            "capability token {what} is not canonical base64url"
+        )),
+    })
+}
+
+/// Parse a token string without checking its signature; malformed input is refused.
+pub fn decode_token(text: &str) -> Result<CapabilityToken> {
+    if text.len() > MAX_TOKEN_LENGTH {
+        let chars = text.chars().count();
+        if chars > MAX_TOKEN_LENGTH {
+            return fail(format!(
+                "capability token is {chars} characters: at most {MAX_TOKEN_LENGTH} are allowed"
+            ));
+        }
+    }
+    let parts: Vec<&str> = text.split('.').collect();
+    let [prefix, payload_text, tag_text] = parts[..] else {
+        return fail("capability token is malformed: expected `lion1.<payload>.<tag>`");
+    };
+    if prefix != TOKEN_PREFIX {
+        return fail(format!(
+            "capability token has prefix `{}`: expected `{TOKEN_PREFIX}`",
+            first_chars(prefix, 16)
+        ));
+    }
+    let payload = b64decode(payload_text, "payload")?;
+    let tag_bytes = b64decode(tag_text, "tag")?;
+    let Ok(tag) = <[u8; TAG_SIZE]>::try_from(tag_bytes.as_slice()) else {
+        return fail(format!(
+            "capability token tag is {} bytes: expected {TAG_SIZE} (truncated?)",
+            tag_bytes.len()
+        ));
+    };
+    let Ok((name, version, links)) = msgpack::decode_payload(&payload) else {
+        return fail(
+            "capability token payload is malformed or truncated: expected a capability chain",
+        );
+    };
+    if name != PAYLOAD_TAG || version != PAYLOAD_VERSION {
+        return fail(format!(
+            "capability token payload is `{}` version `{version}`: expected `{PAYLOAD_TAG}` \
+             version {PAYLOAD_VERSION}",
+            first_chars(&name, 16)
+        ));
+    }
+    if links.is_empty() || links.len() > MAX_CHAIN {
+        return fail(format!(
+            "capability token has {} links: expected 1 to {MAX_CHAIN}",
+            links.len()
+        ));
+    }
+    let chain: Vec<Capability> = links.into_iter().map(msgpack::to_capability).collect();
+    // Only the canonical encoding is accepted, so each chain has exactly one token string.
+    if canonical_payload(&chain)? != payload {
+        return fail("capability token payload is not in canonical form");
+    }
+    Ok(CapabilityToken { chain, tag })
+}
+
+// --- the authority ---------------------------------------------------------------------------
+
+/// Rights as given by a caller: a set, or a bare string (refused: it is not a set of rights).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rights {
+    Set(BTreeSet<String>),
+    BareString(String),
+}
+
+impl<S: Into<String>, I: IntoIterator<Item = S>> From<I> for Rights {
+    fn from(rights: I) -> Self {
+        Rights::Set(rights.into_iter().map(Into::into).collect())
+    }
+}
+
+fn rights_set(rights: Rights) -> Result<BTreeSet<String>> {
+    match rights {
+        Rights::Set(set) => Ok(set),
+        Rights::BareString(text) => fail(format!(
+            "rights must be a collection of strings, got the string `{text}`"
+        )),
+    }
+}
+
+/// What a derivation may change; anything None is inherited from the parent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Narrowing {
+    pub rights: Option<Rights>,
+    pub resource: Option<String>,
+    pub expiry: Option<i128>,
+    pub id: Option<String>,
+}
+
+/// The current time in whole seconds since the Unix epoch.
+pub fn wall_clock() -> i128 {
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(d) => i128::from(d.as_secs()),
+        Err(e) => -i128::from(e.duration().as_secs()) - 1,
+    }
+}
+
+/// A fresh id: the 32 hex digits of a random (version 4) UUID, like Python's `uuid4().hex`.
+pub fn new_id() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| CoreError::Capability(format!("no randomness for a capability id: {e}")))?;
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// The only minter of capabilities: holds the HMAC key and the revocation set.
+///
+/// The key never appears in `Debug` output or error messages. Time is always
+/// passed in (`now`), so callers choose the clock.
+pub struct CapabilityAuthority {
+    key: Vec<u8>,
+    revoked: Mutex<BTreeSet<String>>,
+}
+
+impl std::fmt::Debug for CapabilityAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "CapabilityAuthority(key=<hidden>, revoked={})",
+            self.revoked_ids().len()
+        )
+    }
+}
+
+impl CapabilityAuthority {
+    /// An authority with `key`, or else the UTF-8 bytes of `LION_CAPABILITY_KEY`.
+    pub fn new(key: Option<Vec<u8>>) -> Result<Self> {
+        let key = match key {
+            Some(key) => key,
+            None => match std::env::var_os(KEY_ENV_VAR) {
+                Some(value) => value.into_encoded_bytes(),
+                None => {
+                    return fail(format!(
+                        "no capability key: pass `key=` or set the environment variable \
+                         {KEY_ENV_VAR}"
+                    ))
+                }
+            },
+        };
+        if key.is_empty() {
+            return fail("capability key must be non-empty bytes or str");
+        }
+        Ok(Self {
+            key,
+            revoked: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    fn revoked_guard(&self) -> MutexGuard<'_, BTreeSet<String>> {
+        // The set is only ever inserted into, so a poisoned lock still holds a valid set.
+        self.revoked.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn sign(&self, chain: Vec<Capability>) -> Result<CapabilityToken> {
+        let tag = hmac_sha256(&self.key, &canonical_payload(&chain)?)?;
+        Ok(CapabilityToken { chain, tag })
+    }
+
+    /// Mint a root capability for `holder`.
+    pub fn mint(
+        &self,
+        holder: &str,
+        resource: &str,
+        rights: Rights,
+        expiry: i128,
+        id: Option<String>,
+    ) -> Result<CapabilityToken> {
+        let rights = rights_set(rights)?;
+        let cap = Capability {
+            id: match id {
+                Some(id) => id,
+                None => new_id()?,
+            },
+            holder: holder.into(),
+            resource: resource.into(),
+            rights,
+            expiry,
+            parent: None,
+        };
+        let chain = vec![cap];
+        if let Some(problem) = chain_error(&chain, -1, &BTreeSet::new()) {
+            return fail(problem);
+        }
+        self.sign(chain)
+    }
+
+    /// Derive a narrower capability for the same holder; anything omitted is kept.
+    pub fn attenuate(
+        &self,
+        token: &str,
+        narrowing: Narrowing,
+        now: i128,
+    ) -> Result<CapabilityToken> {
+        let parent = self.verified(token, now)?;
+        let holder = match parent.capability() {
+            Some(cap) => cap.holder.clone(),
+            None => return fail("capability token has an empty chain"),
+        };
+        self.derive(parent, holder, narrowing)
+    }
+
+    /// Derive a capability for a new `holder`, never wider; `by`, if given, must be the holder.
+    pub fn transfer(
+        &self,
+        token: &str,
+        holder: &str,
+        by: Option<&str>,
+        narrowing: Narrowing,
+        now: i128,
+    ) -> Result<CapabilityToken> {
+        let parent = self.verified(token, now)?;
+        if let (Some(by), Some(current)) = (by, parent.capability()) {
+            if by != current.holder {
+                return fail(format!(
+                    "`{by}` cannot transfer capability `{}`: it is held by `{}`",
+                    current.id, current.holder
+                ));
+            }
+        }
+        self.derive(parent, holder.into(), narrowing)
+    }
+
+    fn derive(
+        &self,
+        parent_token: CapabilityToken,
+        holder: String,
+        narrowing: Narrowing,
+    ) -> Result<CapabilityToken> {
+        let Some(parent) = parent_token.capability() else {
+            return fail("capability token has an empty chain");
+        };
+        let rights = match narrowing.rights {
+            Some(rights) => rights_set(rights)?,
+            None => parent.rights.clone(),
+        };
+        let child = Capability {
+            id: match narrowing.id {
+                Some(id) => id,
+                None => new_id()?,
+            },
+            holder,
+            resource: narrowing
+                .resource
+                .unwrap_or_else(|| parent.resource.clone()),
+            rights,
+            expiry: narrowing.expiry.unwrap_or(parent.expiry),
+            parent: Some(parent.id.clone()),
+        };
+        let depth = parent_token.chain.len() + 1;
+        let mut problem = fields_error(&child).or_else(|| attenuation_error(parent, &child));
+        if problem.is_none() && depth > MAX_CHAIN {
+            problem = Some(format!(
+                "capability chain would have {depth} links: at most {MAX_CHAIN}"
+            ));
+        }
+        if problem.is_none() && parent_token.chain.iter().any(|c| c.id == child.id) {
+            problem = Some(format!(
+                "capability id `{}` is already used in this chain",
+                child.id
+            ));
+        }
+        if let Some(problem) = problem {
+            return fail(problem);
+        }
+        let mut chain = parent_token.chain;
+        chain.push(child);
+        self.sign(chain)
+    }
+
+    fn verified(&self, token: &str, now: i128) -> Result<CapabilityToken> {
+        let parsed = decode_token(token)?;
+        let payload = canonical_payload(&parsed.chain)?;
+        if !hmac_sha256_verify(&self.key, &payload, &parsed.tag)? {
+            return fail(
+                "capability token signature does not match: forged, tampered or another key",
+            );
+        }
+        let revoked = self.revoked_ids();
+        if let Some(problem) = chain_error(&parsed.chain, now, &revoked) {
+            return fail(problem);
+        }
+        Ok(parsed)
+    }
+
+    /// Check signature, chain, expiry and revocation at `now`; return the granted capability.
+    pub fn verify(&self, token: &str, now: i128) -> Result<Capability> {
+        let mut token = self.verified(token, now)?;
+        match token.chain.pop() {
+            Some(cap) => Ok(cap),
+            None => fail("capability token has an empty chain"),
+        }
+    }
+
+    /// Verify `token`, then check it lets `holder` (if given) do `right` on `resource`.
+    pub fn authorize(
+        &self,
+        token: &str,
+        resource: &str,
+        right: &str,
+        holder: Option<&str>,
+        now: i128,
+    ) -> Result<Capability> {
+        let cap = self.verify(token, now)?;
+        if let Some(holder) = holder {
+            if cap.holder != holder {
+                return fail(format!(
+                    "capability `{}` is held by `{}`, not `{holder}`",
+                    cap.id, cap.holder
+                ));
+            }
+        }
+        if !cap.rights.contains(right) {
+            return fail(format!(
+                "capability `{}` does not grant right `{right}`: it grants {}",
+                cap.id,
+                show_rights(&cap.rights)
+            ));
+        }
+        if !covers(&cap.resource, resource) {
+            return fail(format!(
+                "capability `{}` covers `{}`, not resource `{resource}`",
+                cap.id, cap.resource
+            ));
+        }
+        Ok(cap)
+    }
+
+    /// Revoke an id (or the id a token string grants), and so all its descendants.
+    pub fn revoke(&self, target: &str) -> Result<()> {
+        let prefixed = format!("{TOKEN_PREFIX}.");
+        let cap_id = if target.starts_with(&prefixed) {
+            let token = decode_token(target)?;
+            match token.chain.last() {
+                Some(cap) => cap.id.clone(),
+                None => return fail("capability token has an empty chain"),
+            }
+        } else {
+            target.to_string()
+        };
+        if !is_id(&cap_id) {
+            return fail(format!(
+                "cannot revoke `{}`: expected a capability id",
+                first_chars(&cap_id, 64)
+            ));
+        }
+        self.revoked_guard().insert(cap_id);
+        Ok(())
+    }
+
+    /// True if `cap_id` itself was revoked (descendants are refused by `verify`).
+    pub fn is_revoked(&self, cap_id: &str) -> bool {
+        self.revoked_guard().contains(cap_id)
+    }
+
+    /// The revoked ids, for persisting the revocation set.
+    pub fn revoked_ids(&self) -> BTreeSet<String> {
+        self.revoked_guard().clone()
+    }
+}
+
+#[cfg(test)]
+mod tests;
