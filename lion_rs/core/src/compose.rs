@@ -123,12 +123,71 @@ pub fn obj_name(obj: &[String]) -> String {
     }
 }
 
-fn check_obj(obj: &[String], what: &str) -> Result<()> {
+/// How the reference refuses a morphism field, given the Python `repr` (or text) of the value.
+///
+/// Kept here so that a binding converting foreign values reports them in the same words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A source or target that is not a name or a tuple of non-empty names.
+    NotAnObject,
+    /// A bare string given where a set of names is expected (shown as text, not repr).
+    NamesIsAString,
+    /// Something that is not an iterable of names.
+    NotASetOfNames,
+    /// Names that are not all non-empty strings (the value is not shown).
+    NamesNotText,
+    /// Something that is not an iterable of conditions.
+    NotASetOfConditions,
+    /// A condition atom that is neither a non-empty name nor a predicate.
+    BadCondition,
+    /// A predicate, which only the Python kernel can evaluate.
+    Predicate,
+}
+
+/// The error the reference raises for `refusal` of field `what` showing `shown`.
+pub fn refusal(refusal: Refusal, what: &str, shown: &str) -> CoreError {
+    CoreError::Composition(match refusal {
+        Refusal::NotAnObject => format!(
+            "morphism {what} `{shown}` is not an object: expected a name or a tuple of names"
+        ),
+        Refusal::NamesIsAString => {
+            format!("morphism {what} `{shown}` is a string: expected a set of names")
+        }
+        Refusal::NotASetOfNames => format!("morphism {what} `{shown}` is not a set of names"),
+        Refusal::NamesNotText => format!("morphism {what} must hold non-empty strings"),
+        Refusal::NotASetOfConditions => {
+            format!("morphism {what} `{shown}` is not a set of conditions")
+        }
+        Refusal::BadCondition => {
+            format!("morphism {what} holds `{shown}`: expected condition names or predicates")
+        }
+        Refusal::Predicate => format!(
+            "morphism {what} holds the predicate `{shown}`: the native kernel takes condition \
+             names only"
+        ),
+    })
+}
+
+/// Refuse an object with an empty name, as the reference does.
+pub fn check_obj(obj: &[String], what: &str) -> Result<()> {
     if obj.iter().any(String::is_empty) {
-        return fail(format!(
-            "morphism {what} `{}` is not an object: expected a name or a tuple of names",
-            py_repr_tuple(obj)
-        ));
+        return Err(refusal(Refusal::NotAnObject, what, &py_repr_tuple(obj)));
+    }
+    Ok(())
+}
+
+/// Refuse a set of capability names holding an empty name.
+pub fn check_names(names: &BTreeSet<String>, what: &str) -> Result<()> {
+    if names.contains("") {
+        return Err(refusal(Refusal::NamesNotText, what, ""));
+    }
+    Ok(())
+}
+
+/// Refuse a set of condition names holding an empty name.
+pub fn check_conditions(atoms: &BTreeSet<String>, what: &str) -> Result<()> {
+    if atoms.contains("") {
+        return Err(refusal(Refusal::BadCondition, what, "''"));
     }
     Ok(())
 }
@@ -145,16 +204,9 @@ impl Morphism {
     ) -> Result<Self> {
         check_obj(&source, "source")?;
         check_obj(&target, "target")?;
-        if required.contains("") {
-            return fail("morphism required must hold non-empty strings".into());
-        }
-        for (what, atoms) in [("pre", &pre), ("post", &post)] {
-            if atoms.contains("") {
-                return fail(format!(
-                    "morphism {what} holds `''`: expected condition names or predicates"
-                ));
-            }
-        }
+        check_names(&required, "required")?;
+        check_conditions(&pre, "pre")?;
+        check_conditions(&post, "post")?;
         let name = if name.is_empty() {
             format!("{} -> {}", obj_name(&source), obj_name(&target))
         } else {

@@ -1,7 +1,283 @@
-//! Python bindings for `lion_core::capability`.
+//! Python bindings for `lion_core::capability`: tokens cross as strings,
+//! capabilities as `(id, holder, resource, rights, expiry, parent)` tuples.
 
+use std::collections::BTreeSet;
+
+use lion_core::capability::{
+    self, Capability, CapabilityAuthority, CapabilityToken, Narrowing, Rights,
+};
+use lion_core::CoreError;
 use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyFrozenSet, PyInt, PyString, PyTuple};
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::error::to_py;
+
+type CapTuple<'py> = Bound<'py, PyTuple>;
+
+fn cap_error(message: impl Into<String>) -> PyErr {
+    to_py(CoreError::Capability(message.into()))
+}
+
+fn to_tuple<'py>(py: Python<'py>, cap: Capability) -> PyResult<CapTuple<'py>> {
+    let rights = PyFrozenSet::new(py, &cap.rights)?;
+    (
+        cap.id,
+        cap.holder,
+        cap.resource,
+        rights,
+        cap.expiry,
+        cap.parent,
+    )
+        .into_pyobject(py)
+}
+
+/// Rights as the reference takes them: any collection of strings, but not a bare string.
+fn rights_arg(rights: &Bound<'_, PyAny>) -> PyResult<Rights> {
+    if let Ok(text) = rights.cast::<PyString>() {
+        return Ok(Rights::BareString(text.to_str()?.to_owned()));
+    }
+    let not_strings = || cap_error("rights must be a collection of strings");
+    let mut set = BTreeSet::new();
+    for item in rights.try_iter().map_err(|_| not_strings())? {
+        set.insert(item?.extract::<String>().map_err(|_| not_strings())?);
+    }
+    Ok(Rights::Set(set))
+}
+
+fn narrowing(
+    rights: Option<&Bound<'_, PyAny>>,
+    resource: Option<String>,
+    expiry: Option<i128>,
+    id: Option<String>,
+) -> PyResult<Narrowing> {
+    Ok(Narrowing {
+        rights: rights.map(rights_arg).transpose()?,
+        resource,
+        expiry,
+        id,
+    })
+}
+
+fn encoded(token: lion_core::Result<CapabilityToken>) -> PyResult<String> {
+    token.and_then(|t| t.encode()).map_err(to_py)
+}
+
+/// The only minter of capabilities: holds the HMAC key and the revocation set.
+#[pyclass(name = "CapabilityAuthority", module = "lion._native", frozen)]
+pub struct PyCapabilityAuthority {
+    inner: CapabilityAuthority,
+    clock: Option<Py<PyAny>>,
+}
+
+impl PyCapabilityAuthority {
+    fn at(&self, py: Python<'_>, now: Option<i128>) -> PyResult<i128> {
+        match now {
+            Some(now) => Ok(now),
+            None => self.now(py),
+        }
+    }
+}
+
+#[pymethods]
+impl PyCapabilityAuthority {
+    #[new]
+    #[pyo3(signature = (key=None, *, clock=None, revoked=None))]
+    fn new(
+        key: Option<&Bound<'_, PyAny>>,
+        clock: Option<Py<PyAny>>,
+        revoked: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let key = match key {
+            None => None,
+            Some(k) if k.is_none() => None,
+            Some(k) => Some(if let Ok(text) = k.cast::<PyString>() {
+                text.to_str()?.as_bytes().to_vec()
+            } else if let Ok(bytes) = k.cast::<PyBytes>() {
+                bytes.as_bytes().to_vec()
+            } else {
+                return Err(cap_error("capability key must be non-empty bytes or str"));
+            }),
+        };
+        let this = Self {
+            inner: CapabilityAuthority::new(key).map_err(to_py)?,
+            clock: clock.filter(|c| Python::attach(|py| !c.is_none(py))),
+        };
+        if let Some(revoked) = revoked {
+            for target in revoked.try_iter()? {
+                this.revoke(&target?)?;
+            }
+        }
+        Ok(this)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("{:?}", self.inner)
+    }
+
+    fn __str__(&self) -> String {
+        self.__repr__()
+    }
+
+    fn __reduce__(&self) -> PyResult<()> {
+        Err(cap_error(
+            "a capability authority holds a secret key and cannot be serialized",
+        ))
+    }
+
+    /// The current time from the injected clock (else the wall clock), in whole seconds.
+    fn now(&self, py: Python<'_>) -> PyResult<i128> {
+        match &self.clock {
+            None => Ok(capability::wall_clock()),
+            Some(clock) => {
+                let value = clock.call0(py)?;
+                py.get_type::<PyInt>().call1((value,))?.extract()
+            }
+        }
+    }
+
+    /// Mint a root capability for `holder`; returns the token string.
+    #[pyo3(signature = (holder, resource, rights, expiry, *, id=None))]
+    fn mint(
+        &self,
+        holder: &str,
+        resource: &str,
+        rights: &Bound<'_, PyAny>,
+        expiry: i128,
+        id: Option<String>,
+    ) -> PyResult<String> {
+        let rights = rights_arg(rights)?;
+        encoded(self.inner.mint(holder, resource, rights, expiry, id))
+    }
+
+    /// Derive a narrower capability for the same holder; anything omitted is kept.
+    #[pyo3(signature = (token, *, rights=None, resource=None, expiry=None, id=None))]
+    fn attenuate(
+        &self,
+        py: Python<'_>,
+        token: &str,
+        rights: Option<&Bound<'_, PyAny>>,
+        resource: Option<String>,
+        expiry: Option<i128>,
+        id: Option<String>,
+    ) -> PyResult<String> {
+        let now = self.now(py)?;
+        let narrowing = narrowing(rights, resource, expiry, id)?;
+        encoded(self.inner.attenuate(token, narrowing, now))
+    }
+
+    /// Derive a capability for a new `holder`, never wider; `by` must be the current holder.
+    #[pyo3(signature = (token, holder, *, by=None, rights=None, resource=None, expiry=None, id=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn transfer(
+        &self,
+        py: Python<'_>,
+        token: &str,
+        holder: &str,
+        by: Option<&str>,
+        rights: Option<&Bound<'_, PyAny>>,
+        resource: Option<String>,
+        expiry: Option<i128>,
+        id: Option<String>,
+    ) -> PyResult<String> {
+        let now = self.now(py)?;
+        let narrowing = narrowing(rights, resource, expiry, id)?;
+        encoded(self.inner.transfer(token, holder, by, narrowing, now))
+    }
+
+    /// Check signature, chain, expiry and revocation; return the granted capability.
+    #[pyo3(signature = (token, *, now=None))]
+    fn verify<'py>(
+        &self,
+        py: Python<'py>,
+        token: &str,
+        now: Option<i128>,
+    ) -> PyResult<CapTuple<'py>> {
+        let now = self.at(py, now)?;
+        to_tuple(py, self.inner.verify(token, now).map_err(to_py)?)
+    }
+
+    /// Verify `token`, then check it lets `holder` (if given) do `right` on `resource`.
+    #[pyo3(signature = (token, resource, right, *, holder=None, now=None))]
+    fn authorize<'py>(
+        &self,
+        py: Python<'py>,
+        token: &str,
+        resource: &str,
+        right: &str,
+        holder: Option<&str>,
+        now: Option<i128>,
+    ) -> PyResult<CapTuple<'py>> {
+        let now = self.at(py, now)?;
+        let cap = self
+            .inner
+            .authorize(token, resource, right, holder, now)
+            .map_err(to_py)?;
+        to_tuple(py, cap)
+    }
+
+    /// Revoke a capability id (or the one a token string grants), and so its descendants.
+    fn revoke(&self, target: &Bound<'_, PyAny>) -> PyResult<()> {
+        match target.cast::<PyString>() {
+            Ok(text) => self.inner.revoke(text.to_str()?).map_err(to_py),
+            Err(_) => {
+                let shown: String = target.str()?.to_str()?.chars().take(64).collect();
+                Err(cap_error(format!(
+                    "cannot revoke `{shown}`: expected a capability id"
+                )))
+            }
+        }
+    }
+
+    /// True if `cap_id` itself was revoked.
+    fn is_revoked(&self, cap_id: &str) -> bool {
+        self.inner.is_revoked(cap_id)
+    }
+
+    /// The revoked ids.
+    #[getter]
+    fn revoked<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyFrozenSet>> {
+        PyFrozenSet::new(py, self.inner.revoked_ids())
+    }
+}
+
+type LinkArg = (String, String, String, Vec<String>, i128, Option<String>);
+
+/// The canonical MessagePack payload of a chain of `(id, holder, resource, rights, expiry, parent)`.
+#[pyfunction]
+fn capability_payload<'py>(py: Python<'py>, chain: Vec<LinkArg>) -> PyResult<Bound<'py, PyBytes>> {
+    let chain: Vec<Capability> = chain
+        .into_iter()
+        .map(
+            |(id, holder, resource, rights, expiry, parent)| Capability {
+                id,
+                holder,
+                resource,
+                rights: rights.into_iter().collect(),
+                expiry,
+                parent,
+            },
+        )
+        .collect();
+    let payload = capability::canonical_payload(&chain).map_err(to_py)?;
+    Ok(PyBytes::new(py, &payload))
+}
+
+/// True if `pattern` matches the concrete `resource`.
+#[pyfunction]
+fn capability_covers(pattern: &str, resource: &str) -> bool {
+    capability::covers(pattern, resource)
+}
+
+/// True if every resource `child` covers is also covered by `parent`.
+#[pyfunction]
+fn capability_narrower_or_equal(child: &str, parent: &str) -> bool {
+    capability::narrower_or_equal(child, parent)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyCapabilityAuthority>()?;
+    m.add_function(wrap_pyfunction!(capability_payload, m)?)?;
+    m.add_function(wrap_pyfunction!(capability_covers, m)?)?;
+    m.add_function(wrap_pyfunction!(capability_narrower_or_equal, m)?)?;
     Ok(())
 }
