@@ -36,10 +36,15 @@ fn rights_arg(rights: &Bound<'_, PyAny>) -> PyResult<Rights> {
     if let Ok(text) = rights.cast::<PyString>() {
         return Ok(Rights::BareString(text.to_str()?.to_owned()));
     }
-    let not_strings = || cap_error("rights must be a collection of strings");
+    let Ok(items) = rights.try_iter() else {
+        return Ok(Rights::NotACollection);
+    };
     let mut set = BTreeSet::new();
-    for item in rights.try_iter().map_err(|_| not_strings())? {
-        set.insert(item?.extract::<String>().map_err(|_| not_strings())?);
+    for item in items {
+        match item?.extract::<String>() {
+            Ok(right) => set.insert(right),
+            Err(_) => return Ok(Rights::NotACollection),
+        };
     }
     Ok(Rights::Set(set))
 }

@@ -358,11 +358,15 @@ pub fn decode_token(text: &str) -> Result<CapabilityToken> {
 
 // --- the authority ---------------------------------------------------------------------------
 
-/// Rights as given by a caller: a set, or a bare string (refused: it is not a set of rights).
+/// Rights as given by a caller. Only a set is valid; the others are refused
+/// when the rights are used, so an invalid token is still reported first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rights {
     Set(BTreeSet<String>),
+    /// A bare string, which would otherwise be read as a set of characters.
     BareString(String),
+    /// Something that is not a collection of strings.
+    NotACollection,
 }
 
 impl<S: Into<String>, I: IntoIterator<Item = S>> From<I> for Rights {
@@ -377,6 +381,7 @@ fn rights_set(rights: Rights) -> Result<BTreeSet<String>> {
         Rights::BareString(text) => fail(format!(
             "rights must be a collection of strings, got the string `{text}`"
         )),
+        Rights::NotACollection => fail("rights must be a collection of strings"),
     }
 }
 

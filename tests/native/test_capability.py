@@ -1,0 +1,379 @@
+"""The Rust capability authority agrees with the Python reference byte for byte.
+
+Every test runs the same input through `lion.kernel.capability` and
+`lion._native` and compares whole results: token strings, granted
+capabilities, and for refusals the error class and message.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import pickle
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lion import _native
+from lion.errors import CapabilityError
+from lion.kernel import capability as ref
+
+EXAMPLES = settings(max_examples=int(os.environ.get("LION_EXAMPLES", 100)))
+KEY = b"differential-test-key"
+NOW = 50
+
+Outcome = tuple[Any, ...]
+
+
+def outcome(call: Callable[[], Any]) -> Outcome:
+    """A comparable result: ("ok", value) or ("error", class name, message)."""
+    try:
+        value = call()
+    except CapabilityError as error:
+        return ("error", type(error).__name__, str(error))
+    if isinstance(value, ref.CapabilityToken):
+        value = value.encode()
+    if isinstance(value, ref.Capability):
+        value = (value.id, value.holder, value.resource, value.rights, value.expiry, value.parent)
+    return ("ok", value)
+
+
+def pair() -> tuple[ref.CapabilityAuthority, _native.CapabilityAuthority]:
+    return (
+        ref.CapabilityAuthority(KEY, clock=lambda: NOW),
+        _native.CapabilityAuthority(KEY, clock=lambda: NOW),
+    )
+
+
+ids = st.text("abcAB01_-", min_size=1, max_size=4) | st.sampled_from(["", "bad id", "x" * 129])
+names = st.sampled_from(["alice", "bob", "carol", "", "é"])
+rights_sets = st.frozensets(st.sampled_from(["read", "write", "exec", "", "ü"]), max_size=4)
+segments = st.sampled_from(["docs", "a", "b", "*", ".", "..", "", "x*"])
+resources = st.sampled_from(["*", "docs/*", "docs/a", "docs/a/*", "a"]) | st.builds(
+    "/".join, st.lists(segments, min_size=1, max_size=3)
+)
+expiries = st.integers(0, 100) | st.sampled_from([-1, 2**63 - 1, 2**63])
+
+
+# --- pure functions ---------------------------------------------------------------------------
+
+
+@EXAMPLES
+@given(pattern=resources, resource=resources)
+def test_patterns_agree(pattern: str, resource: str) -> None:
+    assert _native.capability_covers(pattern, resource) == ref.covers(pattern, resource)
+    assert _native.capability_narrower_or_equal(pattern, resource) == ref.narrower_or_equal(
+        pattern, resource
+    )
+
+
+text = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
+msgpack_ints = st.integers(-(2**63), 2**64 - 1) | st.integers(-300, 70000)
+links = st.tuples(text, text, text, st.frozensets(text, max_size=5), msgpack_ints, st.none() | text)
+
+
+@EXAMPLES
+@given(chain=st.lists(links, max_size=20))
+def test_canonical_payload_is_byte_identical(chain: list[Any]) -> None:
+    caps = tuple(
+        ref.Capability(id=i, holder=h, resource=r, rights=rs, expiry=e, parent=p)
+        for i, h, r, rs, e, p in chain
+    )
+    native_chain = [(i, h, r, sorted(rs), e, p) for i, h, r, rs, e, p in chain]
+    assert _native.capability_payload(native_chain) == ref.canonical_payload(caps)
+
+
+# --- tokens across the two implementations ----------------------------------------------------
+
+
+@st.composite
+def derivations(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """1 to 5 links: a root, then attenuations and transfers that are always valid."""
+    rights = draw(st.frozensets(st.sampled_from(["read", "write", "exec"]), min_size=1))
+    steps: list[dict[str, Any]] = [
+        {"holder": "alice", "resource": "docs/*", "rights": rights, "expiry": 1000, "id": "L0"}
+    ]
+    resource, expiry = "docs/*", 1000
+    for depth in range(1, draw(st.integers(1, 5))):
+        rights = draw(st.frozensets(st.sampled_from(sorted(rights)))) if rights else rights
+        if resource.endswith("/*") and draw(st.booleans()):
+            resource = resource[:-1] + draw(st.sampled_from(["a", "b/*", "c/*"]))
+        expiry = draw(st.integers(NOW + 1, expiry))
+        holder = draw(st.sampled_from([None, "bob", "carol"]))
+        steps.append(
+            {
+                "holder": holder,
+                "resource": resource,
+                "rights": rights,
+                "expiry": expiry,
+                "id": f"L{depth}",
+            }
+        )
+    return steps
+
+
+def build(authority: Any, steps: list[dict[str, Any]]) -> list[str]:
+    root, *rest = steps
+    tokens = [authority.mint(**root)]
+    for step in rest:
+        token = tokens[-1] if isinstance(tokens[-1], str) else tokens[-1].encode()
+        fields = {k: step[k] for k in ("resource", "rights", "expiry", "id")}
+        if step["holder"] is None:
+            tokens.append(authority.attenuate(token, **fields))
+        else:
+            tokens.append(authority.transfer(token, step["holder"], **fields))
+    return [t if isinstance(t, str) else t.encode() for t in tokens]
+
+
+@EXAMPLES
+@given(steps=derivations())
+def test_chains_minted_on_one_side_verify_on_the_other(steps: list[dict[str, Any]]) -> None:
+    py, rs = pair()
+    py_tokens, rs_tokens = build(py, steps), build(rs, steps)
+    assert py_tokens == rs_tokens
+    for token in py_tokens:
+        assert outcome(partial(rs.verify, token)) == outcome(partial(py.verify, token))
+        assert outcome(partial(rs.verify, token))[0] == "ok"
+    # Expired at its own expiry, and revoking the root revokes every descendant.
+    last = py_tokens[-1]
+    expiry = steps[-1]["expiry"]
+    assert outcome(lambda: rs.verify(last, now=expiry)) == outcome(
+        lambda: py.verify(last, now=expiry)
+    )
+    py.revoke("L0")
+    rs.revoke("L0")
+    for token in py_tokens:
+        result = outcome(partial(rs.verify, token))
+        assert result == outcome(partial(py.verify, token))
+        assert result[0] == "error" and "is revoked" in result[2]
+
+
+def b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def tampered(token: str, data: st.DataObject) -> str:
+    kind = data.draw(st.sampled_from(["char", "truncate", "insert", "delete", "payload-byte"]))
+    if kind == "payload-byte":
+        prefix, payload, tag = token.split(".")
+        raw = bytearray(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        at = data.draw(st.integers(0, len(raw) - 1))
+        change = data.draw(st.sampled_from(["flip", "insert", "delete"]))
+        if change == "flip":
+            raw[at] ^= data.draw(st.integers(1, 255))
+        elif change == "insert":
+            raw.insert(at, data.draw(st.integers(0, 255)))
+        else:
+            del raw[at]
+        return f"{prefix}.{b64(bytes(raw))}.{tag}"
+    at = data.draw(st.integers(0, len(token) - 1))
+    if kind == "truncate":
+        return token[:at]
+    if kind == "delete":
+        return token[:at] + token[at + 1 :]
+    char = data.draw(st.sampled_from("AaZz09-_.=+/é"))
+    if kind == "insert":
+        return token[:at] + char + token[at:]
+    return token[:at] + char + token[at + 1 :]
+
+
+@EXAMPLES
+@given(steps=derivations(), data=st.data())
+def test_tampered_tokens_are_refused_alike(
+    steps: list[dict[str, Any]], data: st.DataObject
+) -> None:
+    py, rs = pair()
+    token = build(py, steps)[-1]
+    bad = tampered(token, data)
+    expected = outcome(lambda: py.verify(bad))
+    assert outcome(lambda: rs.verify(bad)) == expected
+    if bad != token:
+        assert expected[0] == "error"
+
+
+payload_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.text(max_size=5)
+    | st.binary(max_size=3)
+    | st.floats(allow_nan=False),
+    lambda inner: st.lists(inner, max_size=7),
+    max_leaves=30,
+)
+
+
+@EXAMPLES
+@given(
+    payload=st.one_of(
+        st.binary(max_size=80),
+        payload_values.map(msgspec.msgpack.encode),
+        st.builds(
+            lambda n, v, ls: msgspec.msgpack.encode([n, v, ls]),
+            st.sampled_from(["lion-cap", "lion-cap-long-name-x", "x"]),
+            st.sampled_from([1, 2, -1, 2**64 - 1]),
+            st.lists(st.lists(payload_values, min_size=6, max_size=6), max_size=34),
+        ),
+    ),
+    tag=st.binary(min_size=30, max_size=33),
+    prefix=st.sampled_from(["lion1", "lion2", "", "LION1", "lion1lion1lion1lion1"]),
+)
+def test_decoding_refuses_malformed_payloads_alike(payload: bytes, tag: bytes, prefix: str) -> None:
+    py, rs = pair()
+    token = f"{prefix}.{b64(payload)}.{b64(tag)}"
+    assert outcome(lambda: rs.verify(token)) == outcome(lambda: py.verify(token))
+
+
+@EXAMPLES
+@given(text=st.text(st.sampled_from("lion1.AZaz09-_=+/ é"), max_size=30))
+def test_garbage_strings_are_refused_alike(text: str) -> None:
+    py, rs = pair()
+    assert outcome(lambda: rs.verify(text)) == outcome(lambda: py.verify(text))
+    assert outcome(lambda: rs.revoke(text)) == outcome(lambda: py.revoke(text))
+
+
+def test_oversized_token_is_refused_alike() -> None:
+    py, rs = pair()
+    token = "lion1." + "A" * ref.MAX_TOKEN_LENGTH
+    expected = outcome(lambda: py.verify(token))
+    assert expected[0] == "error" and "at most 65536" in expected[2]
+    assert outcome(lambda: rs.verify(token)) == expected
+
+
+# --- the authority, operation by operation ----------------------------------------------------
+
+ops = st.one_of(
+    st.tuples(st.just("mint"), names, resources, rights_sets, expiries, ids),
+    st.tuples(
+        st.just("attenuate"),
+        st.integers(0, 20),
+        st.none() | resources,
+        st.none() | rights_sets,
+        st.none() | expiries,
+        ids,
+    ),
+    st.tuples(
+        st.just("transfer"),
+        st.integers(0, 20),
+        names,
+        st.none() | names,
+        st.none() | resources,
+        st.none() | rights_sets,
+        st.none() | expiries,
+        ids,
+    ),
+    st.tuples(st.just("revoke"), st.integers(0, 20) | ids),
+    st.tuples(st.just("verify"), st.integers(0, 20), st.none() | st.integers(0, 110)),
+    st.tuples(
+        st.just("authorize"),
+        st.integers(0, 20),
+        resources,
+        st.sampled_from(["read", "write", "exec"]),
+        st.none() | names,
+        st.none() | st.integers(0, 110),
+    ),
+)
+
+
+def apply(authority: Any, op: tuple[Any, ...], tokens: list[str]) -> Outcome:
+    """Run one operation; tokens are referred to by index into the tokens minted so far."""
+    kind = op[0]
+    pick = (lambda i: tokens[i % len(tokens)]) if tokens else (lambda i: "lion1.none.none")
+    if kind == "mint":
+        _, holder, resource, rights, expiry, cap_id = op
+        return outcome(lambda: authority.mint(holder, resource, rights, expiry, id=cap_id))
+    if kind == "attenuate":
+        _, i, resource, rights, expiry, cap_id = op
+        return outcome(
+            lambda: authority.attenuate(
+                pick(i), resource=resource, rights=rights, expiry=expiry, id=cap_id
+            )
+        )
+    if kind == "transfer":
+        _, i, holder, by, resource, rights, expiry, cap_id = op
+        return outcome(
+            lambda: authority.transfer(
+                pick(i), holder, by=by, resource=resource, rights=rights, expiry=expiry, id=cap_id
+            )
+        )
+    if kind == "revoke":
+        target = op[1] if isinstance(op[1], str) else pick(op[1])
+        return outcome(lambda: authority.revoke(target))
+    if kind == "verify":
+        return outcome(lambda: authority.verify(pick(op[1]), now=op[2]))
+    _, i, resource, right, holder, now = op
+    return outcome(lambda: authority.authorize(pick(i), resource, right, holder=holder, now=now))
+
+
+@EXAMPLES
+@given(sequence=st.lists(ops, min_size=1, max_size=25))
+def test_random_operation_sequences_agree(sequence: list[tuple[Any, ...]]) -> None:
+    py, rs = pair()
+    tokens: list[str] = []
+    for op in sequence:
+        expected = apply(py, op, tokens)
+        assert apply(rs, op, tokens) == expected, op
+        if expected[0] == "ok" and isinstance(expected[1], str):
+            tokens.append(expected[1])
+        assert rs.revoked == py.revoked
+    for cap_id in ["a", "A", "0", "L0", "bad id"]:
+        assert rs.is_revoked(cap_id) == py.is_revoked(cap_id)
+
+
+# --- construction, keys and secrecy -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", [b"", "", 5, bytearray(b"k")])
+def test_bad_keys_are_refused_alike(key: Any) -> None:
+    assert outcome(lambda: _native.CapabilityAuthority(key)) == outcome(
+        lambda: ref.CapabilityAuthority(key)
+    )
+
+
+def test_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ref.KEY_ENV_VAR, raising=False)
+    expected = outcome(lambda: ref.CapabilityAuthority())
+    assert expected[0] == "error"
+    assert outcome(lambda: _native.CapabilityAuthority()) == expected
+    monkeypatch.setenv(ref.KEY_ENV_VAR, "env-key-ü")
+    token = ref.CapabilityAuthority().mint("a", "x", {"r"}, 99, id="e1").encode()
+    assert _native.CapabilityAuthority().verify(token, now=0)[0] == "e1"
+    assert _native.CapabilityAuthority("env-key-ü").verify(token, now=0)[0] == "e1"
+
+
+def test_key_is_never_shown_and_authority_cannot_be_pickled() -> None:
+    authority = _native.CapabilityAuthority(b"super-secret-key", revoked=["gone"])
+    assert "super-secret" not in repr(authority) + str(authority)
+    assert repr(authority) == repr(ref.CapabilityAuthority(b"super-secret-key", revoked=["gone"]))
+    with pytest.raises(CapabilityError, match="cannot be serialized"):
+        pickle.dumps(authority)
+
+
+@pytest.mark.parametrize("rights", ["read", 5])
+def test_rights_that_are_not_a_collection_are_refused_alike(rights: Any) -> None:
+    py, rs = pair()
+    expected = outcome(lambda: py.mint("a", "x", rights, 9, id="r"))
+    assert expected[0] == "error"
+    assert outcome(lambda: rs.mint("a", "x", rights, 9, id="r")) == expected
+    # When deriving, the token is checked before the rights, in both.
+    token = py.mint("a", "x", {"r"}, 99, id="r").encode()
+    for bad in (token, "lion1.x.y"):
+        expected = outcome(partial(py.attenuate, bad, rights=rights, id="c"))
+        assert outcome(partial(rs.attenuate, bad, rights=rights, id="c")) == expected
+
+
+def test_clock_is_used_when_now_is_omitted() -> None:
+    time = [5.9]
+    py = ref.CapabilityAuthority(KEY, clock=lambda: time[0])
+    rs = _native.CapabilityAuthority(KEY, clock=lambda: time[0])
+    token = py.mint("a", "x", {"r"}, 6, id="t").encode()
+    assert rs.now() == py.now() == 5
+    assert outcome(lambda: rs.verify(token))[0] == "ok"
+    time[0] = 100
+    assert outcome(lambda: rs.verify(token)) == outcome(lambda: py.verify(token))
+    assert outcome(lambda: rs.verify(token))[0] == "error"
