@@ -1,7 +1,276 @@
-//! Python bindings for `lion_core::policy`.
+//! Python bindings for `lion_core::policy`: `PolicySet`, `Entities` and
+//! `policy_combine`. Python values are converted straight into the core's
+//! JSON tree (no `json.dumps` round trip); errors become `PolicyError`.
 
+use std::sync::Arc;
+
+use lion_core::policy::json::{py_float_repr, Json, Key};
+use lion_core::policy::{self as core, entities::load_json, Effect, Kleene, Limits};
+use lion_core::CoreError;
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-pub fn register(_m: &Bound<'_, PyModule>) -> PyResult<()> {
+use crate::error::to_py;
+
+/// Python nesting beyond this is cut off; the core's own depth limit (at most
+/// 400) reports such values long before.
+const MAX_CONVERT_DEPTH: usize = 1000;
+
+fn to_json(obj: &Bound<'_, PyAny>, depth: usize) -> PyResult<Json> {
+    if depth > MAX_CONVERT_DEPTH {
+        return Ok(Json::Other("deeply nested object".into()));
+    }
+    if obj.is_none() {
+        return Ok(Json::Null);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(Json::Str(s.to_str()?.to_owned()));
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Json::Bool(b.is_true()));
+    }
+    if let Ok(i) = obj.cast::<PyInt>() {
+        return Ok(match i.extract::<i64>() {
+            Ok(n) => Json::Int(n),
+            Err(_) => Json::BigInt(i.str()?.to_str()?.to_owned()),
+        });
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        let mut fields = Vec::with_capacity(d.len());
+        for (k, v) in d.iter() {
+            let key = match k.cast::<PyString>() {
+                Ok(s) => Key::str(s.to_str()?),
+                Err(_) => Key {
+                    text: k.str()?.to_str()?.to_owned(),
+                    repr: Some(k.repr()?.to_str()?.to_owned()),
+                },
+            };
+            fields.push((key, to_json(&v, depth + 1)?));
+        }
+        return Ok(Json::Object(fields));
+    }
+    if let Ok(l) = obj.cast::<PyList>() {
+        let mut items = Vec::with_capacity(l.len());
+        for v in l.iter() {
+            items.push(to_json(&v, depth + 1)?);
+        }
+        return Ok(Json::Array(items));
+    }
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        let mut items = Vec::with_capacity(t.len());
+        for v in t.iter() {
+            items.push(to_json(&v, depth + 1)?);
+        }
+        return Ok(Json::Array(items));
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return Ok(Json::Float(py_float_repr(f.value())));
+    }
+    let name = obj.get_type().name()?.to_str()?.to_owned();
+    Ok(Json::Other(name))
+}
+
+/// JSON text (str or utf-8 bytes) is decoded; other values are converted as they are.
+fn load(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Json> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return load_json(s.to_str()?, what).map_err(to_py);
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return match std::str::from_utf8(b.as_bytes()) {
+            Ok(text) => load_json(text, what).map_err(to_py),
+            Err(_) => Err(to_py(CoreError::Policy(format!("{what}: not valid utf-8")))),
+        };
+    }
+    to_json(obj, 0)
+}
+
+fn request_from_py(obj: &Bound<'_, PyAny>, limits: &Limits) -> PyResult<core::Request> {
+    let data = load(obj, "request")?;
+    core::Request::from_json(&data, limits).map_err(to_py)
+}
+
+/// A Cedar entity store, loaded once (the ancestor closure is computed here).
+#[pyclass(module = "lion._native", frozen)]
+pub struct Entities {
+    inner: Arc<core::Entities>,
+}
+
+#[pymethods]
+impl Entities {
+    #[new]
+    fn new(data: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let json = load(data, "entities")?;
+        let limits = Limits::default();
+        let inner = core::Entities::from_json(&json, &limits).map_err(to_py)?;
+        Ok(Entities {
+            inner: Arc::new(inner),
+        })
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Entities({} entities)", self.inner.len())
+    }
+}
+
+fn entities_arg(entities: Option<&Bound<'_, PyAny>>) -> PyResult<Arc<core::Entities>> {
+    match entities {
+        None => Ok(Arc::new(core::Entities::empty())),
+        Some(e) if e.is_none() => Ok(Arc::new(core::Entities::empty())),
+        Some(e) => match e.cast::<Entities>() {
+            Ok(ents) => Ok(ents.get().inner.clone()),
+            Err(_) => Ok(Entities::new(e)?.inner),
+        },
+    }
+}
+
+type PyResponse<'py> = Bound<'py, PyTuple>;
+
+fn response_to_py<'py>(py: Python<'py>, r: &core::Response) -> PyResult<PyResponse<'py>> {
+    let determining = PyTuple::new(py, r.determining.iter().map(|s| s.as_str()))?;
+    let errors = PyTuple::new(
+        py,
+        r.errors
+            .iter()
+            .map(|(id, msg)| PyTuple::new(py, [id.as_str(), msg.as_str()]))
+            .collect::<PyResult<Vec<_>>>()?,
+    )?;
+    let decision = PyString::new(py, r.decision.as_str());
+    PyTuple::new(
+        py,
+        [
+            decision.into_any(),
+            determining.into_any(),
+            errors.into_any(),
+        ],
+    )
+}
+
+/// Policies parsed once into a compact, indexed form; evaluated many times.
+#[pyclass(module = "lion._native", frozen)]
+pub struct PolicySet {
+    inner: core::PolicySet,
+}
+
+#[pymethods]
+impl PolicySet {
+    #[new]
+    #[pyo3(signature = (text, path = "<policies>"))]
+    fn new(text: &str, path: &str) -> PyResult<Self> {
+        let inner = core::PolicySet::parse(text, path, Limits::default()).map_err(to_py)?;
+        Ok(PolicySet { inner })
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// The policy ids, in file order.
+    #[getter]
+    fn ids(&self) -> Vec<String> {
+        self.inner.policies().iter().map(|p| p.id.clone()).collect()
+    }
+
+    fn __repr__(&self) -> String {
+        let permits = self
+            .inner
+            .policies()
+            .iter()
+            .filter(|p| p.effect == Effect::Permit)
+            .count();
+        format!(
+            "PolicySet({permits} permit, {} forbid)",
+            self.inner.len() - permits
+        )
+    }
+
+    /// (decision, sorted determining ids, sorted (policy id, message) errors).
+    #[pyo3(signature = (request, entities = None))]
+    fn evaluate<'py>(
+        &self,
+        py: Python<'py>,
+        request: &Bound<'py, PyAny>,
+        entities: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<PyResponse<'py>> {
+        let req = request_from_py(request, self.inner.limits())?;
+        let response = match entities {
+            Some(e) if !e.is_none() => match e.cast::<Entities>() {
+                Ok(ents) => self.inner.evaluate(&req, &ents.get().inner),
+                Err(_) => self.inner.evaluate(&req, &*entities_arg(Some(e))?),
+            },
+            _ => self.inner.evaluate(&req, &core::Entities::empty()),
+        };
+        response_to_py(py, &response)
+    }
+
+    /// `evaluate` for each request, with the GIL released while evaluating.
+    #[pyo3(signature = (requests, entities = None))]
+    fn evaluate_batch<'py>(
+        &self,
+        py: Python<'py>,
+        requests: &Bound<'py, PyAny>,
+        entities: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let ents = entities_arg(entities)?;
+        let mut reqs = Vec::new();
+        for item in requests.try_iter()? {
+            reqs.push(request_from_py(&item?, self.inner.limits())?);
+        }
+        let inner = &self.inner;
+        let responses: Vec<core::Response> =
+            py.detach(|| reqs.iter().map(|r| inner.evaluate(r, &ents)).collect());
+        let out = PyList::empty(py);
+        for r in &responses {
+            out.append(response_to_py(py, r)?)?;
+        }
+        Ok(out)
+    }
+}
+
+fn parse_effect(text: &str) -> PyResult<Effect> {
+    match text {
+        "permit" => Ok(Effect::Permit),
+        "forbid" => Ok(Effect::Forbid),
+        other => Err(to_py(CoreError::Policy(format!(
+            "unknown effect `{other}`, expected `permit` or `forbid`"
+        )))),
+    }
+}
+
+fn parse_kleene(text: &str) -> PyResult<Kleene> {
+    match text {
+        "TRUE" => Ok(Kleene::True),
+        "FALSE" => Ok(Kleene::False),
+        "UNKNOWN" => Ok(Kleene::Unknown),
+        other => Err(to_py(CoreError::Policy(format!(
+            "unknown value `{other}`, expected `TRUE`, `FALSE` or `UNKNOWN`"
+        )))),
+    }
+}
+
+/// The decision rule: (effect, policy id, value) triples -> (decision, determining ids).
+#[pyfunction]
+fn policy_combine<'py>(
+    py: Python<'py>,
+    triples: Vec<(String, String, String)>,
+) -> PyResult<(String, Bound<'py, PyTuple>)> {
+    let mut parsed = Vec::with_capacity(triples.len());
+    for (effect, id, value) in &triples {
+        parsed.push((parse_effect(effect)?, id.as_str(), parse_kleene(value)?));
+    }
+    let (decision, determining) = core::combine(parsed);
+    Ok((
+        decision.as_str().to_string(),
+        PyTuple::new(py, determining)?,
+    ))
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PolicySet>()?;
+    m.add_class::<Entities>()?;
+    m.add_function(wrap_pyfunction!(policy_combine, m)?)?;
     Ok(())
 }
