@@ -27,15 +27,15 @@ fn entry<'py>(
 impl PyMailbox {
     #[new]
     fn new(capacity: &Bound<'_, PyAny>) -> PyResult<Self> {
-        // Python ints beyond i128 are capacities no mailbox reaches; bools are refused.
-        let value = if capacity.is_instance_of::<PyInt>() && !capacity.is_instance_of::<PyBool>() {
-            Some(match capacity.extract::<i128>() {
-                Ok(n) => n,
-                Err(_) if capacity.gt(0)? => i128::MAX,
-                Err(_) => i128::MIN,
-            })
-        } else {
+        // A capacity beyond i128 is one no mailbox reaches, so it saturates.
+        let value = if capacity.is_instance_of::<PyBool>() || !capacity.is_instance_of::<PyInt>() {
             None
+        } else {
+            match capacity.extract::<i128>() {
+                Ok(n) => Some(n),
+                Err(_) if capacity.gt(0)? => Some(i128::MAX),
+                Err(_) => None,
+            }
         };
         match value {
             Some(capacity) => Ok(Self {
