@@ -1,0 +1,69 @@
+//! Category laws of morphism composition, and composition preserves security.
+
+use std::collections::BTreeSet;
+
+use lion_core::compose::{compose, identity, product, secure, Morphism};
+use lion_core::CoreError;
+use proptest::prelude::*;
+
+fn names(pool: &'static [&'static str]) -> impl Strategy<Value = BTreeSet<String>> {
+    proptest::sample::subsequence(pool.to_vec(), 0..=pool.len())
+        .prop_map(|v| v.into_iter().map(String::from).collect())
+}
+
+fn obj() -> impl Strategy<Value = Vec<String>> {
+    proptest::collection::vec(prop_oneof![Just("A"), Just("B"), Just("C")], 0..3)
+        .prop_map(|v| v.into_iter().map(String::from).collect())
+}
+
+fn morphism_from(source: Vec<String>) -> impl Strategy<Value = Morphism> {
+    (
+        obj(),
+        names(&["r", "w", "n"]),
+        names(&["p", "q", "s"]),
+        names(&["p", "q", "s"]),
+    )
+        .prop_filter_map("valid", move |(target, req, pre, post)| {
+            Morphism::new(source.clone(), target, req, pre, post, "").ok()
+        })
+}
+
+fn chain3() -> impl Strategy<Value = (Morphism, Morphism, Morphism)> {
+    obj()
+        .prop_flat_map(morphism_from)
+        .prop_flat_map(|f| {
+            let t = f.target.clone();
+            (Just(f), morphism_from(t))
+        })
+        .prop_flat_map(|(f, g)| {
+            let t = g.target.clone();
+            (Just(f), Just(g), morphism_from(t))
+        })
+}
+
+fn fail(e: CoreError) -> TestCaseError {
+    TestCaseError::fail(e.to_string())
+}
+
+proptest! {
+    #[test]
+    fn identity_and_associativity((f, g, h) in chain3()) {
+        let left = identity(f.source.clone()).map_err(fail)?;
+        let right = identity(f.target.clone()).map_err(fail)?;
+        prop_assert_eq!(compose(&left, &f).map_err(fail)?, f.clone());
+        prop_assert_eq!(compose(&f, &right).map_err(fail)?, f.clone());
+        let fg_h = compose(&compose(&f, &g).map_err(fail)?, &h).map_err(fail)?;
+        let f_gh = compose(&f, &compose(&g, &h).map_err(fail)?).map_err(fail)?;
+        prop_assert_eq!(fg_h, f_gh);
+    }
+
+    #[test]
+    fn product_is_associative_with_unit((f, g, h) in chain3(), granted in names(&["r", "w", "n"])) {
+        let unit = identity(Vec::new()).map_err(fail)?;
+        prop_assert_eq!(product(&f, &unit), f.clone());
+        prop_assert_eq!(product(&product(&f, &g), &h), product(&f, &product(&g, &h)));
+        let both_secure = secure(&f, &granted) && secure(&g, &granted);
+        prop_assert_eq!(secure(&product(&f, &g), &granted), both_secure);
+        prop_assert_eq!(secure(&compose(&f, &g).map_err(fail)?, &granted), both_secure);
+    }
+}
