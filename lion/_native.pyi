@@ -10,6 +10,31 @@ def hmac_sha256_verify(key: bytes, message: bytes, tag: bytes) -> bool: ...
 
 # --- policy (lion_rs/py/src/policy.rs) ---
 
+#: `(decision, sorted determining ids, sorted (policy id, message) errors)`.
+_PolicyResult = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]
+
+@final
+class Entities:
+    """A Cedar entity store: JSON text, or the decoded list; PolicyError on bad input."""
+
+    def __new__(cls, data: object) -> Entities: ...
+    def __len__(self) -> int: ...
+
+@final
+class PolicySet:
+    """Cedar-syntax policies parsed once; PolicyError (with path:line:col) on bad text."""
+
+    def __new__(cls, text: str, path: str = "<policies>") -> PolicySet: ...
+    def __len__(self) -> int: ...
+    @property
+    def ids(self) -> list[str]: ...
+    def evaluate(self, request: object, entities: Entities | None = None) -> _PolicyResult: ...
+    def evaluate_batch(
+        self, requests: Iterable[object], entities: Entities | None = None
+    ) -> list[_PolicyResult]: ...
+
+def policy_combine(triples: Sequence[tuple[str, str, str]]) -> tuple[str, tuple[str, ...]]: ...
+
 # --- capability (lion_rs/py/src/capability.rs) ---
 
 #: A capability as `(id, holder, resource, rights, expiry, parent)`.

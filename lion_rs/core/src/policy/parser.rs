@@ -735,7 +735,12 @@ impl<'a> Parser<'a> {
     }
 
     fn binary(&mut self, min: u8) -> PResult<(Expr, Span)> {
-        let (mut left, start) = self.unary()?;
+        let (left, start) = self.unary()?;
+        self.binary_from(min, left, start)
+    }
+
+    fn binary_from(&mut self, min: u8, left: Expr, start: Span) -> PResult<(Expr, Span)> {
+        let mut left = left;
         let mut had_rel = false;
         while let Some(level) = self.peek_binop() {
             if level < min {
@@ -1007,7 +1012,12 @@ impl<'a> Parser<'a> {
     }
 
     fn member(&mut self) -> PResult<(Expr, Span)> {
-        let (mut expr, start) = self.primary()?;
+        let (expr, start) = self.primary()?;
+        self.member_from(expr, start)
+    }
+
+    fn member_from(&mut self, expr: Expr, start: Span) -> PResult<(Expr, Span)> {
+        let mut expr = expr;
         loop {
             if self.is_p(".") {
                 self.bump();
@@ -1198,18 +1208,33 @@ impl<'a> Parser<'a> {
                 ))
             }
             T::P("(") => {
-                self.bump();
-                let (inner, _) = self.expr()?;
-                self.expect_p(")")?;
-                self.no_slot(&[&inner]);
-                if matches!(inner.kind, ExprKind::BigLit(_)) {
-                    self.record(
-                        format!("integer literal `{INT_MAX_PLUS_ONE}` is too large"),
-                        span,
-                    );
+                // A run of `(` is read without recursion: parentheses add no
+                // nesting to the AST, so any number of them is fine.
+                let mut opens = Vec::new();
+                while self.is_p("(") {
+                    opens.push(self.bump().span());
                 }
-                let (kind, ispan, depth) = (inner.kind, inner.span, inner.depth);
-                Ok((self.node(kind, ispan, depth, span), span))
+                let (mut expr, _) = self.expr()?;
+                loop {
+                    self.expect_p(")")?;
+                    let open = opens.pop().unwrap_or(span);
+                    self.no_slot(&[&expr]);
+                    if matches!(expr.kind, ExprKind::BigLit(_)) {
+                        self.record(
+                            format!("integer literal `{INT_MAX_PLUS_ONE}` is too large"),
+                            open,
+                        );
+                    }
+                    let (kind, ispan, depth) = (expr.kind, expr.span, expr.depth);
+                    expr = self.node(kind, ispan, depth, open);
+                    if opens.is_empty() {
+                        return Ok((expr, open));
+                    }
+                    // The parenthesized expression starts the enclosing one.
+                    let (m, _) = self.member_from(expr, open)?;
+                    let (b, _) = self.binary_from(0, m, open)?;
+                    expr = b;
+                }
             }
             T::P("[") => {
                 self.bump();
