@@ -229,6 +229,62 @@ def test_decoding_refuses_malformed_payloads_alike(payload: bytes, tag: bytes, p
     assert outcome(lambda: rs.verify(token)) == outcome(lambda: py.verify(token))
 
 
+def loose_pack(value: Any, wide: Callable[[], bool]) -> bytes:
+    """MessagePack where `wide()` chooses a longer-than-shortest header at each value."""
+    if value is None:
+        return b"\xc0"
+    if isinstance(value, int):
+        if 0 <= value < 2**16 and wide():
+            return b"\xcd" + value.to_bytes(2, "big")
+        if -(2**15) <= value < 0 and wide():
+            return b"\xd1" + value.to_bytes(2, "big", signed=True)
+        return msgspec.msgpack.encode(value)
+    if isinstance(value, str):
+        raw = value.encode()
+        if len(raw) < 256 and wide():
+            return b"\xd9" + bytes([len(raw)]) + raw
+        return msgspec.msgpack.encode(value)
+    if len(value) < 16 and not wide():
+        head = bytes([0x90 | len(value)])
+    else:
+        head = b"\xdc" + len(value).to_bytes(2, "big")
+    return head + b"".join(loose_pack(item, wide) for item in value)
+
+
+short_text = st.text("ab-_/*é", min_size=0, max_size=4)
+typed_links = st.lists(
+    st.tuples(
+        short_text,
+        short_text,
+        short_text,
+        st.lists(st.sampled_from(["read", "write", "x", ""]), max_size=3),
+        st.integers(-40, 300) | st.integers(0, 2**64 - 1),
+        st.none() | short_text,
+    ).map(list),
+    min_size=0,
+    max_size=3,
+)
+
+
+@EXAMPLES
+@given(
+    links=typed_links,
+    version=st.sampled_from([1, 1, 2]),
+    widths=st.lists(st.booleans(), min_size=1, max_size=64),
+    tag=st.binary(min_size=32, max_size=32),
+)
+def test_non_canonical_but_well_typed_payloads_are_refused_alike(
+    links: list[Any], version: int, widths: list[bool], tag: bytes
+) -> None:
+    choices = iter(widths * 20)
+    payload = loose_pack(["lion-cap", version, links], lambda: next(choices, False))
+    py, rs = pair()
+    token = f"lion1.{b64(payload)}.{b64(tag)}"
+    expected = outcome(lambda: py.verify(token))
+    assert expected[0] == "error"
+    assert outcome(lambda: rs.verify(token)) == expected
+
+
 @EXAMPLES
 @given(text=st.text(st.sampled_from("lion1.AZaz09-_=+/ é"), max_size=30))
 def test_garbage_strings_are_refused_alike(text: str) -> None:
@@ -247,34 +303,40 @@ def test_oversized_token_is_refused_alike() -> None:
 
 # --- the authority, operation by operation ----------------------------------------------------
 
+# Mostly valid values, so that derivations get deep enough to be interesting.
+op_ids = st.sampled_from(["a", "b", "c", "d", "e", "f", "A-1", "bad id"])
+op_names = st.sampled_from(["alice", "bob", "carol", "alice", ""])
+op_resources = st.sampled_from(["*", "docs/*", "docs/a", "docs/a/*", "docs/a/b", "a", "docs/.."])
+op_rights = st.frozensets(st.sampled_from(["read", "write", "exec", "read", ""]), max_size=3)
+op_expiries = st.integers(40, 100) | st.sampled_from([-1, 2**63])
 ops = st.one_of(
-    st.tuples(st.just("mint"), names, resources, rights_sets, expiries, ids),
+    st.tuples(st.just("mint"), op_names, op_resources, op_rights, op_expiries, op_ids),
     st.tuples(
         st.just("attenuate"),
         st.integers(0, 20),
-        st.none() | resources,
-        st.none() | rights_sets,
-        st.none() | expiries,
-        ids,
+        st.none() | op_resources,
+        st.none() | op_rights,
+        st.none() | op_expiries,
+        op_ids,
     ),
     st.tuples(
         st.just("transfer"),
         st.integers(0, 20),
-        names,
-        st.none() | names,
-        st.none() | resources,
-        st.none() | rights_sets,
-        st.none() | expiries,
-        ids,
+        op_names,
+        st.none() | op_names,
+        st.none() | op_resources,
+        st.none() | op_rights,
+        st.none() | op_expiries,
+        op_ids,
     ),
-    st.tuples(st.just("revoke"), st.integers(0, 20) | ids),
+    st.tuples(st.just("revoke"), st.integers(0, 20) | op_ids),
     st.tuples(st.just("verify"), st.integers(0, 20), st.none() | st.integers(0, 110)),
     st.tuples(
         st.just("authorize"),
         st.integers(0, 20),
-        resources,
+        op_resources,
         st.sampled_from(["read", "write", "exec"]),
-        st.none() | names,
+        st.none() | op_names,
         st.none() | st.integers(0, 110),
     ),
 )
