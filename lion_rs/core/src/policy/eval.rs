@@ -49,6 +49,11 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// The steps spent on the last policy evaluated (its conditions only).
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
     #[inline]
     fn tick(&mut self, cost: usize) -> R<()> {
         self.steps += cost;

@@ -968,6 +968,8 @@ impl<'a> Parser<'a> {
                 format!("too many occurrences of `{op}` in a row"),
                 first.span(),
             );
+            // Refused anyway: do not build (and later drop) a long chain.
+            return Ok((Self::dummy(first.span()), first.span()));
         }
         let mut expr = inner;
         for tok in ops.iter().rev() {
@@ -1394,7 +1396,46 @@ fn end_position(src: &str) -> Span {
 }
 
 /// Parse a policy file into policies with their ids.
+/// Nesting below this many levels is parsed on the caller's stack.
+const SHALLOW: usize = 128;
+/// Deeper text is parsed on a thread with this much stack, up to `DEEP` levels
+/// (the reference has no nesting bound of its own but the AST depth limit).
+const BIG_STACK: usize = 256 << 20;
+const DEEP: usize = 10_000;
+
+/// Parse a policy file into policies with their ids.
+///
+/// The parser recurses once per nesting level (parentheses excepted), so
+/// text that might nest deeply is parsed on a thread with a large stack;
+/// beyond `DEEP` levels it is refused as nested too deeply.
 pub fn parse_policies(text: &str, path: &str, limits: &Limits) -> Result<Vec<Policy>> {
+    // Every recursion opens a `(`, `[`, `{` or an `if`: count them as a bound.
+    let openers = text
+        .bytes()
+        .filter(|b| matches!(b, b'(' | b'[' | b'{'))
+        .count()
+        + text.matches("if").count();
+    if openers <= SHALLOW {
+        return parse_with(text, path, limits, DEEP);
+    }
+    let spawned = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(BIG_STACK)
+            .spawn_scoped(scope, || parse_with(text, path, limits, DEEP))
+            .ok()
+            .map(|handle| handle.join())
+    });
+    match spawned {
+        Some(Ok(result)) => result,
+        Some(Err(_)) => Err(CoreError::Policy(format!(
+            "{path}: internal error while reading policies"
+        ))),
+        // No thread to be had: parse here, with the nesting the stack surely allows.
+        None => parse_with(text, path, limits, SHALLOW),
+    }
+}
+
+fn parse_with(text: &str, path: &str, limits: &Limits, hard_nest: usize) -> Result<Vec<Policy>> {
     let origin = Span { line: 1, col: 1 };
     if text.len() > limits.max_source_length && text.chars().count() > limits.max_source_length {
         return Err(located(
@@ -1416,7 +1457,7 @@ pub fn parse_policies(text: &str, path: &str, limits: &Limits) -> Result<Vec<Pol
         pending: Vec::new(),
         next_big: 0,
         nest: 0,
-        hard_nest: 2 * limits.max_depth + 100,
+        hard_nest,
         end: end_position(text),
     };
     let drafts = match p.policies() {
