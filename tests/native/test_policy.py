@@ -556,3 +556,32 @@ def test_api_shape() -> None:
     assert len(_native.Entities("[]")) == 0
     with pytest.raises(PolicyError, match=r"^rules\.cedar:1:1: "):
         _native.PolicySet("oops", "rules.cedar")
+
+
+JUNCTION_OPERANDS = [
+    "true",
+    "false",
+    "context.x",
+    "1",
+    "principal.missing",
+    "(1 + 9223372036854775807 > 0)",
+]
+
+
+@SETTINGS
+@given(
+    st.lists(st.sampled_from(JUNCTION_OPERANDS), min_size=2, max_size=4),
+    st.lists(st.sampled_from(["&&", "||"]), min_size=3, max_size=3),
+    st.sampled_from(["when", "unless"]),
+)
+def test_kleene_junctions_and_errors_agree(operands: list[str], ops: list[str], kind: str) -> None:
+    expr = operands[0]
+    for op, operand in zip(ops, operands[1:], strict=False):
+        expr = f"{expr} {op} {operand}"
+    cond = f"if {expr} then {operands[-1]} else {operands[0]}"
+    policies = (
+        f"permit(principal, action, resource) {kind} {{ {expr} }};\n"
+        f"forbid(principal, action, resource) {kind} {{ ({expr}) && false }};\n"
+        f"permit(principal, action, resource) when {{ {cond} }};"
+    )
+    assert_same(policies, REQ, ENTITIES)

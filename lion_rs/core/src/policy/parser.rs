@@ -746,7 +746,8 @@ impl<'a> Parser<'a> {
             if level < min {
                 break;
             }
-            if level == REL && had_rel {
+            // After a relation only `&&`, `||` or a closer may follow.
+            if had_rel && level >= REL {
                 return Err(self.unexpected(""));
             }
             let op = self.tok();
