@@ -1,15 +1,23 @@
-"""The Rust backend: thin wrappers that give `lion._native` the Python kernel's types."""
+"""The Rust backend: thin wrappers that give `lion._native` the Python kernel's types.
+
+Everything is decided in Rust; these wrappers only convert: tuples from the
+core become `Response`, `Capability`, `CapabilityToken` and `Morphism`, so
+callers see the same values whichever backend they chose.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from lion import _native
+from lion.errors import CapabilityError
+from lion.kernel.capability import Capability, CapabilityToken, decode_token
+from lion.kernel.compose import CompositionError, Morphism
 from lion.kernel.decision import Decision
 from lion.kernel.policy import PolicyErrorInfo, Response
 
-__all__ = ["RustPolicies"]
+__all__ = ["RustAuthority", "RustBackend", "RustPolicies"]
 
 _DECISIONS = {d.name: d for d in Decision}
 
@@ -36,6 +44,11 @@ class RustPolicies:
     def __len__(self) -> int:
         return len(self._set)
 
+    @property
+    def ids(self) -> list[str]:
+        """The policy ids, in file order."""
+        return self._set.ids
+
     def evaluate(self, request: Any, entities: Any = None) -> Response:
         return _response(self._set.evaluate(request, _entities(entities)))
 
@@ -48,3 +61,153 @@ def _entities(entities: Any) -> _native.Entities | None:
     if entities is None or isinstance(entities, _native.Entities):
         return entities
     return _native.Entities(entities)
+
+
+def _capability(raw: tuple[str, str, str, frozenset[str], int, str | None]) -> Capability:
+    cap_id, holder, resource, rights, expiry, parent = raw
+    return Capability(
+        id=cap_id, holder=holder, resource=resource, rights=rights, expiry=expiry, parent=parent
+    )
+
+
+def _text(token: CapabilityToken | str) -> str:
+    if isinstance(token, str):
+        return token
+    if isinstance(token, CapabilityToken):
+        return token.encode()
+    raise CapabilityError(f"expected a capability token, got {type(token).__name__}")
+
+
+class RustAuthority:
+    """The Rust capability authority with the Python authority's interface and types."""
+
+    __slots__ = ("_auth",)
+
+    def __init__(
+        self,
+        key: bytes | str | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        revoked: Iterable[str] = (),
+    ) -> None:
+        tick = None if clock is None else (lambda: int(clock()))
+        self._auth = _native.CapabilityAuthority(key, clock=tick, revoked=list(revoked))
+
+    def __repr__(self) -> str:
+        return f"CapabilityAuthority(key=<hidden>, revoked={len(self._auth.revoked)}, rust)"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise CapabilityError("a capability authority holds a secret key and cannot be serialized")
+
+    def now(self) -> int:
+        return self._auth.now()
+
+    def mint(
+        self,
+        holder: str,
+        resource: str,
+        rights: Iterable[str],
+        expiry: int,
+        *,
+        id: str | None = None,
+    ) -> CapabilityToken:
+        return decode_token(self._auth.mint(holder, resource, rights, expiry, id=id))
+
+    def attenuate(
+        self,
+        token: CapabilityToken | str,
+        *,
+        rights: Iterable[str] | None = None,
+        resource: str | None = None,
+        expiry: int | None = None,
+        id: str | None = None,
+    ) -> CapabilityToken:
+        text = self._auth.attenuate(
+            _text(token), rights=rights, resource=resource, expiry=expiry, id=id
+        )
+        return decode_token(text)
+
+    def transfer(
+        self,
+        token: CapabilityToken | str,
+        holder: str,
+        *,
+        by: str | None = None,
+        rights: Iterable[str] | None = None,
+        resource: str | None = None,
+        expiry: int | None = None,
+        id: str | None = None,
+    ) -> CapabilityToken:
+        text = self._auth.transfer(
+            _text(token), holder, by=by, rights=rights, resource=resource, expiry=expiry, id=id
+        )
+        return decode_token(text)
+
+    def verify(self, token: CapabilityToken | str, *, now: int | None = None) -> Capability:
+        return _capability(self._auth.verify(_text(token), now=now))
+
+    def authorize(
+        self,
+        token: CapabilityToken | str,
+        resource: str,
+        right: str,
+        *,
+        holder: str | None = None,
+        now: int | None = None,
+    ) -> Capability:
+        return _capability(
+            self._auth.authorize(_text(token), resource, right, holder=holder, now=now)
+        )
+
+    def revoke(self, target: str | Capability | CapabilityToken) -> None:
+        cap_id = target.id if isinstance(target, Capability | CapabilityToken) else target
+        self._auth.revoke(cap_id)
+
+    def is_revoked(self, cap_id: str) -> bool:
+        return self._auth.is_revoked(cap_id)
+
+    @property
+    def revoked(self) -> frozenset[str]:
+        return self._auth.revoked
+
+
+def _morphism_tuple(m: Morphism) -> tuple[Any, ...]:
+    if not isinstance(m, Morphism):
+        raise CompositionError(f"expected a morphism, got `{type(m).__name__}`")
+    return (m.source, m.target, m.required, m.pre, m.post, m.name)
+
+
+def _morphism(raw: tuple[Any, ...]) -> Morphism:
+    source, target, required, pre, post, name = raw
+    return Morphism(source, target, required, pre, post, name=name)
+
+
+class RustBackend:
+    """The Rust core (`lion._native`), built by `make build`."""
+
+    name = "rust"
+
+    def policy_set(self, text: str, path: str = "<policies>") -> RustPolicies:
+        return RustPolicies(text, path)
+
+    def entities(self, data: Any) -> _native.Entities:
+        return _native.Entities(data)
+
+    def authority(
+        self, key: bytes | str | None = None, *, clock: Callable[[], float] | None = None
+    ) -> RustAuthority:
+        return RustAuthority(key, clock=clock)
+
+    def compose(self, f: Morphism, g: Morphism) -> Morphism:
+        return _morphism(_native.compose_morphisms(_morphism_tuple(f), _morphism_tuple(g)))
+
+    def product(self, f: Morphism, g: Morphism) -> Morphism:
+        return _morphism(_native.product_morphisms(_morphism_tuple(f), _morphism_tuple(g)))
+
+    def would_deadlock(self, waiting_on: Mapping[str, str], waiter: str, target: str) -> bool:
+        return _native.would_deadlock(waiting_on, waiter, target)
+
+    def __repr__(self) -> str:
+        return "RustBackend()"

@@ -19,18 +19,19 @@ and with each other.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 from lion.errors import BackendError
 from lion.kernel import compose as _compose
 from lion.kernel.actor import would_deadlock as _would_deadlock
-from lion.kernel.capability import CapabilityAuthority
+from lion.kernel.capability import Capability, CapabilityAuthority, CapabilityToken
 from lion.kernel.policy import Entities, PolicySet, Response
 
 __all__ = [
     "BACKENDS",
     "ENV_VAR",
+    "Authority",
     "Backend",
     "PolicyEngine",
     "PythonBackend",
@@ -57,6 +58,63 @@ class PolicyEngine(Protocol):
         ...
 
 
+class Authority(Protocol):
+    """A capability authority: `lion.kernel.capability.CapabilityAuthority` or the Rust one."""
+
+    def now(self) -> int: ...
+
+    def mint(
+        self,
+        holder: str,
+        resource: str,
+        rights: Iterable[str],
+        expiry: int,
+        *,
+        id: str | None = None,
+    ) -> CapabilityToken: ...
+
+    def attenuate(
+        self,
+        token: CapabilityToken | str,
+        *,
+        rights: Iterable[str] | None = None,
+        resource: str | None = None,
+        expiry: int | None = None,
+        id: str | None = None,
+    ) -> CapabilityToken: ...
+
+    def transfer(
+        self,
+        token: CapabilityToken | str,
+        holder: str,
+        *,
+        by: str | None = None,
+        rights: Iterable[str] | None = None,
+        resource: str | None = None,
+        expiry: int | None = None,
+        id: str | None = None,
+    ) -> CapabilityToken: ...
+
+    def verify(self, token: CapabilityToken | str, *, now: int | None = None) -> Capability: ...
+
+    def authorize(
+        self,
+        token: CapabilityToken | str,
+        resource: str,
+        right: str,
+        *,
+        holder: str | None = None,
+        now: int | None = None,
+    ) -> Capability: ...
+
+    def revoke(self, target: str | Capability | CapabilityToken) -> None: ...
+
+    def is_revoked(self, cap_id: str) -> bool: ...
+
+    @property
+    def revoked(self) -> frozenset[str]: ...
+
+
 class Backend(Protocol):
     """What the runtime needs from a kernel implementation."""
 
@@ -72,7 +130,7 @@ class Backend(Protocol):
 
     def authority(
         self, key: bytes | str | None = None, *, clock: Callable[[], float] | None = None
-    ) -> CapabilityAuthority:
+    ) -> Authority:
         """A capability authority holding `key` (or LION_CAPABILITY_KEY)."""
         ...
 

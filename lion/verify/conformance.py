@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -34,8 +35,8 @@ from hypothesis import strategies as st
 from lion.errors import VerifyError
 from lion.spec import ast
 from lion.verify.interpret import Interpreter
-from lion.verify.strategies import args_of
-from lion.verify.values import format_value, from_json, to_json
+from lion.verify.strategies import args_of, from_type
+from lion.verify.values import MapValue, RecordValue, domain, format_value, from_json, to_json
 
 __all__ = [
     "BindResult",
@@ -47,6 +48,8 @@ __all__ = [
 ]
 
 MAX_STEPS = 12  # actions per generated machine run
+ENABLE_TRIES = 12  # argument draws per step, looking for a tuple the spec enables
+NEAR_MISS = 0.3  # chance that a step then changes one of its arguments
 
 
 @dataclass
@@ -176,18 +179,116 @@ def _machine_case(
     return case
 
 
-def _machine_runs(machine: ast.Machine) -> st.SearchStrategy[dict[str, Any]]:
-    step = (
-        st.one_of(*[st.tuples(st.just(a.name), args_of(a.params)) for a in machine.actions])
-        if machine.actions
-        else st.nothing()
-    )
-    return st.fixed_dictionaries(
-        {
-            "init": args_of(machine.init.params),
-            "steps": st.lists(step, max_size=MAX_STEPS),
-        }
-    )
+def _collect(value: Any, ty: ast.Type, pool: dict[Any, list[Any]]) -> None:
+    """Add `value` and every value inside it to `pool`, by type (ints by value alone)."""
+    found = pool.setdefault("int" if isinstance(ty, ast.IntType) else ty, [])
+    if value not in found:
+        found.append(value)
+    if isinstance(ty, ast.SetType):
+        for elem in value:
+            _collect(elem, ty.elem, pool)
+    elif isinstance(ty, ast.MapType):
+        for k, v in value.items():
+            _collect(k, ty.key, pool)
+            _collect(v, ty.value, pool)
+    elif isinstance(ty, ast.OptionType) and value is not None:
+        _collect(value, ty.elem, pool)
+    elif isinstance(ty, ast.RecordType):
+        for name, fty in ty.fields:
+            _collect(value[name], fty, pool)
+
+
+def _machine_runs(module: ast.Module, machine: ast.Machine) -> st.SearchStrategy[dict[str, Any]]:
+    """Random runs in which most steps are actions the spec enables.
+
+    Uniform arguments rarely enable a guarded action (derive from a minted,
+    unrevoked capability, with rights it has), so runs would be mostly
+    refusals. So each argument is either fresh or a value that occurs in the
+    spec state at that point (an id in use, a capability's rights), records
+    field by field; and each step draws up to ENABLE_TRIES argument tuples,
+    keeping the first the spec enables (else the last one, a refusal).
+    """
+    interp = Interpreter(module)
+    types = {v.name: v.ty for v in machine.vars}
+    params = {a.name: a.params for a in machine.actions}
+    actions = sorted(params)
+    fresh: dict[ast.Type, st.SearchStrategy[Any]] = {}
+
+    def value(draw: st.DrawFn, rng: random.Random, ty: ast.Type, pool: dict[Any, list[Any]]) -> Any:
+        if isinstance(ty, ast.RecordType):
+            return RecordValue(ty.name, {n: value(draw, rng, fty, pool) for n, fty in ty.fields})
+        if isinstance(ty, ast.IntType):
+            known = [v for v in pool.get("int", ()) if ty.lo <= v <= ty.hi] if ty.bounded else []
+        else:
+            known = pool.get(ty, [])
+        if known and rng.random() < 0.5:
+            return rng.choice(known)
+        if _finite(ty):
+            return _random_value(rng, ty)
+        if ty not in fresh:
+            fresh[ty] = from_type(ty)
+        return draw(fresh[ty])
+
+    @st.composite
+    def runs(draw: st.DrawFn) -> dict[str, Any]:
+        init = draw(args_of(machine.init.params))
+        first = interp.init(machine.name, *init.values())
+        steps: list[tuple[str, dict[str, Any]]] = []
+        if first is None or not actions:
+            return {"init": init, "steps": steps}
+        state = first
+        for _ in range(draw(st.integers(0, MAX_STEPS))):
+            action = draw(st.sampled_from(actions))
+            # One drawn seed per step keeps Hypothesis's work small; the run
+            # records the concrete arguments, so replay does not need the seed.
+            rng = random.Random(draw(st.integers(0, 2**32 - 1)))
+            pool: dict[Any, list[Any]] = {}
+            for name, current in state.items():
+                if name in types:
+                    _collect(current, types[name], pool)
+            args = {p.name: value(draw, rng, p.ty, pool) for p in params[action]}
+            for _ in range(ENABLE_TRIES - 1):
+                if interp.step(machine.name, action, state, *args.values()) is not None:
+                    break
+                args = {p.name: value(draw, rng, p.ty, pool) for p in params[action]}
+            if params[action] and rng.random() < NEAR_MISS:
+                # change one argument of a (likely) enabled step: refusals that
+                # differ from an allowed call in one detail catch missing checks
+                p = rng.choice(params[action])
+                args = {**args, p.name: value(draw, rng, p.ty, pool)}
+            nxt = interp.step(machine.name, action, state, *args.values())
+            state = state if nxt is None else nxt
+            steps.append((action, args))
+        return {"init": init, "steps": steps}
+
+    return runs()
+
+
+def _random_value(rng: random.Random, ty: ast.Type) -> Any:
+    """A uniform-ish random value of a finite type."""
+    if isinstance(ty, ast.SetType):
+        return frozenset(v for v in domain(ty.elem) if rng.random() < 0.5)
+    if isinstance(ty, ast.OptionType):
+        return None if rng.random() < 0.25 else _random_value(rng, ty.elem)
+    if isinstance(ty, ast.MapType):
+        return MapValue({k: _random_value(rng, ty.value) for k in domain(ty.key)})
+    if isinstance(ty, ast.RecordType):
+        return RecordValue(ty.name, {n: _random_value(rng, fty) for n, fty in ty.fields})
+    return rng.choice(domain(ty))
+
+
+def _finite(ty: ast.Type) -> bool:
+    if isinstance(ty, ast.IntType):
+        return ty.bounded
+    if isinstance(ty, ast.StringType):
+        return False
+    if isinstance(ty, ast.SetType | ast.OptionType):
+        return _finite(ty.elem)
+    if isinstance(ty, ast.MapType):
+        return _finite(ty.key) and _finite(ty.value)
+    if isinstance(ty, ast.RecordType):
+        return all(_finite(fty) for _, fty in ty.fields)
+    return True
 
 
 def _encode_run(machine: ast.Machine, run: dict[str, Any]) -> dict[str, Any]:
@@ -265,7 +366,7 @@ def _plan(module: ast.Module, bind: ast.Bind, reference: str) -> _Plan:
     machine = module.machines[bind.name]
     return _Plan(
         "machine",
-        _machine_runs(machine),
+        _machine_runs(module, machine),
         _machine_case(module, machine, target),
         lambda run: _encode_run(machine, run),
         lambda data: _decode_run(machine, data),

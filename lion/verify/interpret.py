@@ -57,12 +57,17 @@ def conforms(value: Any, ty: Type) -> bool:
     return False
 
 
+MEMO_SIZE = 200_000  # remembered function calls per interpreter
+
+
 class Interpreter:
     """Evaluates the definitions of one checked module (and those it imports)."""
 
     def __init__(self, module: ast.Module) -> None:
         self.module = module
         self._consts: dict[str, Any] = {}
+        # Spec functions are pure and values hashable, so calls can be remembered.
+        self._memo: dict[tuple[str, tuple[Any, ...]], Any] = {}
 
     # ---- errors
     def _fail(self, message: str, pos: ast.Pos) -> SpecEvaluationError:
@@ -139,11 +144,20 @@ class Interpreter:
         return new
 
     def _call(self, fn: ast.Fn, args: list[Any], pos: ast.Pos) -> Any:
+        key = (fn.name, tuple(args))
+        if key in self._memo:
+            return self._memo[key]
         env = {
             p.name: self._store(v, p.ty, f"argument `{p.name}` of `{fn.name}`", pos)
             for p, v in zip(fn.params, args, strict=True)
         }
-        return self._store(self.eval(fn.body, env), fn.result, f"the result of `{fn.name}`", fn.pos)
+        result = self._store(
+            self.eval(fn.body, env), fn.result, f"the result of `{fn.name}`", fn.pos
+        )
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = result
+        return result
 
     def eval(
         self, e: ast.Expr, env: Mapping[str, Any], state: Mapping[str, Any] | None = None

@@ -49,9 +49,9 @@ def test_saved_corpus_replays_clean(module: ast.Module, bind_: ast.Bind) -> None
     assert replay_corpus(module, bind_, CORPUS) == []
 
 
-def _caught(name: str, tmp_path: Path) -> conformance.BindResult:
+def _caught(name: str, tmp_path: Path, examples: int = 500) -> conformance.BindResult:
     module, b = bind(name)
-    result = check_bind(module, b, examples=500, corpus=tmp_path)
+    result = check_bind(module, b, examples=examples, corpus=tmp_path)
     assert not result.ok, "planted bug not caught"
     assert result.failing_text  # the shrunk input, in spec syntax
     # the saved input reproduces the failure
@@ -145,3 +145,45 @@ def test_planted_deadlock_check_bug_is_caught(
     monkeypatch.setattr(actors_binding, "would_deadlock", only_direct)
     _caught("closes_cycle", tmp_path)
     assert kactor.would_deadlock({"A": "B", "B": "C"}, "C", "A")  # the real check sees it
+
+
+def test_planted_attenuation_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = kcap.attenuation_error
+
+    def forgets_expiry(parent: kcap.Capability, child: kcap.Capability) -> str | None:
+        # the child may outlive its parent
+        return real(parent, child.__class__(**{**_fields(child), "expiry": parent.expiry}))
+
+    monkeypatch.setattr(kcap, "attenuation_error", forgets_expiry)
+    result = _caught("Authority", tmp_path, examples=1500)
+    assert "derive" in result.failing_text
+
+
+def test_planted_holder_check_bug_is_caught(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real = kcap.CapabilityAuthority.authorize
+
+    def any_holder(self: Any, token: Any, resource: str, right: str, **kw: Any) -> Any:
+        kw.pop("holder", None)  # the confused deputy: whoever presents the token may use it
+        return real(self, token, resource, right, **kw)
+
+    monkeypatch.setattr(kcap.CapabilityAuthority, "authorize", any_holder)
+    result = _caught("Authority", tmp_path)
+    assert "use" in result.failing_text
+
+
+def test_planted_transfer_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = kcap.CapabilityAuthority.transfer
+
+    def anyone_may_transfer(self: Any, token: Any, holder: str, **kw: Any) -> Any:
+        kw.pop("by", None)
+        return real(self, token, holder, **kw)
+
+    monkeypatch.setattr(kcap.CapabilityAuthority, "transfer", anyone_may_transfer)
+    result = _caught("Authority", tmp_path)
+    assert "give" in result.failing_text
+
+
+def _fields(cap: kcap.Capability) -> dict[str, Any]:
+    return {f: getattr(cap, f) for f in cap.__struct_fields__}

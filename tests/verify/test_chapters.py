@@ -75,21 +75,27 @@ MUTANTS = [
     # capabilities
     (
         "capabilities",
-        "rights: p.rights inter rights",
-        "rights: p.rights union rights",
-        ["attenuation_never_widens", "least_authority"],
+        "  rights subset p.rights and narrower_or_equal(scope, p.scope) and expiry <= p.expiry",
+        "  narrower_or_equal(scope, p.scope) and expiry <= p.expiry",
+        ["attenuation_never_widens", "least_authority", "attenuation_covers_less"],
     ),
     (
         "capabilities",
-        "expiry: min(p.expiry, expiry)",
-        "expiry: max(p.expiry, expiry)",
+        "  rights subset p.rights and narrower_or_equal(scope, p.scope) and expiry <= p.expiry",
+        "  rights subset p.rights and narrower_or_equal(scope, p.scope)",
         ["attenuation_never_widens"],
     ),
     (
         "capabilities",
-        "scope: p.scope inter scope",
-        "scope: scope",
-        ["attenuation_never_widens", "least_authority"],
+        "  rights subset p.rights and narrower_or_equal(scope, p.scope) and expiry <= p.expiry",
+        "  rights subset p.rights and expiry <= p.expiry",
+        ["attenuation_never_widens", "least_authority", "attenuation_covers_less"],
+    ),
+    (
+        "capabilities",
+        "      and may_attenuate(cap[p], rights, scope, expiry)",
+        "",
+        ["derived_within_parent"],
     ),
     (
         "capabilities",
@@ -105,8 +111,8 @@ MUTANTS = [
     ),
     (
         "capabilities",
-        "a.right in c.rights and a.res in c.scope and now < c.expiry",
-        "a.right in c.rights and a.res in c.scope",
+        "a.right in c.rights and covers_path(c.scope, a.res) and now < c.expiry",
+        "a.right in c.rights and covers_path(c.scope, a.res)",
         ["expired_covers_nothing"],
     ),
     # actors
