@@ -30,7 +30,7 @@ build: $(STAMPS)/native ## set up the venv and build the Rust extension (lion._n
 
 .PHONY: verify
 verify: build ## prove every theorem in spec/ and check conformance
-	$(VENV)/bin/lion-verify spec/ --check-index --backend python
+	$(VENV)/bin/lion-verify spec/ --check-index --backend all
 
 # llama-cpp-python's OpenAI-compatible server and the SmolLM2-135M GGUF, for the wire tests
 $(STAMPS)/llama: $(STAMPS)/venv
@@ -45,7 +45,7 @@ $(STAMPS)/llama: $(STAMPS)/venv
 test: build $(STAMPS)/llama ## run every test: cargo test, pytest, lion-verify
 	cargo test -q -p lion-core
 	$(PY) -m pytest -q
-	$(VENV)/bin/lion-verify spec/ --check-index --backend python
+	$(VENV)/bin/lion-verify spec/ --check-index --backend all
 
 .PHONY: lint
 lint: build ## ruff, mypy strict, rustfmt and clippy

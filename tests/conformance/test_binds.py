@@ -37,16 +37,26 @@ def test_every_chapter_with_a_kernel_counterpart_has_binds() -> None:
     assert {"Policy", "Composition", "Actors", "Capabilities"} <= chapters
 
 
+def test_every_bind_has_both_backends() -> None:
+    missing = [b.name for _, b in BINDS if b.target("python") is None or b.target("rust") is None]
+    assert missing == []
+
+
 @pytest.mark.parametrize(("module", "bind_"), BINDS, ids=[b.name for _, b in BINDS])
-def test_bind_conforms(module: ast.Module, bind_: ast.Bind, tmp_path: Path) -> None:
-    result = check_bind(module, bind_, examples=EXAMPLES, corpus=tmp_path)
+def test_bind_conforms_on_both_backends(
+    module: ast.Module, bind_: ast.Bind, tmp_path: Path
+) -> None:
+    result = check_bind(
+        module, bind_, examples=EXAMPLES, backends=("python", "rust"), corpus=tmp_path
+    )
     assert result.ok, f"{result.message}\nshrunk input: {result.failing_text}"
     assert result.examples >= min(EXAMPLES, 50)  # it really ran (tiny domains may exhaust)
 
 
+@pytest.mark.parametrize("backend", ["python", "rust"])
 @pytest.mark.parametrize(("module", "bind_"), BINDS, ids=[b.name for _, b in BINDS])
-def test_saved_corpus_replays_clean(module: ast.Module, bind_: ast.Bind) -> None:
-    assert replay_corpus(module, bind_, CORPUS) == []
+def test_saved_corpus_replays_clean(module: ast.Module, bind_: ast.Bind, backend: str) -> None:
+    assert replay_corpus(module, bind_, CORPUS, backend) == []
 
 
 def _caught(name: str, tmp_path: Path, examples: int = 500) -> conformance.BindResult:

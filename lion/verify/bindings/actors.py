@@ -16,7 +16,7 @@ from lion.kernel._mailbox import Mailbox, MailboxPhase, Offer
 from lion.kernel.actor import would_deadlock
 from lion.verify.values import EnumValue, MapValue, RecordValue
 
-__all__ = ["MailboxModel", "closes_cycle"]
+__all__ = ["MailboxModel", "RustMailboxModel", "closes_cycle", "closes_cycle_rust"]
 
 CAPACITY = 2
 _PHASE = {
@@ -27,9 +27,15 @@ _PHASE = {
 
 
 class MailboxModel:
+    """The spec's `Mailbox` machine, played by the kernel's mailbox."""
+
     def __init__(self) -> None:
-        self.box: Mailbox[RecordValue] = Mailbox(CAPACITY)
+        self.box: Any = self.new_mailbox(CAPACITY)
         self.sent: dict[str, int] = {}
+
+    @staticmethod
+    def new_mailbox(capacity: int) -> Any:
+        return Mailbox(capacity)
 
     def init(self) -> bool:
         return True
@@ -42,12 +48,12 @@ class MailboxModel:
             if n >= 3 or box.accepted >= 8:  # the spec's model bounds
                 return False
             msg = RecordValue("Msg", {"sender": args[0], "seq": n})
-            if box.offer(sender, msg) is not Offer.ACCEPTED:
+            if box.offer(sender, msg) != Offer.ACCEPTED:
                 return False
             self.sent[sender] = n + 1
             return True
         if action == "deliver":
-            if box.phase is MailboxPhase.STOPPED:
+            if box.phase == MailboxPhase.STOPPED:
                 return False
             try:
                 box.take()
@@ -60,12 +66,12 @@ class MailboxModel:
             box.close()
             return True
         if action == "abandon":
-            if box.phase is not MailboxPhase.STOPPING:
+            if box.phase != MailboxPhase.STOPPING:
                 return False
             box.drain()
             return True
         if action == "finish":
-            if box.phase is not MailboxPhase.STOPPING:
+            if box.phase != MailboxPhase.STOPPING:
                 return False
             try:
                 box.finish()
@@ -90,3 +96,21 @@ def closes_cycle(w: MapValue, a: EnumValue, b: EnumValue) -> bool:
     """The runner's deadlock check on the spec's wait-for map."""
     waiting_on = {x.variant: y.variant for x, y in w.items() if y is not None}
     return would_deadlock(waiting_on, a.variant, b.variant)
+
+
+class RustMailboxModel(MailboxModel):
+    """The same machine on the Rust core's mailbox (phases and offers as strings)."""
+
+    @staticmethod
+    def new_mailbox(capacity: int) -> Any:
+        from lion import _native
+
+        return _native.Mailbox(capacity)
+
+
+def closes_cycle_rust(w: MapValue, a: EnumValue, b: EnumValue) -> bool:
+    """The Rust core's deadlock check on the spec's wait-for map."""
+    from lion import _native
+
+    waiting_on = {x.variant: y.variant for x, y in w.items() if y is not None}
+    return _native.would_deadlock(waiting_on, a.variant, b.variant)

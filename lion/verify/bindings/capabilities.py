@@ -23,7 +23,9 @@ __all__ = [
     "AuthorityModel",
     "RustAuthorityModel",
     "covers_path",
+    "covers_path_rust",
     "narrower_or_equal",
+    "narrower_or_equal_rust",
     "path_text",
     "pattern_text",
 ]
@@ -73,6 +75,18 @@ def covers_path(p: RecordValue, r: RecordValue) -> bool:
 
 def narrower_or_equal(c: RecordValue, p: RecordValue) -> bool:
     return kc.narrower_or_equal(pattern_text(c), pattern_text(p))
+
+
+def covers_path_rust(p: RecordValue, r: RecordValue) -> bool:
+    from lion import _native
+
+    return _native.capability_covers(pattern_text(p), path_text(r))
+
+
+def narrower_or_equal_rust(c: RecordValue, p: RecordValue) -> bool:
+    from lion import _native
+
+    return _native.capability_narrower_or_equal(pattern_text(c), pattern_text(p))
 
 
 def _cap_id(c: int) -> str:

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 
 from lion.errors import KernelError
 from lion.kernel import compose as kc
+from lion.kernel.backend import get_backend
 from lion.verify.values import EnumValue, RecordValue
 
-__all__ = ["compose_checked", "tensor"]
+__all__ = ["compose_checked", "compose_checked_rust", "tensor", "tensor_rust"]
 
 
 def _names(values: Iterable[EnumValue]) -> tuple[str, ...]:
@@ -52,3 +53,14 @@ def compose_checked(f: RecordValue, g: RecordValue) -> RecordValue | None:
 
 def tensor(f: RecordValue, g: RecordValue) -> RecordValue:
     return to_spec(kc.product(to_kernel(f), to_kernel(g)))
+
+
+def compose_checked_rust(f: RecordValue, g: RecordValue) -> RecordValue | None:
+    try:
+        return to_spec(get_backend("rust").compose(to_kernel(f), to_kernel(g)))
+    except KernelError:
+        return None
+
+
+def tensor_rust(f: RecordValue, g: RecordValue) -> RecordValue:
+    return to_spec(get_backend("rust").product(to_kernel(f), to_kernel(g)))
