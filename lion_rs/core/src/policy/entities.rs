@@ -10,8 +10,26 @@ use super::value::{FxMap, Record, Set, Uid, Value};
 use super::Limits;
 use crate::{CoreError, Result};
 
-fn fail(path: &str, message: impl std::fmt::Display) -> CoreError {
+fn fail(path: impl std::fmt::Display, message: impl std::fmt::Display) -> CoreError {
     CoreError::Policy(format!("{path}: {message}"))
+}
+
+/// Where a JSON value sits (`entities[2].attrs.owner`), built only for messages.
+#[derive(Clone, Copy)]
+pub enum Path<'a> {
+    Root(&'a str),
+    Field(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root(name) => f.write_str(name),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
 }
 
 /// Decode JSON text, naming `what` in errors.
@@ -148,6 +166,16 @@ pub fn is_type_name(text: &str) -> bool {
 
 /// Parse `Type::"id"` (the request's string form).
 pub fn parse_entity_uid(text: &str) -> std::result::Result<Uid, String> {
+    // The common form `A::B::"id"` without escapes or spaces needs no decoding.
+    if let Some(body) = text.strip_suffix('"') {
+        if let Some(at) = body.find("::\"") {
+            let (ty, id) = (&body[..at], &body[at + 3..]);
+            let plain = |t: &str| !t.contains(['\\', '"']) && !t.chars().any(is_py_space);
+            if plain(ty) && plain(id) && is_type_name(ty) {
+                return Ok(Uid::new(ty, id));
+            }
+        }
+    }
     let bad = || {
         format!(
             "`{}` is not an entity uid such as `User::\"alice\"`",
@@ -218,17 +246,14 @@ pub fn parse_entity_uid(text: &str) -> std::result::Result<Uid, String> {
 }
 
 /// An entity uid from `{"type", "id"}`, `{"__entity": {...}}` or (when allowed) `Type::"id"`.
-pub fn uid_from_json(data: &Json, path: &str, allow_string: bool) -> Result<Uid> {
-    let mut data = data;
-    let mut path = path.to_string();
-    let mut allow_string = allow_string;
-    loop {
+pub fn uid_from_json(data: &Json, path: &Path<'_>, allow_string: bool) -> Result<Uid> {
+    {
         if let (Json::Str(s), true) = (data, allow_string) {
-            return parse_entity_uid(s).map_err(|m| fail(&path, m));
+            return parse_entity_uid(s).map_err(|m| fail(path, m));
         }
         let Json::Object(fields) = data else {
             return Err(fail(
-                &path,
+                path,
                 format!(
                     "expected an entity uid such as {{\"type\": \"User\", \"id\": \"alice\"}}, got {}",
                     data.kind()
@@ -238,10 +263,7 @@ pub fn uid_from_json(data: &Json, path: &str, allow_string: bool) -> Result<Uid>
         let keys: Vec<&str> = fields.iter().map(|(k, _)| k.text.as_str()).collect();
         let is_str = fields.iter().all(|(k, _)| k.repr.is_none());
         if is_str && keys == ["__entity"] {
-            data = &fields[0].1;
-            path.push_str(".__entity");
-            allow_string = false;
-            continue;
+            return uid_from_json(&fields[0].1, &Path::Field(path, "__entity"), false);
         }
         let mut sorted = keys.clone();
         sorted.sort_unstable();
@@ -255,7 +277,7 @@ pub fn uid_from_json(data: &Json, path: &str, allow_string: bool) -> Result<Uid>
                 listed.join(", ")
             };
             return Err(fail(
-                &path,
+                path,
                 format!("an entity uid needs exactly the keys `type` and `id`, got {got}"),
             ));
         }
@@ -265,7 +287,7 @@ pub fn uid_from_json(data: &Json, path: &str, allow_string: bool) -> Result<Uid>
             Json::Str(s) if is_type_name(s) => s,
             other => {
                 return Err(fail(
-                    &format!("{path}.type"),
+                    Path::Field(path, "type"),
                     format!(
                         "`{}` is not an entity type name such as `User` or `App::User`",
                         other.py_str()
@@ -275,16 +297,21 @@ pub fn uid_from_json(data: &Json, path: &str, allow_string: bool) -> Result<Uid>
         };
         let Json::Str(id) = id else {
             return Err(fail(
-                &format!("{path}.id"),
+                Path::Field(path, "id"),
                 format!("expected a string, got {}", id.kind()),
             ));
         };
-        return Ok(Uid::new(ty, id));
+        Ok(Uid::new(ty, id))
     }
 }
 
 /// A policy value from Cedar's JSON value form (with `__entity` and `__extn` escapes).
-pub fn value_from_json(data: &Json, path: &str, limits: &Limits, depth: usize) -> Result<Value> {
+pub fn value_from_json(
+    data: &Json,
+    path: &Path<'_>,
+    limits: &Limits,
+    depth: usize,
+) -> Result<Value> {
     if depth > limits.max_depth {
         return Err(fail(
             path,
@@ -318,7 +345,7 @@ pub fn value_from_json(data: &Json, path: &str, limits: &Limits, depth: usize) -
             for (i, item) in items.iter().enumerate() {
                 values.push(value_from_json(
                     item,
-                    &format!("{path}[{i}]"),
+                    &Path::Index(path, i),
                     limits,
                     depth + 1,
                 )?);
@@ -330,7 +357,7 @@ pub fn value_from_json(data: &Json, path: &str, limits: &Limits, depth: usize) -
                 fields.len() == 1 && fields[0].0.repr.is_none() && fields[0].0.text == name
             };
             if single("__entity") {
-                let uid = uid_from_json(&fields[0].1, &format!("{path}.__entity"), false)?;
+                let uid = uid_from_json(&fields[0].1, &Path::Field(path, "__entity"), false)?;
                 return Ok(Value::Entity(Arc::new(uid)));
             }
             if single("__extn") {
@@ -339,7 +366,7 @@ pub fn value_from_json(data: &Json, path: &str, limits: &Limits, depth: usize) -
                     None => "None".to_string(),
                 };
                 return Err(fail(
-                    &format!("{path}.__extn"),
+                    Path::Field(path, "__extn"),
                     format!("extension values such as `{name}` are not supported"),
                 ));
             }
@@ -357,7 +384,7 @@ pub fn value_from_json(data: &Json, path: &str, limits: &Limits, depth: usize) -
                         format!("record keys must be strings, got `{repr}`"),
                     ));
                 }
-                let v = value_from_json(item, &format!("{path}.{}", key.text), limits, depth + 1)?;
+                let v = value_from_json(item, &Path::Field(path, &key.text), limits, depth + 1)?;
                 out.push((Arc::from(key.text.as_str()), v));
             }
             Ok(Value::Record(Arc::new(Record::new(out))))
@@ -374,7 +401,7 @@ pub fn value_from_json(data: &Json, path: &str, limits: &Limits, depth: usize) -
     }
 }
 
-fn record_from_json(data: &Json, path: &str, limits: &Limits) -> Result<Arc<Record>> {
+fn record_from_json(data: &Json, path: &Path<'_>, limits: &Limits) -> Result<Arc<Record>> {
     if !matches!(data, Json::Object(_)) {
         return Err(fail(
             path,
@@ -495,10 +522,11 @@ impl Entities {
         }
         let mut store = Entities::default();
         for (index, item) in items.iter().enumerate() {
-            let path = format!("entities[{index}]");
+            let root = Path::Root("entities");
+            let path = Path::Index(&root, index);
             let Json::Object(fields) = item else {
                 return Err(fail(
-                    &path,
+                    path,
                     format!("expected an object, got {}", item.kind()),
                 ));
             };
@@ -513,7 +541,7 @@ impl Entities {
             if !unknown.is_empty() {
                 unknown.sort();
                 return Err(fail(
-                    &path,
+                    path,
                     format!(
                         "unexpected key {}; expected `uid`, `attrs`, `parents`, `tags`",
                         unknown.join(", ")
@@ -521,13 +549,13 @@ impl Entities {
                 ));
             }
             let Some(uid_json) = item.get("uid") else {
-                return Err(fail(&path, "missing `uid`"));
+                return Err(fail(path, "missing `uid`"));
             };
-            let uid = Arc::new(uid_from_json(uid_json, &format!("{path}.uid"), false)?);
+            let uid = Arc::new(uid_from_json(uid_json, &Path::Field(&path, "uid"), false)?);
             let empty = Json::Object(Vec::new());
             let attrs = record_from_json(
                 item.get("attrs").unwrap_or(&empty),
-                &format!("{path}.attrs"),
+                &Path::Field(&path, "attrs"),
                 limits,
             )?;
             let parents_json = item
@@ -536,7 +564,7 @@ impl Entities {
                 .unwrap_or(Json::Array(Vec::new()));
             let Json::Array(parent_items) = &parents_json else {
                 return Err(fail(
-                    &format!("{path}.parents"),
+                    Path::Field(&path, "parents"),
                     format!(
                         "expected an array of entity uids, got {}",
                         parents_json.kind()
@@ -545,14 +573,15 @@ impl Entities {
             };
             let mut parents = Vec::with_capacity(parent_items.len());
             for (i, p) in parent_items.iter().enumerate() {
-                let puid = uid_from_json(p, &format!("{path}.parents[{i}]"), false)?;
+                let puid =
+                    uid_from_json(p, &Path::Index(&Path::Field(&path, "parents"), i), false)?;
                 parents.push(store.intern(Arc::new(puid)));
             }
             parents.sort_unstable();
             parents.dedup();
             let tags = record_from_json(
                 item.get("tags").unwrap_or(&empty),
-                &format!("{path}.tags"),
+                &Path::Field(&path, "tags"),
                 limits,
             )?;
             let n = store.intern(uid.clone());
@@ -572,7 +601,7 @@ impl Entities {
                 Some(existing) if *existing == entity => {}
                 Some(_) => {
                     return Err(fail(
-                        &format!("{path}.uid"),
+                        Path::Field(&path, "uid"),
                         format!("entity `{uid}` appears twice with different contents"),
                     ))
                 }
@@ -657,15 +686,19 @@ impl Request {
             let Some(v) = data.get(key) else {
                 return Err(fail("request", format!("missing `{key}`")));
             };
-            uids.push(Arc::new(uid_from_json(v, &format!("request.{key}"), true)?));
+            uids.push(Arc::new(uid_from_json(
+                v,
+                &Path::Field(&Path::Root("request"), key),
+                true,
+            )?));
         }
         let context = match data.get("context") {
             None | Some(Json::Null) => Arc::new(Record::empty()),
             Some(Json::Str(text)) => {
                 let decoded = load_json(text, "request.context")?;
-                record_from_json(&decoded, "request.context", limits)?
+                record_from_json(&decoded, &Path::Root("request.context"), limits)?
             }
-            Some(other) => record_from_json(other, "request.context", limits)?,
+            Some(other) => record_from_json(other, &Path::Root("request.context"), limits)?,
         };
         let mut it = uids.into_iter();
         match (it.next(), it.next(), it.next()) {

@@ -386,11 +386,9 @@ impl JsonParser<'_> {
                                     }
                                 }
                             }
-                            match char::from_u32(code) {
-                                Some(c) => out.push(c),
-                                // A lone surrogate: Python keeps it, Rust strings cannot.
-                                None => return Err(self.err_at(esc, "invalid \\uXXXX escape")),
-                            }
+                            // A lone surrogate: Python keeps it, a Rust string cannot;
+                            // it becomes U+FFFD.
+                            out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
                         }
                         _ => return Err(self.err_at(esc, "invalid \\escape")),
                     }
