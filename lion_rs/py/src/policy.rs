@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
+use lion_core::policy::entities::{load_json, parse_entity_uid};
 use lion_core::policy::json::{py_float_repr, Json, Key};
-use lion_core::policy::{self as core, entities::load_json, Effect, Kleene, Limits};
+use lion_core::policy::{self as core, Effect, Kleene, Limits, Uid};
 use lion_core::CoreError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -84,7 +85,43 @@ fn load(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Json> {
     to_json(obj, 0)
 }
 
+/// The common request (a dict with `Type::"id"` strings) read without the
+/// JSON tree; anything else, or anything wrong, takes the general path
+/// (which gives the errors).
+fn fast_request(obj: &Bound<'_, PyAny>, limits: &Limits) -> Option<core::Request> {
+    let dict = obj.cast::<PyDict>().ok()?;
+    let (mut principal, mut action, mut resource, mut context) = (None, None, None, None);
+    for (key, value) in dict.iter() {
+        let key = key.cast::<PyString>().ok()?;
+        let uid = |v: &Bound<'_, PyAny>| -> Option<Arc<Uid>> {
+            let text = v.cast::<PyString>().ok()?;
+            parse_entity_uid(text.to_str().ok()?).ok().map(Arc::new)
+        };
+        match key.to_str().ok()? {
+            "principal" => principal = Some(uid(&value)?),
+            "action" => action = Some(uid(&value)?),
+            "resource" => resource = Some(uid(&value)?),
+            "context" => context = Some(value),
+            "correlation_id" => {}
+            _ => return None,
+        }
+    }
+    let context = match context {
+        None => core::Request::context_from_json(None, limits).ok()?,
+        Some(c) => core::Request::context_from_json(Some(&to_json(&c, 0).ok()?), limits).ok()?,
+    };
+    Some(core::Request {
+        principal: principal?,
+        action: action?,
+        resource: resource?,
+        context,
+    })
+}
+
 fn request_from_py(obj: &Bound<'_, PyAny>, limits: &Limits) -> PyResult<core::Request> {
+    if let Some(req) = fast_request(obj, limits) {
+        return Ok(req);
+    }
     let data = load(obj, "request")?;
     core::Request::from_json(&data, limits).map_err(to_py)
 }

@@ -652,6 +652,18 @@ pub struct Request {
 }
 
 impl Request {
+    /// The request's context from its JSON (absent or null is the empty record).
+    pub fn context_from_json(data: Option<&Json>, limits: &Limits) -> Result<Arc<Record>> {
+        match data {
+            None | Some(Json::Null) => Ok(Arc::new(Record::empty())),
+            Some(Json::Str(text)) => {
+                let decoded = load_json(text, "request.context")?;
+                record_from_json(&decoded, &Path::Root("request.context"), limits)
+            }
+            Some(other) => record_from_json(other, &Path::Root("request.context"), limits),
+        }
+    }
+
     /// Load a request `{"principal", "action", "resource", "context"}`.
     pub fn from_json(data: &Json, limits: &Limits) -> Result<Request> {
         let Json::Object(fields) = data else {
@@ -692,14 +704,7 @@ impl Request {
                 true,
             )?));
         }
-        let context = match data.get("context") {
-            None | Some(Json::Null) => Arc::new(Record::empty()),
-            Some(Json::Str(text)) => {
-                let decoded = load_json(text, "request.context")?;
-                record_from_json(&decoded, &Path::Root("request.context"), limits)?
-            }
-            Some(other) => record_from_json(other, &Path::Root("request.context"), limits)?,
-        };
+        let context = Request::context_from_json(data.get("context"), limits)?;
         let mut it = uids.into_iter();
         match (it.next(), it.next(), it.next()) {
             (Some(principal), Some(action), Some(resource)) => Ok(Request {
