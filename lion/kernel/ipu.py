@@ -29,7 +29,8 @@ from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 import anyio
 
 from lion.errors import CapabilityError, InvariantViolation, KernelError
-from lion.kernel.capability import CapabilityAuthority, CapabilityToken, decode_token
+from lion.kernel.backend import Authority
+from lion.kernel.capability import CapabilityToken, decode_token
 from lion.kernel.decision import Decision
 from lion.kernel.observable import Effect, Observation, ObservationLog
 
@@ -150,7 +151,7 @@ class IPU:
 
     def __init__(
         self,
-        authority: CapabilityAuthority,
+        authority: Authority,
         policy: Policy,
         invariants: Mapping[str, Predicate] | Iterable[tuple[str, Predicate]] | None = None,
         *,

@@ -192,15 +192,21 @@ MUTANTS = [
     # integration
     (
         "integration",
-        "pending = if r.op in holds[r.who] and settle(d, approved) == PERMIT",
-        "pending = if settle(d, approved) == PERMIT",
+        "    executed = if allowed(holds, spent, r, d, approved) then executed union {r}",
+        "    executed = if true then executed union {r}",
         ["complete_mediation"],
     ),
     (
         "integration",
-        "requires r in pending and spent + cost(r.op) <= SPEND_LIMIT",
-        "requires r in pending",
-        ["invariant_preserved"],
+        "and settle(d, approved) == PERMIT and spent + cost(r.op) <= SPEND_LIMIT",
+        "and settle(d, approved) == PERMIT",
+        ["invariant_preserved", "mediation_needs_all_three"],
+    ),
+    (
+        "integration",
+        "and settle(d, approved) == PERMIT and spent + cost(r.op) <= SPEND_LIMIT",
+        "or settle(d, approved) == PERMIT and spent + cost(r.op) <= SPEND_LIMIT",
+        ["mediation_needs_all_three"],
     ),
     (
         "integration",
@@ -208,8 +214,12 @@ MUTANTS = [
         "none => PERMIT }) else d",
         ["indeterminate_never_permits_alone"],
     ),
-    ("integration", "    log_len = log_len + 1\n", "", ["audit_complete"]),
-    ("integration", "requires r in pending and", "requires", ["complete_mediation"]),
+    (
+        "integration",
+        "    last_seq = log_len + 1\n  }\n  // revoking",
+        "    last_seq = log_len + 2\n  }\n  // revoking",
+        ["audit_complete"],
+    ),
     ("integration", "if d == INDETERMINATE then", "if d != PERMIT then", ["deny_is_final"]),
 ]
 
