@@ -556,6 +556,10 @@ def test_api_shape() -> None:
     assert len(_native.Entities("[]")) == 0
     with pytest.raises(PolicyError, match=r"^rules\.cedar:1:1: "):
         _native.PolicySet("oops", "rules.cedar")
+    with pytest.raises(PolicyError, match="policy source must be a string, got `bytes`"):
+        _native.PolicySet(b"permit(principal, action, resource);")  # type: ignore[arg-type]
+    ents = _native.Entities(ENTITIES)
+    assert len(_native.Entities(ents)) == len(ents) == len(ENTITIES)
 
 
 JUNCTION_OPERANDS = [

@@ -136,6 +136,11 @@ pub struct Entities {
 impl Entities {
     #[new]
     fn new(data: &Bound<'_, PyAny>) -> PyResult<Self> {
+        if let Ok(other) = data.cast::<Entities>() {
+            return Ok(Entities {
+                inner: other.get().inner.clone(),
+            });
+        }
         let json = load(data, "entities")?;
         let limits = Limits::default();
         let inner = core::Entities::from_json(&json, &limits).map_err(to_py)?;
@@ -196,8 +201,15 @@ pub struct PolicySet {
 impl PolicySet {
     #[new]
     #[pyo3(signature = (text, path = "<policies>"))]
-    fn new(text: &str, path: &str) -> PyResult<Self> {
-        let inner = core::PolicySet::parse(text, path, Limits::default()).map_err(to_py)?;
+    fn new(text: &Bound<'_, PyAny>, path: &str) -> PyResult<Self> {
+        let Ok(text) = text.cast::<PyString>() else {
+            let kind = text.get_type().name()?;
+            return Err(to_py(CoreError::Policy(format!(
+                "policy source must be a string, got `{kind}`"
+            ))));
+        };
+        let inner =
+            core::PolicySet::parse(text.to_str()?, path, Limits::default()).map_err(to_py)?;
         Ok(PolicySet { inner })
     }
 
