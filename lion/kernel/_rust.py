@@ -26,11 +26,13 @@ _Raw = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]
 
 def _response(raw: _Raw) -> Response:
     decision, determining, errors = raw
-    return Response(
-        _DECISIONS[decision],
-        determining,
-        tuple(PolicyErrorInfo(pid, message) for pid, message in errors),
-    )
+    if errors:
+        return Response(
+            _DECISIONS[decision],
+            determining,
+            tuple(PolicyErrorInfo(pid, message) for pid, message in errors),
+        )
+    return Response(_DECISIONS[decision], determining)
 
 
 class RustPolicies:
@@ -50,7 +52,8 @@ class RustPolicies:
         return self._set.ids
 
     def evaluate(self, request: Any, entities: Any = None) -> Response:
-        return _response(self._set.evaluate(request, _entities(entities)))
+        # the core accepts an Entities handle, JSON text or the decoded list as they are
+        return _response(self._set.evaluate(request, entities))
 
     def evaluate_batch(self, requests: Sequence[Any], entities: Any = None) -> list[Response]:
         raw = self._set.evaluate_batch(list(requests), _entities(entities))

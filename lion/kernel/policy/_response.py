@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import msgspec
+
 from lion.kernel.decision import Decision
 from lion.kernel.policy._ast import Effect
 from lion.kernel.policy._combine import Kleene
@@ -29,8 +31,7 @@ class PolicyResult:
     error: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
+class Response(msgspec.Struct, frozen=True):
     """The decision for a request.
 
     ``determining`` holds the sorted ids of the policies that decided it (the
