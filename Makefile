@@ -52,6 +52,7 @@ lint: build ## ruff, mypy strict, rustfmt and clippy
 	$(VENV)/bin/ruff check lion tests benchmarks
 	$(VENV)/bin/ruff format --check lion tests benchmarks
 	$(VENV)/bin/mypy
+	$(PY) -m mypy.stubtest lion._native
 	cargo fmt --all -- --check
 	cargo clippy -q --workspace --all-targets -- -D warnings
 

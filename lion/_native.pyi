@@ -3,6 +3,28 @@
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, SupportsInt, final
 
+__all__ = [
+    "CapabilityAuthority",
+    "Entities",
+    "Mailbox",
+    "PolicySet",
+    "__version__",
+    "capability_covers",
+    "capability_narrower_or_equal",
+    "capability_payload",
+    "compose_all_morphisms",
+    "compose_morphisms",
+    "grant_capabilities",
+    "hmac_sha256",
+    "hmac_sha256_verify",
+    "identity_morphism",
+    "morphism",
+    "policy_combine",
+    "product_morphisms",
+    "secure_morphism",
+    "would_deadlock",
+]
+
 __version__: str
 
 def hmac_sha256(key: bytes, message: bytes) -> bytes: ...
