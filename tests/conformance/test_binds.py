@@ -61,7 +61,7 @@ def test_saved_corpus_replays_clean(module: ast.Module, bind_: ast.Bind, backend
     assert replay_corpus(module, bind_, CORPUS, backend) == []
 
 
-def _caught(name: str, tmp_path: Path, examples: int = 500) -> conformance.BindResult:
+def _caught(name: str, tmp_path: Path, examples: int = 1000) -> conformance.BindResult:
     module, b = bind(name)
     result = check_bind(module, b, examples=examples, corpus=tmp_path)
     assert not result.ok, "planted bug not caught"
@@ -167,7 +167,7 @@ def test_planted_attenuation_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_
         return real(parent, child.__class__(**{**_fields(child), "expiry": parent.expiry}))
 
     monkeypatch.setattr(kcap, "attenuation_error", forgets_expiry)
-    result = _caught("Authority", tmp_path, examples=1500)
+    result = _caught("Authority", tmp_path, examples=4000)
     assert "derive" in result.failing_text
 
 
