@@ -51,19 +51,12 @@ class RustPolicies:
         """The policy ids, in file order."""
         return self._set.ids
 
+    # The core takes an Entities handle, JSON text or the decoded list as they are.
     def evaluate(self, request: Any, entities: Any = None) -> Response:
-        # the core accepts an Entities handle, JSON text or the decoded list as they are
         return _response(self._set.evaluate(request, entities))
 
     def evaluate_batch(self, requests: Sequence[Any], entities: Any = None) -> list[Response]:
-        raw = self._set.evaluate_batch(list(requests), _entities(entities))
-        return [_response(r) for r in raw]
-
-
-def _entities(entities: Any) -> _native.Entities | None:
-    if entities is None or isinstance(entities, _native.Entities):
-        return entities
-    return _native.Entities(entities)
+        return [_response(r) for r in self._set.evaluate_batch(requests, entities)]
 
 
 def _capability(raw: tuple[str, str, str, frozenset[str], int, str | None]) -> Capability:

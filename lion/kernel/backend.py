@@ -160,9 +160,8 @@ class _PythonPolicies:
         return self._set.evaluate(request, entities)
 
     def evaluate_batch(self, requests: Sequence[Any], entities: Any = None) -> list[Response]:
-        store = entities if entities is None or isinstance(entities, Entities) else None
-        if store is None and entities is not None:
-            store = Entities.from_json(entities, self._set.limits)
+        # parsed once for the whole batch (an Entities store passes through as it is)
+        store = None if entities is None else Entities.from_json(entities, self._set.limits)
         return [self._set.evaluate(request, store) for request in requests]
 
 

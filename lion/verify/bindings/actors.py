@@ -94,8 +94,11 @@ class MailboxModel:
 
 def closes_cycle(w: MapValue, a: EnumValue, b: EnumValue) -> bool:
     """The runner's deadlock check on the spec's wait-for map."""
-    waiting_on = {x.variant: y.variant for x, y in w.items() if y is not None}
-    return would_deadlock(waiting_on, a.variant, b.variant)
+    return would_deadlock(_waits(w), a.variant, b.variant)
+
+
+def _waits(w: MapValue) -> dict[str, str]:
+    return {x.variant: y.variant for x, y in w.items() if y is not None}
 
 
 class RustMailboxModel(MailboxModel):
@@ -112,5 +115,4 @@ def closes_cycle_rust(w: MapValue, a: EnumValue, b: EnumValue) -> bool:
     """The Rust core's deadlock check on the spec's wait-for map."""
     from lion import _native
 
-    waiting_on = {x.variant: y.variant for x, y in w.items() if y is not None}
-    return _native.would_deadlock(waiting_on, a.variant, b.variant)
+    return _native.would_deadlock(_waits(w), a.variant, b.variant)

@@ -127,14 +127,6 @@ class AuthorityModel:
     def init(self) -> bool:
         return True
 
-    def _kernel(self, call: Any, *args: Any, **kwargs: Any) -> bool:
-        """Run one kernel call; a CapabilityError is the kernel refusing."""
-        try:
-            result = call(*args, **kwargs)
-        except CapabilityError:
-            return False
-        return result is not False
-
     def step(self, action: str, *args: Any) -> bool:
         auth = self.authority
         if action == "mint":

@@ -28,11 +28,11 @@ from lion.kernel.backend import get_backend
 from lion.kernel.decision import Decision
 from lion.kernel.ipu import IPU, EffectDenied, EffectRequest
 from lion.kernel.observable import Effect
+from lion.verify.bindings.capabilities import KEY
 from lion.verify.values import EnumValue, MapValue, RecordValue
 
 __all__ = ["RunnerModel", "RustRunnerModel"]
 
-KEY = b"conformance-key-not-secret"
 WHO = ("Alice", "Bob")
 OPS = ("Search", "Send", "Pay")
 SPEND_LIMIT = 1

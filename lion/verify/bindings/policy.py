@@ -15,46 +15,44 @@ _EFFECT = {"Permit": Effect.PERMIT, "Forbid": Effect.FORBID}
 _TRUTH = {"T": Kleene.TRUE, "F": Kleene.FALSE, "U": Kleene.UNKNOWN}
 
 
-def _combine(ps: MapValue) -> tuple[str, tuple[str, ...]]:
-    triples = [
+def _triples(ps: MapValue) -> list[tuple[Effect, str, Kleene]]:
+    return [
         (_EFFECT[policy["effect"].variant], f"slot{slot}", _TRUTH[policy["value"].variant])
         for slot, policy in ps.items()
         if policy is not None
     ]
-    decision, ids = combine(triples)
+
+
+def _combine(ps: MapValue) -> tuple[str, tuple[str, ...]]:
+    decision, ids = combine(_triples(ps))
     return decision.name, ids
-
-
-def evaluate(ps: MapValue) -> EnumValue:
-    return EnumValue("Decision", _combine(ps)[0])
-
-
-def determining(ps: MapValue) -> frozenset[int]:
-    return frozenset(int(i.removeprefix("slot")) for i in _combine(ps)[1])
-
-
-_RUST_EFFECT = {"Permit": "permit", "Forbid": "forbid"}
-_RUST_TRUTH = {"T": "TRUE", "F": "FALSE", "U": "UNKNOWN"}
 
 
 def _combine_rust(ps: MapValue) -> tuple[str, tuple[str, ...]]:
     from lion import _native
 
-    triples = [
-        (
-            _RUST_EFFECT[policy["effect"].variant],
-            f"slot{slot}",
-            _RUST_TRUTH[policy["value"].variant],
-        )
-        for slot, policy in ps.items()
-        if policy is not None
-    ]
-    return _native.policy_combine(triples)
+    return _native.policy_combine([(e.value, pid, v.name) for e, pid, v in _triples(ps)])
+
+
+def _decision(result: tuple[str, tuple[str, ...]]) -> EnumValue:
+    return EnumValue("Decision", result[0])
+
+
+def _slots(result: tuple[str, tuple[str, ...]]) -> frozenset[int]:
+    return frozenset(int(i.removeprefix("slot")) for i in result[1])
+
+
+def evaluate(ps: MapValue) -> EnumValue:
+    return _decision(_combine(ps))
+
+
+def determining(ps: MapValue) -> frozenset[int]:
+    return _slots(_combine(ps))
 
 
 def evaluate_rust(ps: MapValue) -> EnumValue:
-    return EnumValue("Decision", _combine_rust(ps)[0])
+    return _decision(_combine_rust(ps))
 
 
 def determining_rust(ps: MapValue) -> frozenset[int]:
-    return frozenset(int(i.removeprefix("slot")) for i in _combine_rust(ps)[1])
+    return _slots(_combine_rust(ps))
