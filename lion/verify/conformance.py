@@ -206,7 +206,8 @@ def _machine_runs(module: ast.Module, machine: ast.Machine) -> st.SearchStrategy
     refusals. So each argument is either fresh or a value that occurs in the
     spec state at that point (an id in use, a capability's rights), records
     field by field; and each step draws up to ENABLE_TRIES argument tuples,
-    keeping the first the spec enables (else the last one, a refusal).
+    keeping the first the spec enables (else the last one, a refusal). Then,
+    with chance NEAR_MISS, one argument is redrawn: a near miss.
     """
     interp = Interpreter(module)
     types = {v.name: v.ty for v in machine.vars}
@@ -246,17 +247,17 @@ def _machine_runs(module: ast.Module, machine: ast.Machine) -> st.SearchStrategy
             for name, current in state.items():
                 if name in types:
                     _collect(current, types[name], pool)
-            args = {p.name: value(draw, rng, p.ty, pool) for p in params[action]}
-            for _ in range(ENABLE_TRIES - 1):
-                if interp.step(machine.name, action, state, *args.values()) is not None:
-                    break
+            for _ in range(ENABLE_TRIES):
                 args = {p.name: value(draw, rng, p.ty, pool) for p in params[action]}
+                nxt = interp.step(machine.name, action, state, *args.values())
+                if nxt is not None:
+                    break
             if params[action] and rng.random() < NEAR_MISS:
                 # change one argument of a (likely) enabled step: refusals that
                 # differ from an allowed call in one detail catch missing checks
                 p = rng.choice(params[action])
                 args = {**args, p.name: value(draw, rng, p.ty, pool)}
-            nxt = interp.step(machine.name, action, state, *args.values())
+                nxt = interp.step(machine.name, action, state, *args.values())
             state = state if nxt is None else nxt
             steps.append((action, args))
         return {"init": init, "steps": steps}
