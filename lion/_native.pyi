@@ -126,27 +126,25 @@ def capability_narrower_or_equal(child: str, parent: str) -> bool: ...
 
 # --- compose (lion_rs/py/src/compose.rs) ---
 
-#: A morphism as `(source, target, required, pre, post, name)`.
+#: A morphism as `(source, target, required, pre, post, name)`; objects are sorted
+#: tuples of ports without repeats.
 _MorphismTuple = tuple[
     tuple[str, ...], tuple[str, ...], frozenset[str], frozenset[str], frozenset[str], str
 ]
+#: An object argument: a port name, or a tuple (each port once) or set of them.
+_ObjArg = str | tuple[str, ...] | frozenset[str] | set[str]
 #: A morphism argument: the tuple above, or the same without the name.
-_MorphismArg = (
-    _MorphismTuple
-    | tuple[
-        str | tuple[str, ...], str | tuple[str, ...], Iterable[str], Iterable[str], Iterable[str]
-    ]
-)
+_MorphismArg = _MorphismTuple | tuple[_ObjArg, _ObjArg, Iterable[str], Iterable[str], Iterable[str]]
 
 def morphism(
-    source: str | tuple[str, ...],
-    target: str | tuple[str, ...],
+    source: _ObjArg,
+    target: _ObjArg,
     required: Iterable[str] | None = None,
     pre: Iterable[str] | str | None = None,
     post: Iterable[str] | str | None = None,
     name: str = "",
 ) -> _MorphismTuple: ...
-def identity_morphism(obj: str | tuple[str, ...]) -> _MorphismTuple: ...
+def identity_morphism(obj: _ObjArg) -> _MorphismTuple: ...
 def compose_morphisms(f: _MorphismArg, g: _MorphismArg) -> _MorphismTuple: ...
 def compose_all_morphisms(first: _MorphismArg, *rest: _MorphismArg) -> _MorphismTuple: ...
 def product_morphisms(f: _MorphismArg, g: _MorphismArg) -> _MorphismTuple: ...

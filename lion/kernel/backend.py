@@ -139,7 +139,8 @@ class Backend(Protocol):
         ...
 
     def product(self, f: _compose.Morphism, g: _compose.Morphism) -> _compose.Morphism:
-        """`f` and `g` side by side."""
+        """`f` and `g` side by side, ports united; CompositionError if they share a
+        source or a target port. The same morphism whichever comes first."""
         ...
 
     def would_deadlock(self, waiting_on: Mapping[str, str], waiter: str, target: str) -> bool:

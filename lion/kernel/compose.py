@@ -2,9 +2,11 @@
 
 A `Morphism` goes from a `source` object to a `target` object, needs the
 capabilities in `required`, and carries a precondition `pre` and a
-postcondition `post`. Objects are tuples of names (a plain name ``"A"`` is
-``("A",)``), so the parallel product of objects is tuple concatenation and
-the unit object is ``()``.
+postcondition `post`. An object is a set of ports (names), held as a sorted
+tuple without repeats: ``"A"`` is ``("A",)``, ``("B", "A")`` and
+``{"A", "B"}`` are both ``("A", "B")``, and a port named twice is refused.
+The parallel product of objects is their disjoint union and the unit object is
+``()``, the empty set of ports.
 
 Conditions are conjunctions, held as frozensets of atoms; an atom is a
 condition name (bound to a predicate at check time) or a predicate itself.
@@ -15,19 +17,24 @@ Under that reading:
   needs ``f.required | g.required``, has pre ``f.pre | (g.pre - f.post)``
   (what g needs that f does not establish must hold at the start) and post
   ``f.post | g.post``;
-- ``product(f, g)`` (f and g side by side) concatenates objects and unions
-  requirements and conditions;
+- ``product(f, g)`` (f and g side by side, defined only when they share no
+  source port and no target port) unites ports, requirements and conditions;
+  since objects are sets, ``product(f, g) == product(g, f)``;
 - ``identity(A)`` requires nothing and has empty pre and post.
 
 These satisfy the category laws (identity, associativity) on the nose, the
-product is associative with unit ``identity(())``, and composition and product
-of morphisms that are `secure` under a grant are secure under it.
+product is commutative and associative with unit ``identity(())`` (wherever it
+is defined), and composition and product of morphisms that are `secure` under
+a grant are secure under it. This is `spec/composition.lion`: its
+``compose_checked`` and ``tensor_checked`` are `compose` and `product`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any, cast
 
 from lion.errors import KernelError
@@ -46,7 +53,8 @@ __all__ = [
     "secure",
 ]
 
-#: An object: a tuple of names; ``()`` is the unit of the parallel product.
+#: An object: a set of port names, as a sorted tuple without repeats; ``()`` is the
+#: unit of the parallel product.
 Obj = tuple[str, ...]
 #: A condition atom: a name bound to a predicate at check time, or a predicate.
 Condition = str | Callable[[Any], bool]
@@ -57,13 +65,29 @@ class CompositionError(KernelError):
 
 
 def _obj(value: object, what: str) -> Obj:
+    """The canonical form of an object: its ports, sorted, each once."""
     if isinstance(value, str):
         value = (value,)
-    if not isinstance(value, tuple) or not all(isinstance(n, str) and n for n in value):
+    if not isinstance(value, tuple | frozenset | set) or not all(
+        isinstance(n, str) and n for n in value
+    ):
         raise CompositionError(
-            f"morphism {what} `{value!r}` is not an object: expected a name or a tuple of names"
+            f"morphism {what} `{value!r}` is not an object: expected a name, or a tuple or set "
+            "of names"
         )
-    return value
+    ports = tuple(sorted(value))
+    for before, after in pairwise(ports):
+        if before == after:
+            raise CompositionError(
+                f"morphism {what} `{value!r}` names port `{before}` twice: an object is a set "
+                "of ports"
+            )
+    return ports
+
+
+def _ports(names: list[str]) -> str:
+    shown = ", ".join(f"`{n}`" for n in names)
+    return f"port {shown} is" if len(names) == 1 else f"ports {shown} are"
 
 
 def _names(value: object, what: str) -> frozenset[str]:
@@ -116,8 +140,8 @@ class Morphism:
 
     def __init__(
         self,
-        source: str | Obj,
-        target: str | Obj,
+        source: str | Obj | AbstractSet[str],
+        target: str | Obj | AbstractSet[str],
         required: Iterable[str] = (),
         pre: Iterable[Condition] | Condition = (),
         post: Iterable[Condition] | Condition = (),
@@ -141,7 +165,7 @@ class Morphism:
         return product(self, other)
 
 
-def identity(obj: str | Obj) -> Morphism:
+def identity(obj: str | Obj | AbstractSet[str]) -> Morphism:
     """The identity on `obj`: requires nothing, pre and post empty."""
     o = _obj(obj, "object")
     return Morphism(o, o, name=f"id[{_name(o)}]")
@@ -175,9 +199,20 @@ def compose_all(first: Morphism, *rest: Morphism) -> Morphism:
 
 
 def product(f: Morphism, g: Morphism) -> Morphism:
-    """f and g side by side: objects concatenate, requirements and conditions unite."""
+    """f and g side by side: ports, requirements and conditions unite.
+
+    Defined only when f and g share no source port and no target port (else
+    CompositionError); the result does not depend on the order of f and g.
+    """
     if not isinstance(f, Morphism) or not isinstance(g, Morphism):
         raise CompositionError("product expects two morphisms")
+    for side, mine, theirs in (("sources", f.source, g.source), ("targets", f.target, g.target)):
+        shared = sorted(set(mine) & set(theirs))
+        if shared:
+            raise CompositionError(
+                f"cannot put `{f.name}` beside `{g.name}`: {_ports(shared)} in both {side}, "
+                "and the ports of a product must be disjoint"
+            )
     return Morphism(
         f.source + g.source,
         f.target + g.target,

@@ -102,7 +102,7 @@ def test_planted_product_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path
         )
 
     monkeypatch.setattr(kc, "product", drops_right_requirements)
-    _caught("tensor", tmp_path)
+    _caught("tensor_checked", tmp_path)
 
 
 def test_planted_mailbox_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

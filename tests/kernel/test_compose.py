@@ -1,4 +1,7 @@
-"""Morphisms: category laws, the parallel product, and security preservation."""
+"""Morphisms: category laws, the parallel product, and security preservation.
+
+The same properties are theorems of `spec/composition.lion` (`compose_checked`
+and `tensor_checked` there are `compose` and `product` here)."""
 
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ OBJECTS = ("A", "B", "C", "D")
 caps = st.frozensets(st.sampled_from(["read", "write", "exec", "net", "admin"]), max_size=4)
 conds = st.frozensets(st.sampled_from(["p", "q", "r", "s", "t"]), max_size=4)
 objects = st.sampled_from(OBJECTS)
+#: Objects of several ports, given in any order (the kernel sorts them).
+port_sets = st.lists(st.sampled_from(OBJECTS), unique=True, max_size=3).map(tuple)
 
 
 @st.composite
@@ -39,6 +44,15 @@ def morphisms(draw: st.DrawFn, source: str | None = None, target: str | None = N
         draw(conds),
         draw(conds),
     )
+
+
+@st.composite
+def wide_morphisms(draw: st.DrawFn) -> Morphism:
+    return Morphism(draw(port_sets), draw(port_sets), draw(caps), draw(conds), draw(conds))
+
+
+def disjoint(f: Morphism, g: Morphism) -> bool:
+    return not (set(f.source) & set(g.source)) and not (set(f.target) & set(g.target))
 
 
 @st.composite
@@ -75,6 +89,52 @@ def test_composition_is_defined_only_when_types_match() -> None:
         product(f, "g")  # type: ignore[arg-type]
 
 
+def test_objects_are_sets_of_ports_kept_sorted() -> None:
+    m = Morphism(("C", "A", "B"), {"E", "D"})
+    assert (m.source, m.target) == (("A", "B", "C"), ("D", "E"))
+    assert m == Morphism(("A", "B", "C"), ("E", "D"))
+    assert m.name == "(A, B, C) -> (D, E)"
+    assert identity(("B", "A")) == identity(frozenset({"A", "B"}))
+    assert identity(("B", "A")).source == ("A", "B")
+    with pytest.raises(CompositionError, match=r"source `\('A', 'B', 'A'\)` names port `A` twice"):
+        Morphism(("A", "B", "A"), "C")
+    with pytest.raises(CompositionError, match="expected a name, or a tuple or set of names"):
+        Morphism(["A"], "B")  # type: ignore[arg-type]
+
+
+def test_product_does_not_depend_on_order_finding_5() -> None:
+    # Issue 11, finding 5: with ordered ports, `f @ g` and `g @ f` differed, and only one
+    # of them composed with the identity on (A, B).
+    f = Morphism("B", "D", {"read"}, pre="p", name="f")
+    g = Morphism("A", "C", {"net"}, post="q", name="g")
+    assert f @ g == g @ f
+    assert (f @ g).source == (g @ f).source == ("A", "B")
+    assert (f @ g).target == ("C", "D")
+    for fg in (f @ g, g @ f):
+        assert identity(("A", "B")) >> fg == fg
+        assert identity(("B", "A")) >> fg == fg
+        assert fg >> identity(("D", "C")) == fg
+    assert (f @ g).name == "(f ⊗ g)" and (g @ f).name == "(g ⊗ f)"  # names keep the order
+
+
+def test_product_refuses_shared_ports() -> None:
+    f = Morphism(("A", "B"), "C", name="f")
+    with pytest.raises(
+        CompositionError,
+        match="cannot put `f` beside `g`: port `B` is in both sources, and the ports of a "
+        "product must be disjoint",
+    ):
+        product(f, Morphism("B", "D", name="g"))
+    with pytest.raises(CompositionError, match="ports `A`, `B` are in both sources"):
+        product(f, Morphism(("B", "A"), "D", name="g"))
+    with pytest.raises(CompositionError, match="port `C` is in both targets"):
+        product(Morphism("D", "C", name="g"), f)
+    with pytest.raises(CompositionError, match="beside"):
+        f @ f
+    # The unit has no ports, so it fits beside anything, itself included.
+    assert product(identity(()), identity(())) == identity(())
+
+
 def test_a_single_condition_or_predicate_is_one_atom() -> None:
     def ready(state: object) -> bool:
         return True
@@ -105,6 +165,8 @@ def test_product_places_morphisms_side_by_side() -> None:
     [
         ({"source": ""}, "not an object"),
         ({"source": ("A", 1)}, "not an object"),
+        ({"source": ["A"]}, "not an object"),
+        ({"target": ("B", "B")}, "names port `B` twice"),
         ({"required": "read"}, "is a string"),
         ({"required": [1]}, "non-empty strings"),
         ({"required": 5}, "not a set of names"),
@@ -141,29 +203,50 @@ def test_associativity(fgh: tuple[Morphism, Morphism, Morphism]) -> None:
     assert compose_all(f, g, h) == compose(f, compose(g, h))
 
 
+def _product(f: Morphism, g: Morphism) -> Morphism | None:
+    try:
+        return product(f, g)
+    except CompositionError:
+        return None
+
+
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(f=morphisms(), g=morphisms(), h=morphisms())
-def test_product_is_associative_with_the_unit(f: Morphism, g: Morphism, h: Morphism) -> None:
-    assert product(product(f, g), h) == product(f, product(g, h))
+@given(f=wide_morphisms(), g=wide_morphisms(), h=wide_morphisms())
+def test_product_is_commutative_and_associative_with_the_unit(
+    f: Morphism, g: Morphism, h: Morphism
+) -> None:
+    fg = _product(f, g)
+    assert (fg is not None) == disjoint(f, g)
+    assert _product(g, f) == fg  # both refused, or the same morphism
+    gh = _product(g, h)
+    left = None if fg is None else _product(fg, h)
+    right = None if gh is None else _product(f, gh)
+    assert left == right
     unit = identity(())
     assert product(unit, f) == f
     assert product(f, unit) == f
-    assert product(identity(f.source), identity(g.source)) == identity(f.source + g.source)
+    if fg is not None:
+        assert identity(f.source + g.source) >> fg == fg
+        assert fg >> identity(g.target + f.target) == fg
+    if not set(f.source) & set(g.source):
+        both = product(identity(f.source), identity(g.source))
+        assert both == identity(f.source + g.source)
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
-@given(fgh=chains(), granted=caps, other=morphisms())
+@given(fgh=chains(), granted=caps, other=wide_morphisms())
 def test_composition_and_product_preserve_security(
     fgh: tuple[Morphism, Morphism, Morphism], granted: frozenset[str], other: Morphism
 ) -> None:
     f, g, _ = fgh
     if secure(f, granted) and secure(g, granted):
         assert secure(compose(f, g), granted)
-    if secure(f, granted) and secure(other, granted):
-        assert secure(product(f, other), granted)
     # And the converse: a composite is secure only if both parts are.
     assert secure(compose(f, g), granted) == (secure(f, granted) and secure(g, granted))
-    assert secure(product(f, other), granted) == (secure(f, granted) and secure(other, granted))
+    side_by_side = _product(f, other)
+    if side_by_side is not None:
+        both = secure(f, granted) and secure(other, granted)
+        assert secure(side_by_side, granted) == both
 
 
 @settings(max_examples=EXAMPLES, deadline=None)
@@ -207,3 +290,36 @@ def test_public_api_is_listed_and_sorted() -> None:
     names = module.__all__
     assert names == sorted(names, key=lambda n: (not n.isupper(), n))
     assert all(hasattr(module, name) for name in names)
+
+
+def test_conformance_catches_an_ordered_or_merging_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bind of `tensor_checked` compares whole results, object order included."""
+    from pathlib import Path
+
+    from lion.kernel import compose as kc
+    from lion.spec.load import load_paths
+    from lion.verify.conformance import check_bind
+
+    (module,) = load_paths([Path(__file__).resolve().parents[2] / "spec" / "composition.lion"])
+    bind = next(b for b in module.binds if b.name == "tensor_checked")
+    assert check_bind(module, bind, examples=200).ok
+    real = kc.product
+
+    def merges_shared_ports(f: Morphism, g: Morphism) -> Morphism:
+        return Morphism(
+            frozenset(f.source) | frozenset(g.source),
+            frozenset(f.target) | frozenset(g.target),
+            f.required | g.required,
+            f.pre | g.pre,
+            f.post | g.post,
+        )
+
+    def keeps_argument_order(f: Morphism, g: Morphism) -> Morphism:
+        fg = real(f, g)
+        object.__setattr__(fg, "source", f.source + g.source)  # the old, ordered product
+        return fg
+
+    for bug in (merges_shared_ports, keeps_argument_order):
+        monkeypatch.setattr(kc, "product", bug)
+        result = check_bind(module, bind, examples=1000)
+        assert not result.ok, bug.__name__

@@ -38,9 +38,12 @@ def outcome(call: Callable[[], Any]) -> Outcome:
 
 
 names = st.sampled_from(["A", "B", "C", "é x", "it's"])
+#: Objects are sets of ports: a name, a tuple of distinct names in any order, or a set.
 objects = st.one_of(
     names,
-    st.tuples() | st.tuples(names) | st.tuples(names, names) | st.tuples(names, names, names),
+    st.lists(names, unique=True, max_size=3).map(tuple),
+    st.frozensets(names, max_size=3),
+    st.sets(names, max_size=2),
 )
 caps = st.frozensets(st.sampled_from(["read", "write", "net"]), max_size=3)
 conds = st.frozensets(st.sampled_from(["p", "q", "r", "s"]), max_size=3)
@@ -55,7 +58,22 @@ def both(field: tuple[Any, ...]) -> tuple[ref.Morphism, tuple[Any, ...]]:
     return py, native
 
 
-bad_objects = st.sampled_from(["", ("A", ""), ("",), ["A"], 5, ("A", 5), None])
+bad_objects = st.sampled_from(
+    [
+        "",
+        ("A", ""),
+        ("",),
+        ["A"],
+        5,
+        ("A", 5),
+        None,
+        ("A", "A"),
+        ("é x", "B", "é x", "B"),
+        frozenset({""}),
+        frozenset({"A", 5}),
+        {"A", ""},
+    ]
+)
 bad_names = st.sampled_from(["read", 5, [""], ["a", 5], [["x"]], None, ()])
 bad_conds = st.sampled_from(["", [""], [5], 5, [["x"]], "p", ("p", "q")])
 
@@ -95,6 +113,40 @@ def test_compose_and_product_agree(f: tuple[Any, ...], g: tuple[Any, ...], link:
     assert outcome(lambda: _native.compose_morphisms(f[:5], g[:5])) == outcome(
         lambda: ref.compose(ref.Morphism(*f[:5]), ref.Morphism(*g[:5]))
     )
+
+
+@EXAMPLES
+@given(f=fields, g=fields)
+def test_product_does_not_depend_on_order_finding_5(f: tuple[Any, ...], g: tuple[Any, ...]) -> None:
+    # Issue 11, finding 5: `f @ g` and `g @ f` must be one morphism (or both refused), and
+    # each composes with the identity on its ports, in either backend.
+    pf, nf = both(f)
+    pg, ng = both(g)
+    left = outcome(lambda: _native.product_morphisms(nf, ng))
+    right = outcome(lambda: _native.product_morphisms(ng, nf))
+    assert left[0] == right[0]
+    if left[0] == "error":
+        assert "the ports of a product must be disjoint" in left[2]
+        return
+    assert left[1][:5] == right[1][:5] == as_tuple(ref.product(pg, pf))[:5]
+    fg = left[1]
+    assert list(fg[0]) == sorted(set(fg[0])) and list(fg[1]) == sorted(set(fg[1]))
+    for source in (fg[0], fg[0][::-1], frozenset(fg[0])):
+        composed = _native.compose_morphisms(_native.identity_morphism(source), fg)
+        assert composed[:5] == fg[:5]
+    assert _native.compose_morphisms(fg, _native.identity_morphism(fg[1][::-1]))[:5] == fg[:5]
+
+
+def test_product_refusal_names_the_shared_ports() -> None:
+    f = _native.morphism(("B", "A"), "C", name="f")
+    g = _native.morphism(("A", "B"), "D", name="g")
+    with pytest.raises(ref.CompositionError, match="ports `A`, `B` are in both sources") as info:
+        _native.product_morphisms(f, g)
+    with pytest.raises(ref.CompositionError) as expected:
+        ref.product(
+            ref.Morphism(("B", "A"), "C", name="f"), ref.Morphism(("A", "B"), "D", name="g")
+        )
+    assert str(info.value) == str(expected.value)
 
 
 @EXAMPLES

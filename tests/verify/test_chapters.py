@@ -58,7 +58,7 @@ MUTANTS = [
         "composition",
         "fn identity(o: set<Port>) -> Morph = Morph(src: o, dst: o, req: {}",
         "fn identity(o: set<Port>) -> Morph = Morph(src: o, dst: o, req: {Read}",
-        ["identity_left", "identity_right", "tensor_unit"],
+        ["identity_left", "identity_right", "tensor_unit", "product_unit", "product_then_identity"],
     ),
     (
         "composition",
@@ -70,7 +70,25 @@ MUTANTS = [
         "composition",
         "pre: f.pre union g.pre, post: f.post union g.post)",
         "pre: f.pre union g.pre, post: f.post)",
-        ["tensor_commutative", "tensor_unit"],
+        ["tensor_commutative", "tensor_unit", "product_commutative", "product_unit"],
+    ),
+    (
+        "composition",
+        "  Morph(src: f.src union g.src, dst: f.dst union g.dst,",
+        "  Morph(src: f.src union g.src, dst: f.dst,",
+        ["product_associative", "tensor_of_identities", "product_then_identity"],
+    ),
+    (  # the kernel's product merging shared ports instead of refusing them
+        "composition",
+        "  if disjoint(f, g) then some(tensor(f, g)) else none",
+        "  some(tensor(f, g))",
+        ["product_keeps_ports_apart"],
+    ),
+    (
+        "composition",
+        "= (f.src inter g.src) == {} and (f.dst inter g.dst) == {}",
+        "= (f.src inter g.src) == {}",
+        ["product_keeps_ports_apart"],
     ),
     # capabilities
     (

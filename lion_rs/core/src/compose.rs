@@ -1,14 +1,17 @@
 //! Morphisms: typed, capability-annotated steps and how they compose.
 //!
 //! A port of `lion/kernel/compose.py` with the same results and messages.
-//! Objects are tuples of names (`()` is the unit of the product); conditions
-//! are sets of condition names (the Python reference also takes predicates,
-//! which have no meaning outside Python, so they are not ported).
+//! Objects are sets of ports (the empty set is the unit of the product), kept
+//! sorted; conditions are sets of condition names (the Python reference also
+//! takes predicates, which have no meaning outside Python, so they are not
+//! ported).
 //!
 //! - `compose(f, g)` ("f then g", only when `f.target == g.source`) requires
 //!   `f.required | g.required`, has pre `f.pre | (g.pre - f.post)` and post
 //!   `f.post | g.post`;
-//! - `product(f, g)` concatenates objects and unites requirements and conditions;
+//! - `product(f, g)` (only when f and g share no source port and no target
+//!   port) unites ports, requirements and conditions, so it does not depend on
+//!   the order of f and g;
 //! - `identity(A)` requires nothing and has empty pre and post.
 
 use std::collections::BTreeSet;
@@ -16,8 +19,8 @@ use std::fmt::Write as _;
 
 use crate::error::{CoreError, Result};
 
-/// An object: a tuple of names.
-pub type Obj = Vec<String>;
+/// An object: a set of ports, in sorted order.
+pub type Obj = BTreeSet<String>;
 
 /// A step from `source` to `target` needing `required`, with conditions `pre` and `post`.
 ///
@@ -116,10 +119,11 @@ pub fn py_repr_tuple(names: &[String]) -> String {
 }
 
 /// How an object is shown in names and messages: `A`, `(A, B)` or `()`.
-pub fn obj_name(obj: &[String]) -> String {
-    match obj {
-        [single] => single.clone(),
-        _ => format!("({})", obj.join(", ")),
+pub fn obj_name(obj: &Obj) -> String {
+    let names: Vec<&str> = obj.iter().map(String::as_str).collect();
+    match names.as_slice() {
+        [single] => (*single).to_string(),
+        _ => format!("({})", names.join(", ")),
     }
 }
 
@@ -128,7 +132,7 @@ pub fn obj_name(obj: &[String]) -> String {
 /// Kept here so that a binding converting foreign values reports them in the same words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// A source or target that is not a name or a tuple of non-empty names.
+    /// A source or target that is not a name, or a tuple or set of non-empty names.
     NotAnObject,
     /// A bare string given where a set of names is expected (shown as text, not repr).
     NamesIsAString,
@@ -148,7 +152,8 @@ pub enum Refusal {
 pub fn refusal(refusal: Refusal, what: &str, shown: &str) -> CoreError {
     CoreError::Composition(match refusal {
         Refusal::NotAnObject => format!(
-            "morphism {what} `{shown}` is not an object: expected a name or a tuple of names"
+            "morphism {what} `{shown}` is not an object: expected a name, or a tuple or set of \
+             names"
         ),
         Refusal::NamesIsAString => {
             format!("morphism {what} `{shown}` is a string: expected a set of names")
@@ -168,10 +173,33 @@ pub fn refusal(refusal: Refusal, what: &str, shown: &str) -> CoreError {
     })
 }
 
+/// An object from a tuple of names, as the reference reads one: an empty name or a
+/// name given twice is refused (showing the tuple as Python's `repr` would).
+pub fn object(names: &[String], what: &str) -> Result<Obj> {
+    if names.iter().any(String::is_empty) {
+        return Err(refusal(Refusal::NotAnObject, what, &py_repr_tuple(names)));
+    }
+    let mut ports = Obj::new();
+    let mut twice: Option<&String> = None;
+    for name in names {
+        if !ports.insert(name.clone()) {
+            twice = Some(twice.map_or(name, |t| t.min(name)));
+        }
+    }
+    match twice {
+        Some(port) => fail(format!(
+            "morphism {what} `{}` names port `{port}` twice: an object is a set of ports",
+            py_repr_tuple(names)
+        )),
+        None => Ok(ports),
+    }
+}
+
 /// Refuse an object with an empty name, as the reference does.
-pub fn check_obj(obj: &[String], what: &str) -> Result<()> {
+pub fn check_obj(obj: &Obj, what: &str) -> Result<()> {
     if obj.iter().any(String::is_empty) {
-        return Err(refusal(Refusal::NotAnObject, what, &py_repr_tuple(obj)));
+        let names: Vec<String> = obj.iter().cloned().collect();
+        return Err(refusal(Refusal::NotAnObject, what, &py_repr_tuple(&names)));
     }
     Ok(())
 }
@@ -271,16 +299,39 @@ pub fn compose_all(first: &Morphism, rest: &[Morphism]) -> Result<Morphism> {
         .try_fold(first.clone(), |acc, g| compose(&acc, g))
 }
 
-/// f and g side by side: objects concatenate, requirements and conditions unite.
-pub fn product(f: &Morphism, g: &Morphism) -> Morphism {
-    Morphism {
-        source: [f.source.as_slice(), g.source.as_slice()].concat(),
-        target: [f.target.as_slice(), g.target.as_slice()].concat(),
+/// f and g side by side: ports, requirements and conditions unite.
+///
+/// Defined only when f and g share no source port and no target port; the
+/// result does not depend on the order of f and g.
+pub fn product(f: &Morphism, g: &Morphism) -> Result<Morphism> {
+    for (side, mine, theirs) in [
+        ("sources", &f.source, &g.source),
+        ("targets", &f.target, &g.target),
+    ] {
+        let shared: Vec<String> = mine
+            .intersection(theirs)
+            .map(|n| format!("`{n}`"))
+            .collect();
+        if !shared.is_empty() {
+            let ports = match shared.as_slice() {
+                [one] => format!("port {one} is"),
+                _ => format!("ports {} are", shared.join(", ")),
+            };
+            return fail(format!(
+                "cannot put `{}` beside `{}`: {ports} in both {side}, and the ports of a product \
+                 must be disjoint",
+                f.name, g.name
+            ));
+        }
+    }
+    Ok(Morphism {
+        source: union(&f.source, &g.source),
+        target: union(&f.target, &g.target),
         required: union(&f.required, &g.required),
         pre: union(&f.pre, &g.pre),
         post: union(&f.post, &g.post),
         name: format!("({} ⊗ {})", f.name, g.name),
-    }
+    })
 }
 
 /// True if every capability `morphism` requires is in `granted`.
@@ -302,7 +353,7 @@ mod tests {
     }
 
     fn obj(items: &[&str]) -> Obj {
-        items.iter().map(|s| s.to_string()).collect()
+        set(items)
     }
 
     #[test]
@@ -337,13 +388,28 @@ mod tests {
     }
 
     #[test]
-    fn product_concatenates_and_repr_quotes_like_python() -> Result<()> {
-        let f = identity(obj(&["A"]))?;
+    fn product_unites_disjoint_ports_and_repr_quotes_like_python() -> Result<()> {
+        let f = identity(obj(&["B"]))?;
         let g = identity(obj(&[]))?;
-        assert_eq!(product(&f, &g), f);
-        assert_eq!(product(&f, &g).name, "(id[A] ⊗ id[()])");
-        assert_eq!(py_repr_tuple(&obj(&["a'b", ""])), "(\"a'b\", '')");
-        assert_eq!(py_repr_tuple(&obj(&[""])), "('',)");
+        assert_eq!(product(&f, &g)?, f);
+        assert_eq!(product(&f, &g)?.name, "(id[B] ⊗ id[()])");
+        let a = identity(obj(&["A"]))?;
+        assert_eq!(product(&f, &a)?, product(&a, &f)?);
+        assert_eq!(product(&f, &a)?.source, obj(&["A", "B"]));
+        assert!(matches!(
+            product(&f, &f),
+            Err(CoreError::Composition(m)) if m.contains("port `B` is in both sources")
+        ));
+        let names =
+            |items: &[&str]| -> Vec<String> { items.iter().map(|s| s.to_string()).collect() };
+        assert_eq!(object(&names(&["B", "A"]), "source")?, obj(&["A", "B"]));
+        assert!(matches!(
+            object(&names(&["B", "A", "B"]), "source"),
+            Err(CoreError::Composition(m)) if m == "morphism source `('B', 'A', 'B')` names port \
+                `B` twice: an object is a set of ports"
+        ));
+        assert_eq!(py_repr_tuple(&names(&["a'b", ""])), "(\"a'b\", '')");
+        assert_eq!(py_repr_tuple(&names(&[""])), "('',)");
         assert_eq!(py_repr("\u{7}é\\"), "'\\x07é\\\\'");
         Ok(())
     }

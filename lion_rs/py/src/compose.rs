@@ -1,13 +1,14 @@
 //! Python bindings for `lion_core::compose`. A morphism crosses as the tuple
-//! `(source, target, required, pre, post, name)`: objects as tuples of names,
-//! the rest as frozensets of names. Conversion refuses malformed fields with
+//! `(source, target, required, pre, post, name)`: objects as sorted tuples of
+//! names without repeats (an object is a set of ports), the rest as frozensets
+//! of names. Conversion refuses malformed fields with
 //! the reference's messages, quoting values with Python's own `repr`.
 
 use std::collections::BTreeSet;
 
 use lion_core::compose::{self, refusal, Morphism, Obj, Refusal};
 use pyo3::prelude::*;
-use pyo3::types::{PyFrozenSet, PyString, PyTuple};
+use pyo3::types::{PyFrozenSet, PySet, PyString, PyTuple};
 
 use crate::error::to_py;
 
@@ -19,7 +20,14 @@ fn repr(value: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(value.repr()?.to_str()?.to_owned())
 }
 
-/// A name or a tuple of non-empty names.
+/// The non-empty names in `items`, or None if one is not a non-empty str.
+fn port_names<'py>(items: impl Iterator<Item = Bound<'py, PyAny>>) -> Option<Vec<String>> {
+    items
+        .map(|item| item.extract::<String>().ok().filter(|n| !n.is_empty()))
+        .collect()
+}
+
+/// A name, or a tuple or set of non-empty names (a tuple naming a port twice is refused).
 fn obj_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Obj> {
     let py = value.py();
     let value = if value.is_instance_of::<PyString>() {
@@ -28,12 +36,16 @@ fn obj_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Obj> {
         value.clone()
     };
     if let Ok(tuple) = value.cast::<PyTuple>() {
-        let names: Option<Obj> = tuple
-            .iter()
-            .map(|item| item.extract::<String>().ok().filter(|n| !n.is_empty()))
-            .collect();
-        if let Some(names) = names {
-            return Ok(names);
+        if let Some(names) = port_names(tuple.iter()) {
+            return compose::object(&names, what).map_err(to_py);
+        }
+    } else if let Ok(set) = value.cast::<PyFrozenSet>() {
+        if let Some(names) = port_names(set.iter()) {
+            return Ok(names.into_iter().collect());
+        }
+    } else if let Ok(set) = value.cast::<PySet>() {
+        if let Some(names) = port_names(set.iter()) {
+            return Ok(names.into_iter().collect());
         }
     }
     Err(refuse(Refusal::NotAnObject, what, &repr(&value)?))
@@ -206,7 +218,7 @@ fn compose_all_morphisms<'py>(
     to_tuple(py, result)
 }
 
-/// f and g side by side.
+/// f and g side by side; CompositionError if they share a source or a target port.
 #[pyfunction]
 fn product_morphisms<'py>(
     py: Python<'py>,
@@ -214,7 +226,7 @@ fn product_morphisms<'py>(
     g: &Bound<'py, PyAny>,
 ) -> PyResult<MorphismTuple<'py>> {
     let (f, g) = (morphism_arg(f, "product")?, morphism_arg(g, "product")?);
-    to_tuple(py, compose::product(&f, &g))
+    to_tuple(py, compose::product(&f, &g).map_err(to_py)?)
 }
 
 /// True if every capability the morphism requires is in `granted`.
