@@ -1,20 +1,24 @@
 """The Invariant Protection Unit: the one gate every effect passes.
 
-`IPU.validate` decides one `EffectRequest` in three steps, stopping at the
-first that says no:
+`IPU.execute` decides one `EffectRequest` and runs it only on a PERMIT:
 
-1. capability: some token the request presents verifies (signature, chain,
-   expiry, revocation), is held by the requesting principal, and covers the
-   effect's resource and right;
-2. policy: the policy says PERMIT; INDETERMINATE goes to the approver
-   callback if there is one, else it is denied;
-3. invariants: every registered invariant holds on the state the step would
-   produce (`EffectRequest.after`).
+1. capability: some presented token verifies (signature, chain, expiry,
+   revocation), is held by the requesting principal, and covers the effect;
+2. policy: the policy, asked about the request the IPU's adapter builds from
+   the effect itself, says PERMIT; INDETERMINATE goes to the approver if there
+   is one, else it is denied. An approver is an await point, so after it the
+   capability is authorized again: a token revoked or expired while the
+   approver thought is a deny;
+3. invariants: each registered invariant holds on the IPU's ledger as it
+   would be with this effect's costs reserved (``committed + reserved +
+   costs``); the check and the reservation are one atomic step, so two
+   concurrent effects can never both be admitted on the same headroom.
 
-It is fail-closed: a policy or invariant that raises, or returns something
-that is not a decision or a bool, denies. Every verdict, permit or deny,
-becomes exactly one `Observation` in the IPU's `ObservationLog`.
-`IPU.execute` runs an effect only after a PERMIT (complete mediation).
+Then `perform` runs; when it returns the reservation is committed, when it
+fails it is released. Nothing awaits between the last check and the start of
+`perform`. The IPU is fail-closed (a policy, approver or invariant that
+raises or answers something odd denies) and every verdict, permit or deny,
+becomes exactly one `Observation` in its `ObservationLog`.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
 import anyio
@@ -32,6 +37,7 @@ from lion.errors import CapabilityError, InvariantViolation, KernelError
 from lion.kernel.backend import Authority
 from lion.kernel.capability import CapabilityToken, decode_token
 from lion.kernel.decision import Decision
+from lion.kernel.ledger import Counters, Ledger, Reservation, check_costs
 from lion.kernel.observable import Effect, Observation, ObservationLog
 
 __all__ = [
@@ -45,6 +51,7 @@ __all__ = [
     "Policy",
     "PolicyResponse",
     "Predicate",
+    "cedar_request",
 ]
 
 T = TypeVar("T")
@@ -74,10 +81,15 @@ class Policy(Protocol):
         ...
 
 
-#: An invariant: called with the state the step would produce; must return True to hold.
-Predicate = Callable[[Any], bool]
+#: An invariant: called with the ledger's counters as they would be; True means it holds.
+#: It must be downward closed (holding for some counters, it holds for smaller ones).
+Predicate = Callable[[Counters], bool]
 #: Called on INDETERMINATE with the request and the policy response; True approves.
 Approver = Callable[["EffectRequest", PolicyResponse], "Awaitable[bool] | bool"]
+
+
+def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,19 +97,39 @@ class EffectRequest:
     """A request to perform `effect` on behalf of `principal`.
 
     `tokens` are the capability tokens presented (strings or parsed tokens).
-    `after` is the state the step would produce; invariants are checked on it.
-    `policy_request` and `entities` are handed to the policy as they are; when
-    `policy_request` is None the IPU passes this EffectRequest itself (or what
-    the IPU's `request_adapter` makes of it).
+    `costs` are what the effect adds to the IPU's counters (non-negative
+    ints, e.g. ``{"spent": 3}``); they are reserved at admission. `context`
+    describes the effect (a tool's validated arguments) and goes into the
+    policy request the IPU builds; the principal, action and resource of that
+    request always come from `principal` and `effect`.
     """
 
     principal: str
     effect: Effect
     tokens: tuple[str | CapabilityToken, ...] = ()
     subject: uuid.UUID = field(default_factory=uuid.uuid4)
-    after: Any = None
-    policy_request: Any = None
-    entities: Any = None
+    costs: Mapping[str, int] = field(default_factory=lambda: _frozen({}))
+    context: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "costs", _frozen(check_costs(self.costs)))
+        if not isinstance(self.context, Mapping):
+            raise KernelError(f"context must be a mapping, got `{type(self.context).__name__}`")
+        object.__setattr__(self, "context", _frozen(self.context))
+
+
+def cedar_request(request: EffectRequest) -> dict[str, Any]:
+    """The default policy request, from the effect itself.
+
+    `Agent::"<principal>"` does `Action::"<action>"` on `Resource::"<resource>"`, with
+    the request's context.
+    """
+    return {
+        "principal": {"type": "Agent", "id": request.principal},
+        "action": {"type": "Action", "id": request.effect.action},
+        "resource": {"type": "Resource", "id": request.effect.resource},
+        "context": dict(request.context),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +165,11 @@ class _Verdict:
     requested: tuple[str, ...]
     granted: tuple[str, ...] = ()
     determining: tuple[str, ...] = ()
+    approved: bool = False  # an approver's await came between the checks
+
+    @property
+    def permits(self) -> bool:
+        return self.decision is Decision.PERMIT
 
 
 def _describe(exc: BaseException) -> str:
@@ -144,9 +181,15 @@ class IPU:
     """The Invariant Protection Unit: capabilities, then policy, then invariants.
 
     `invariants` is a mapping or iterable of (name, predicate), checked in
-    registration order. `approver` resolves INDETERMINATE policy answers; it
-    may be async; with `approval_timeout` (seconds) an approver that takes
-    longer is a deny. `clock` stamps observations (seconds since the epoch).
+    registration order on the ledger's counters; `budgets` adds one
+    invariant ``budget `name``` per entry (the counter stays at or below the
+    limit); `state` gives the counters' starting values (e.g. carried over
+    from an earlier run), on which every invariant must hold. `approver`
+    resolves INDETERMINATE policy answers; it may be async; with
+    `approval_timeout` (seconds) an approver that takes longer is a deny.
+    `request_adapter` builds the policy request from an EffectRequest
+    (default `cedar_request`); `entities` are what the policy sees. `clock`
+    stamps observations (seconds since the epoch).
     """
 
     def __init__(
@@ -155,11 +198,13 @@ class IPU:
         policy: Policy,
         invariants: Mapping[str, Predicate] | Iterable[tuple[str, Predicate]] | None = None,
         *,
+        budgets: Mapping[str, int] | None = None,
+        state: Mapping[str, int] | None = None,
         approver: Approver | None = None,
         approval_timeout: float | None = None,
         log: ObservationLog | None = None,
         entities: Any = None,
-        request_adapter: Callable[[EffectRequest], Any] | None = None,
+        request_adapter: Callable[[EffectRequest], Any] = cedar_request,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.authority = authority
@@ -170,19 +215,34 @@ class IPU:
         self.entities = entities
         self.request_adapter = request_adapter
         self._clock = clock
+        self._ledger = Ledger(state)
         self._invariants: dict[str, Predicate] = {}
         pairs = invariants.items() if isinstance(invariants, Mapping) else (invariants or ())
         for name, predicate in pairs:
             self.register(name, predicate)
+        for counter, limit in check_costs(budgets or {}, "budgets").items():
+            self.register(f"budget `{counter}`", _within(counter, limit))
 
     def register(self, name: str, predicate: Predicate) -> None:
-        """Add an invariant; names are unique and checked in registration order."""
+        """Add an invariant; names are unique and checked in registration order.
+
+        It must hold on the current counters (committed and reserved), and no
+        effect may be in flight: effects admitted before it never checked it.
+        """
         if not isinstance(name, str) or not name:
             raise KernelError(f"invariant name `{name!r}` is not valid: expected a non-empty str")
         if not callable(predicate):
             raise KernelError(f"invariant `{name}` is not callable")
         if name in self._invariants:
             raise KernelError(f"invariant `{name}` is already registered")
+        if self._ledger.in_flight:
+            raise KernelError(
+                f"cannot register invariant `{name}` while {self._ledger.in_flight} effects "
+                "are in flight: they were admitted without it"
+            )
+        problem = _broken({name: predicate}, self._ledger.projected())
+        if problem is not None:
+            raise InvariantViolation(f"cannot register: {problem} on the current state")
         self._invariants[name] = predicate
 
     @property
@@ -190,7 +250,22 @@ class IPU:
         """The registered invariant names, in checking order."""
         return tuple(self._invariants)
 
-    # --- the three checks ------------------------------------------------------------------
+    @property
+    def committed(self) -> Counters:
+        """The counters of the effects that completed."""
+        return self._ledger.committed
+
+    @property
+    def reserved(self) -> Counters:
+        """The costs reserved by effects admitted and still performing."""
+        return self._ledger.reserved
+
+    @property
+    def in_flight(self) -> int:
+        """How many admitted effects are still performing."""
+        return self._ledger.in_flight
+
+    # --- the checks ------------------------------------------------------------------------
 
     def _check_capability(self, request: EffectRequest) -> _Verdict:
         effect = request.effect
@@ -219,18 +294,11 @@ class IPU:
         return _Verdict(Decision.DENY, reason, "capability", tuple(requested))
 
     async def _check_policy(self, request: EffectRequest, base: _Verdict) -> _Verdict:
-        entities = request.entities if request.entities is not None else self.entities
         try:
-            if request.policy_request is not None:
-                policy_request = request.policy_request
-            elif self.request_adapter is not None:
-                policy_request = self.request_adapter(request)
-            else:
-                policy_request = request
-            response = self.policy.evaluate(policy_request, entities)
+            response = self.policy.evaluate(self.request_adapter(request), self.entities)
             decision = response.decision
             determining = tuple(sorted(str(pid) for pid in response.determining))
-        except Exception as exc:  # fail closed: a broken policy denies
+        except Exception as exc:  # fail closed: a broken policy or adapter denies
             return _deny(base, f"policy evaluation failed: {_describe(exc)}", "policy")
         if not isinstance(decision, Decision):
             return _deny(base, f"policy returned `{decision!r}`: expected a Decision", "policy")
@@ -260,36 +328,40 @@ class IPU:
             base.requested,
             base.granted,
             determining,
+            approved=True,
         )
 
-    def _check_invariants(self, request: EffectRequest, base: _Verdict) -> _Verdict:
-        for name, predicate in list(self._invariants.items()):
-            try:
-                holds = predicate(request.after)
-            except Exception as exc:  # fail closed: an invariant that cannot be checked denies
-                return _deny(base, f"invariant `{name}` raised {_describe(exc)}", "invariant")
-            if not isinstance(holds, bool):
-                return _deny(
-                    base, f"invariant `{name}` returned `{holds!r}`: expected a bool", "invariant"
-                )
-            if not holds:
-                return _deny(base, f"invariant `{name}` would be broken", "invariant")
-        return base
+    def _recheck_capability(self, request: EffectRequest, base: _Verdict) -> _Verdict:
+        """After an await: the capability must still cover the effect now."""
+        again = self._check_capability(request)
+        if again.permits:
+            return base
+        return _Verdict(
+            Decision.DENY,
+            f"{base.reason}, but the capability no longer covers it: {again.reason}",
+            "capability",
+            base.requested,
+            (),
+            base.determining,
+        )
+
+    def _check_invariants(self, counters: Counters) -> str | None:
+        return _broken(self._invariants, counters)
 
     async def _decide(self, request: EffectRequest) -> _Verdict:
+        """Capability, policy (with approver), and the re-check after the approver's await."""
         if not isinstance(request, EffectRequest):
             raise KernelError(f"expected an EffectRequest, got `{type(request).__name__}`")
         if not isinstance(request.effect, Effect):
             raise KernelError(f"expected an Effect, got `{type(request.effect).__name__}`")
         verdict = self._check_capability(request)
-        if verdict.decision is not Decision.PERMIT:
-            return verdict
-        verdict = await self._check_policy(request, verdict)
-        if verdict.decision is not Decision.PERMIT:
-            return verdict
-        verdict = self._check_invariants(request, verdict)
-        if verdict.decision is not Decision.PERMIT:
-            return verdict
+        if verdict.permits:
+            verdict = await self._check_policy(request, verdict)
+        if verdict.permits and verdict.approved:
+            verdict = self._recheck_capability(request, verdict)
+        return verdict
+
+    def _permit_reason(self, verdict: _Verdict, costs: Mapping[str, int]) -> str:
         granted = ", ".join(f"`{g}`" for g in verdict.granted)
         why = f"capability {granted}, policy" + _by(verdict.determining)
         if verdict.reason:
@@ -297,14 +369,9 @@ class IPU:
         if self._invariants:
             names = ", ".join(f"`{name}`" for name in self._invariants)
             why = f"{why}; invariants {names} hold"
-        return _Verdict(
-            Decision.PERMIT,
-            f"permitted by {why}",
-            "none",
-            verdict.requested,
-            verdict.granted,
-            verdict.determining,
-        )
+        if costs:
+            why += "; reserved " + ", ".join(f"{k}={v}" for k, v in sorted(costs.items()))
+        return f"permitted by {why}"
 
     def _record(
         self,
@@ -328,11 +395,44 @@ class IPU:
             )
         )
 
+    def _admit(
+        self, request: EffectRequest, verdict: _Verdict
+    ) -> tuple[_Verdict, Reservation | None]:
+        """The invariants on the counters with this effect reserved; reserve if they hold."""
+        if not verdict.permits:
+            return verdict, None
+        admitted = self._ledger.admit(request.costs, self._check_invariants)
+        if isinstance(admitted, str):
+            return _deny(verdict, admitted, "invariant"), None
+        permit = _Verdict(
+            Decision.PERMIT,
+            self._permit_reason(verdict, request.costs),
+            "none",
+            verdict.requested,
+            verdict.granted,
+            verdict.determining,
+        )
+        return permit, admitted
+
     # --- public entry points ---------------------------------------------------------------
 
     async def validate(self, request: EffectRequest) -> Observation:
-        """Decide `request` and record the verdict; returns the recorded Observation."""
+        """Decide `request` and record the verdict; nothing is reserved or performed."""
         verdict = await self._decide(request)
+        if verdict.permits:
+            problem = self._check_invariants(self._ledger.projected(request.costs))
+            verdict = (
+                _deny(verdict, problem, "invariant")
+                if problem is not None
+                else _Verdict(
+                    Decision.PERMIT,
+                    self._permit_reason(verdict, {}),
+                    "none",
+                    verdict.requested,
+                    verdict.granted,
+                    verdict.determining,
+                )
+            )
         return self._record(request, verdict)
 
     @overload
@@ -348,28 +448,50 @@ class IPU:
 
         A deny is recorded and raised as EffectDenied (CapabilityDenied or
         InvariantDenied for those causes); `perform` is not called. On a
-        permit, `perform` runs and the one observation, with the effect
-        performed, is recorded when it returns or fails (a failure is noted
-        in the reason, the effect left out, and the exception re-raised).
+        permit the effect's costs are reserved and `perform` starts with no
+        await in between; the one observation, with the effect performed, is
+        recorded when it returns (the reservation committed) or fails (the
+        reservation released, the failure noted in the reason, the effect
+        left out, and the exception re-raised).
         """
-        verdict = await self._decide(request)
-        if verdict.decision is not Decision.PERMIT:
+        verdict, reservation = self._admit(request, await self._decide(request))
+        if reservation is None:
             observation = self._record(request, verdict)
             raise _denied(observation, verdict.cause)
-        failure = "; perform did not finish"
-        effects: tuple[Effect, ...] = ()
         try:
             outcome = perform()
             if inspect.isawaitable(outcome):
                 outcome = await outcome
             result: T = outcome
-            failure, effects = "", (request.effect,)
         except BaseException as exc:
-            failure = f"; perform failed: {_describe(exc)}"
+            self._ledger.release(reservation)
+            self._record(request, verdict, (), f"; perform failed: {_describe(exc)}")
             raise
-        finally:
-            observation = self._record(request, verdict, effects, failure)
-        return Execution(observation, result)
+        self._ledger.commit(reservation)
+        return Execution(self._record(request, verdict, (request.effect,)), result)
+
+
+def _within(counter: str, limit: int) -> Predicate:
+    def within(counters: Counters) -> bool:
+        return counters[counter] <= limit
+
+    within.__qualname__ = f"budget({counter!r} <= {limit})"
+    return within
+
+
+def _broken(invariants: Mapping[str, Predicate], counters: Counters) -> str | None:
+    """Why the invariants do not all hold on `counters` (first in order), or None."""
+    for name, predicate in list(invariants.items()):
+        try:
+            holds = predicate(counters)
+        except Exception as exc:  # fail closed: an invariant that cannot be checked denies
+            return f"invariant `{name}` raised {_describe(exc)}"
+        if not isinstance(holds, bool):
+            return f"invariant `{name}` returned `{holds!r}`: expected a bool"
+        if not holds:
+            shown = ", ".join(f"{k}={v}" for k, v in sorted(counters.items())) or "all 0"
+            return f"invariant `{name}` would be broken (counters would be {shown})"
+    return None
 
 
 def _by(determining: tuple[str, ...]) -> str:

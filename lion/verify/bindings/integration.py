@@ -1,43 +1,58 @@
-"""`spec/integration.lion` machine `Runner` <-> the IPU (`lion.kernel.ipu`).
+"""`spec/integration.lion` machine `Runner` <-> the IPU (`lion.kernel.ipu`), concurrently.
 
-A real `IPU` with a real capability authority and `ObservationLog`:
-principal `who` holds one capability per operation it is granted
-(resource `tool/<op>`, right `call`), and every request presents all of
-them, so the IPU must pick the one that covers the effect. The policy's
-decision and the approver's answer are spec inputs, so the policy is a stub
-that answers the step's decision and the approver (absent for `none`)
-answers the step's `approved`. The invariant `spend_limit` is registered
-with the IPU and checked on the spend the step would reach.
+A real `IPU` with a real capability authority, ledger and `ObservationLog`
+runs up to three `execute` calls at once, one per lane, on a private event
+loop. The adapter is the scheduler: each spec action resumes exactly one
+await point of the real code and then lets the loop run until every task is
+parked again, so a run is a deterministic interleaving that replays from its
+recorded actions.
 
-Every reported state variable is read off the kernel: `holds` from which
-tokens still verify, `permitted`/`executed` from the log's verdicts and
-recorded effects, `log_len`/`last_seq` from the log itself; `spent` is the
-world that `perform` changes. The adapter counts `decisions` (calls made).
+- `arrive(i, r)` starts `ipu.execute` for request `r` in lane `i`; it runs
+  the capability check and the policy, then parks in the approver (policy
+  INDETERMINATE), in `perform` (admitted), or ends with a recorded DENY.
+- `approve(i, yes)` answers the approver parked in lane `i`.
+- `finish(i, ok)` lets the `perform` parked in lane `i` return or raise.
+- `revoke(w, e)` revokes `w`'s capability for `e` on the authority.
+
+The policy answers from a table keyed by the effect the IPU asks about (the
+spec's `policy`), so it can only answer for the effect itself. Every other
+variable is read off the implementation: a lane's status from its task and
+its one observation (decision, reason, granted, determining and effects must
+all fit the status exactly, else the status is reported as the
+observation's raw text and cannot match), `performs` from calls to
+`perform`, `recorded` from the log entries about the lane's call, `spent`
+and `reserved` from the IPU's ledger, `log_len` from the log (only if its
+sequence numbers are 0, 1, 2, ...), and the ghost `sound` from an
+independent check, when `perform` starts, that the lane's token verifies
+and the table permitted that request (or the approver said yes).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import atexit
+import uuid
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from lion.errors import CapabilityError
 from lion.kernel.backend import get_backend
 from lion.kernel.decision import Decision
-from lion.kernel.ipu import IPU, EffectDenied, EffectRequest
-from lion.kernel.observable import Effect
-from lion.verify.bindings.capabilities import KEY
+from lion.kernel.ipu import IPU, EffectDenied, EffectRequest, PolicyResponse
+from lion.kernel.observable import Effect, Observation
 from lion.verify.values import EnumValue, MapValue, RecordValue
 
 __all__ = ["RunnerModel", "RustRunnerModel"]
 
+KEY = b"lion-conformance-integration-key-0123456789"
 WHO = ("Alice", "Bob")
 OPS = ("Search", "Send", "Pay")
 SPEND_LIMIT = 1
-MAX_DECISIONS = 6  # the spec's model bound
+MAX_ARRIVALS = 6
 _COST = {"Search": 0, "Send": 0, "Pay": 1}
+_NO_CAPABILITY = "<no capability>"
+_SETTLE_ROUNDS = 20  # loop iterations that park every task again (each call needs < 10)
 
 
 @dataclass(frozen=True)
@@ -46,19 +61,82 @@ class _Answer:
     determining: Collection[str] = ()
 
 
-class _DecisionIsInput:
-    """A policy whose answer is the step's input decision (passed as the policy request)."""
+class _PolicyTable:
+    """The spec's `policy`: one decision per (principal, operation) of the effect asked about."""
+
+    def __init__(self) -> None:
+        self.table: dict[tuple[str, str], Decision] = {}
 
     def evaluate(self, request: Any, entities: Any) -> _Answer:
-        return _Answer(request)
+        assert isinstance(request, EffectRequest)
+        key = (request.principal, request.effect.resource.removeprefix("tool/"))
+        decision = self.table[key]
+        determining = () if decision is Decision.INDETERMINATE else (f"p-{key[0]}-{key[1]}",)
+        return _Answer(decision, determining)
 
 
-def _resource(op: str) -> str:
-    return f"tool/{op}"
+class _PerformFailed(Exception):
+    pass
+
+
+@dataclass(eq=False)
+class _Call:
+    who: str
+    op: str
+    subject: uuid.UUID = field(default_factory=uuid.uuid4)
+    task: asyncio.Task[Any] | None = None
+    approval: asyncio.Future[bool] | None = None
+    finish: asyncio.Future[bool] | None = None
+    approved: bool = False
+    performs: int = 0
+
+    def open(self) -> bool:
+        return self.task is not None and not self.task.done()
+
+
+_LOOP: asyncio.AbstractEventLoop | None = None
+_DRAINING: set[asyncio.Task[Any]] = set()
+
+
+def _shared_loop() -> asyncio.AbstractEventLoop:
+    """One private loop for every adapter: a run never nests inside another's loop."""
+    global _LOOP
+    if _LOOP is None or _LOOP.is_closed():
+        _LOOP = asyncio.new_event_loop()
+        _LOOP.set_exception_handler(_quiet_about_dropped_calls)
+        atexit.register(_drain, _LOOP)
+    return _LOOP
+
+
+def _quiet_about_dropped_calls(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    # A run that ends leaves calls parked in the approver or in perform; dropping them
+    # at interpreter exit is expected. Anything else is reported as asyncio would.
+    if str(context.get("message", "")).startswith("Task was destroyed but it is pending"):
+        return
+    loop.default_exception_handler(context)
+
+
+def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """At exit: let the cancelled calls of dropped adapters finish, then close the loop."""
+    if not loop.is_closed() and not loop.is_running():
+        pending = list(asyncio.all_tasks(loop))
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
+
+
+def _no_cap(call: _Call) -> tuple[str, ...]:
+    return ("no presented capability covers", f"`{call.who}` presented no capability")
 
 
 def _request(who: str, op: str) -> RecordValue:
     return RecordValue("Request", {"who": EnumValue("Who", who), "op": EnumValue("Op", op)})
+
+
+def _status(name: str) -> EnumValue:
+    return EnumValue("Status", name)
 
 
 class RunnerModel:
@@ -67,64 +145,116 @@ class RunnerModel:
     backend: ClassVar[str] = "python"
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = _shared_loop()
         self.authority = get_backend(self.backend).authority(KEY, clock=lambda: 0)
+        self.policy = _PolicyTable()
         self.ipu = IPU(
             self.authority,
-            _DecisionIsInput(),
-            {"spend_limit": lambda after: after <= SPEND_LIMIT},
+            self.policy,
+            budgets={"spent": SPEND_LIMIT},
+            approver=self._approver,
+            request_adapter=lambda request: request,
         )
         self.tokens: dict[tuple[str, str], Any] = {}
-        self.spent = 0
-        self.decisions = 0
+        self.lanes: dict[str, _Call] = {}
+        self.by_subject: dict[uuid.UUID, _Call] = {}
+        self.arrivals = 0
+        self.sound = True
 
     def __del__(self) -> None:
-        self.loop.close()
+        # Calls still parked are cancelled; the shared loop finishes them on its next run.
+        for call in getattr(self, "lanes", {}).values():
+            if call.task is not None and not call.task.done():
+                call.task.cancel()
+                _DRAINING.add(call.task)  # keep it alive until the loop has run it out
+                call.task.add_done_callback(_DRAINING.discard)
 
-    def init(self, h: MapValue) -> bool:
+    # --- the await points the adapter controls -----------------------------------------------
+
+    async def _approver(self, request: EffectRequest, response: PolicyResponse) -> bool:
+        call = self.by_subject[request.subject]
+        call.approval = self.loop.create_future()
+        answer = await call.approval
+        call.approved = answer
+        return answer
+
+    def _perform(self, call: _Call) -> Any:
+        async def perform() -> None:
+            call.performs += 1
+            # the ghost `sound`, checked independently of the IPU at the moment perform starts
+            decision = self.policy.table[(call.who, call.op)]
+            permitted = decision is Decision.PERMIT or (
+                decision is Decision.INDETERMINATE and call.approved
+            )
+            self.sound = self.sound and self._holds(call.who, call.op) and permitted
+            call.finish = self.loop.create_future()
+            if not await call.finish:
+                raise _PerformFailed("perform raised")
+
+        return perform
+
+    async def _settle(self) -> None:
+        for _ in range(_SETTLE_ROUNDS):
+            await asyncio.sleep(0)
+
+    def _run(self) -> None:
+        self.loop.run_until_complete(self._settle())
+
+    # --- the machine interface ---------------------------------------------------------------
+
+    def init(self, p: MapValue, h: MapValue) -> bool:
+        for request, decision in p.items():
+            self.policy.table[(request["who"].variant, request["op"].variant)] = Decision[
+                decision.variant
+            ]
         for who, ops in h.items():
             for op in ops:
                 key = (who.variant, op.variant)
-                self.tokens[key] = self.authority.mint(
-                    who.variant, _resource(op.variant), ["call"], 2**40, id=f"{key[0]}-{key[1]}"
-                )
+                self.tokens[key] = self.authority.mint(key[0], f"tool/{key[1]}", ["call"], 2**40)
         return True
 
-    def _effect_request(self, r: RecordValue, d: EnumValue) -> EffectRequest:
-        who, op = r["who"].variant, r["op"].variant
-        return EffectRequest(
-            principal=who,
-            effect=Effect(action="call", resource=_resource(op)),
-            tokens=tuple(t for (w, _), t in self.tokens.items() if w == who),
-            after=self.spent + _COST[op],
-            policy_request=Decision[d.variant],
-        )
-
     def step(self, action: str, *args: Any) -> bool:
-        if action in ("validate", "execute"):
-            r, d, approved = args
-            if self.decisions >= MAX_DECISIONS:
+        if action == "arrive":
+            lane, r = args[0].variant, args[1]
+            current = self.lanes.get(lane)
+            if self.arrivals >= MAX_ARRIVALS or (current is not None and current.open()):
                 return False
-            self.ipu.approver = None if approved is None else (lambda req, resp: approved)
-            request = self._effect_request(r, d)
-            self.decisions += 1
-            if action == "validate":
-                self.loop.run_until_complete(self.ipu.validate(request))
-                return True
-
-            def perform() -> None:
-                self.spent += _COST[r["op"].variant]
-
-            with contextlib.suppress(EffectDenied):  # a deny is recorded, then raised
-                self.loop.run_until_complete(self.ipu.execute(request, perform))
-            return True
-        if action == "revoke":
-            w, e = args
-            token = self.tokens.get((w.variant, e.variant))
+            self._arrive(lane, r["who"].variant, r["op"].variant)
+        elif action == "approve":
+            call = self.lanes.get(args[0].variant)
+            if call is None or call.approval is None or call.approval.done():
+                return False
+            call.approval.set_result(bool(args[1]))
+        elif action == "finish":
+            call = self.lanes.get(args[0].variant)
+            if call is None or call.finish is None or call.finish.done():
+                return False
+            call.finish.set_result(bool(args[1]))
+        elif action == "revoke":
+            token = self.tokens.get((args[0].variant, args[1].variant))
             if token is not None:
                 self.authority.revoke(token)
             return True
-        raise ValueError(f"unknown action `{action}`")
+        else:
+            raise ValueError(f"unknown action `{action}`")
+        self._run()
+        return True
+
+    def _arrive(self, lane: str, who: str, op: str) -> None:
+        call = _Call(who, op)
+        self.lanes[lane] = call
+        self.by_subject[call.subject] = call
+        self.arrivals += 1
+        request = EffectRequest(
+            principal=who,
+            effect=Effect("call", f"tool/{op}"),
+            tokens=tuple(t for (w, _), t in self.tokens.items() if w == who),
+            subject=call.subject,
+            costs={"spent": _COST[op]} if _COST[op] else {},
+        )
+        call.task = self.loop.create_task(self.ipu.execute(request, self._perform(call)))
+
+    # --- reading the implementation ----------------------------------------------------------
 
     def _holds(self, who: str, op: str) -> bool:
         token = self.tokens.get((who, op))
@@ -136,17 +266,75 @@ class RunnerModel:
             return False
         return True
 
+    def _lane_status(self, call: _Call | None, log: tuple[Observation, ...]) -> Any:
+        if call is None:
+            return _status("Idle")
+        assert call.task is not None
+        if not call.task.done():
+            if call.approval is not None and not call.approval.done():
+                return _status("Approving")
+            if call.finish is not None and not call.finish.done():
+                return _status("Performing")
+            return "a call parked outside the approver and perform"
+        mine = [o for o in log if o.subject == call.subject]
+        if not mine:
+            return "a finished call with no observation"
+        return self._classify(call, mine[-1])
+
+    def _classify(self, call: _Call, obs: Observation) -> Any:
+        """The status an observation records, if every field fits it exactly; else its text."""
+        assert call.task is not None
+        token = self.tokens.get((call.who, call.op))
+        granted = (token.id,) if token is not None else ("?",)
+        decision = self.policy.table[(call.who, call.op)]
+        policy_ids = () if decision is Decision.INDETERMINATE else (f"p-{call.who}-{call.op}",)
+        effect = Effect("call", f"tool/{call.op}")
+        error = call.task.exception()
+        denied = isinstance(error, EffectDenied) and error.observation == obs
+        shapes = {
+            "Performed": (Decision.PERMIT, granted, policy_ids, (effect,), "permitted by ", None),
+            "Failed": (Decision.PERMIT, granted, policy_ids, (), "permitted by ", "perform failed"),
+            "NoCapability": (Decision.DENY, (), (), (), _NO_CAPABILITY, None),
+            "PolicyDenied": (Decision.DENY, granted, policy_ids, (), "policy denied", None),
+            "Refused": (Decision.DENY, granted, (), (), "policy is indeterminate", "refused"),
+            "Revoked": (Decision.DENY, (), (), (), "policy is indeterminate", "no longer covers"),
+            "OverBudget": (Decision.DENY, granted, policy_ids, (), "invariant `budget", None),
+        }
+        for status, (dec, gr, det, eff, prefix, contains) in shapes.items():
+            if status == "OverBudget" and call.approved:
+                det = ()
+            fits = (
+                obs.decision is dec
+                and obs.granted == gr
+                and obs.determining == det
+                and obs.effects == eff
+                and obs.principal == call.who
+                and obs.effect == effect
+                and obs.reason.startswith(prefix if prefix != _NO_CAPABILITY else _no_cap(call))
+                and (contains is None or contains in obs.reason)
+            )
+            expected_end = (
+                error is None
+                if status == "Performed"
+                else isinstance(error, _PerformFailed)
+                if status == "Failed"
+                else denied
+            )
+            if fits and expected_end:
+                return _status(status)
+        return f"observation {obs!r} with outcome {error!r}"
+
     def state(self) -> dict[str, Any]:
         log = self.ipu.log.snapshot()
-        permitted = frozenset(
-            _request(o.principal, o.effect.resource.removeprefix("tool/"))
-            for o in log
-            if o.decision is Decision.PERMIT
-        )
-        executed = frozenset(
-            _request(o.principal, e.resource.removeprefix("tool/")) for o in log for e in o.effects
-        )
+        consecutive = all(o.sequence == i for i, o in enumerate(log))
+        lanes = ("L0", "L1", "L2")
         return {
+            "policy": MapValue(
+                {
+                    _request(w, op): EnumValue("Decision", d.name)
+                    for (w, op), d in self.policy.table.items()
+                }
+            ),
             "holds": MapValue(
                 {
                     EnumValue("Who", w): frozenset(
@@ -155,12 +343,33 @@ class RunnerModel:
                     for w in WHO
                 }
             ),
-            "executed": executed,
-            "permitted": permitted,
-            "spent": self.spent,
-            "decisions": self.decisions,
-            "log_len": len(log),
-            "last_seq": log[-1].sequence + 1 if log else 0,
+            "status": MapValue(
+                {EnumValue("Lane", n): self._lane_status(self.lanes.get(n), log) for n in lanes}
+            ),
+            "req": MapValue(
+                {
+                    EnumValue("Lane", n): _request(c.who, c.op)
+                    if (c := self.lanes.get(n))
+                    else _request("Alice", "Search")
+                    for n in lanes
+                }
+            ),
+            "performs": MapValue(
+                {EnumValue("Lane", n): c.performs if (c := self.lanes.get(n)) else 0 for n in lanes}
+            ),
+            "recorded": MapValue(
+                {
+                    EnumValue("Lane", n): sum(1 for o in log if o.subject == c.subject)
+                    if (c := self.lanes.get(n))
+                    else 0
+                    for n in lanes
+                }
+            ),
+            "spent": self.ipu.committed["spent"],
+            "reserved": self.ipu.reserved["spent"],
+            "arrivals": self.arrivals,
+            "log_len": len(log) if consecutive else -1,
+            "sound": self.sound,
         }
 
 

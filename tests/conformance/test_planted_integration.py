@@ -1,0 +1,171 @@
+"""Planted IPU bugs that the concurrent `Runner` bind (spec/integration.lion) must catch.
+
+Each test breaks the real kernel the way a plausible bug would and asserts
+that conformance finds a run where the implementation and the spec disagree,
+shrinks it, and saves an input that replays the failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from lion.kernel import ipu, ledger, observable
+from lion.spec.load import load_paths
+from lion.verify.conformance import BindResult, check_bind, replay_corpus
+
+ROOT = Path(__file__).resolve().parents[2]
+(MODULE,) = load_paths([ROOT / "spec" / "integration.lion"])
+RUNNER = next(b for b in MODULE.binds if b.name == "Runner")
+
+
+def _caught(tmp_path: Path, examples: int = 1000) -> BindResult:
+    result = check_bind(MODULE, RUNNER, examples=examples, corpus=tmp_path)
+    assert not result.ok, "planted bug not caught"
+    assert result.failing_text  # the shrunk run, in spec syntax
+    assert replay_corpus(MODULE, RUNNER, tmp_path) != []  # and it replays
+    return result
+
+
+def test_approval_recheck_removed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def no_recheck(self: ipu.IPU, request: Any, base: Any) -> Any:
+        return base  # trusts the capability check made before the approver's await
+
+    monkeypatch.setattr(ipu.IPU, "_recheck_capability", no_recheck)
+    result = _caught(tmp_path)
+    assert "revoke" in result.failing_text and "approve" in result.failing_text
+
+
+def test_perform_on_deny_without_visible_change(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real = ipu.IPU.execute
+
+    async def performs_denied_free_effects(self: ipu.IPU, request: Any, perform: Any) -> Any:
+        try:
+            return await real(self, request, perform)
+        except ipu.EffectDenied:
+            if not request.costs:  # "nothing changes anyway": the effect runs regardless
+                outcome = perform()
+                if hasattr(outcome, "__await__"):
+                    with contextlib.suppress(BaseException):  # the bug ignores what happened
+                        await outcome
+            raise
+
+    monkeypatch.setattr(ipu.IPU, "execute", performs_denied_free_effects)
+    _caught(tmp_path)
+
+
+@pytest.mark.parametrize("field", ["reason", "granted"])
+def test_observation_with_an_empty_field(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, field: str
+) -> None:
+    real = observable.ObservationLog.append
+
+    def blanks(self: observable.ObservationLog, obs: observable.Observation) -> Any:
+        empty: Any = "" if field == "reason" else ()
+        return real(self, msgspec.structs.replace(obs, **{field: empty}))
+
+    monkeypatch.setattr(observable.ObservationLog, "append", blanks)
+    _caught(tmp_path)
+
+
+def test_reservation_released_twice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = ledger.Ledger.release
+
+    def twice(self: ledger.Ledger, reservation: ledger.Reservation) -> None:
+        real(self, reservation)
+        reservation.settled = False  # a second release slips through
+        real(self, reservation)
+
+    monkeypatch.setattr(ledger.Ledger, "release", twice)
+    result = _caught(tmp_path)
+    assert "finish" in result.failing_text and "false" in result.failing_text
+
+
+def test_check_without_reservation(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = ledger.Ledger.admit
+
+    def unreserved(self: ledger.Ledger, costs: Any, check: Any) -> Any:
+        reservation = real(self, costs, check)
+        if isinstance(reservation, ledger.Reservation):  # checked, then the hold is dropped
+            ledger._add(self._reserved, reservation.costs, -1)
+            reservation.costs.clear()
+        return reservation
+
+    monkeypatch.setattr(ledger.Ledger, "admit", unreserved)
+    _caught(tmp_path)
+
+
+def test_policy_asked_about_another_effect(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = ipu.IPU._check_policy
+
+    async def asks_about_search(self: ipu.IPU, request: Any, base: Any) -> Any:
+        # the old `policy_request=` hole: the policy decides a request that is not the effect
+        decoy = ipu.EffectRequest(
+            principal=request.principal,
+            effect=observable.Effect("call", "tool/Search"),
+            subject=request.subject,
+        )
+        return await real(self, decoy, base)
+
+    monkeypatch.setattr(ipu.IPU, "_check_policy", asks_about_search)
+    _caught(tmp_path)
+
+
+def test_invariants_skipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(ipu.IPU, "_check_invariants", lambda self, counters: None)
+    result = _caught(tmp_path)
+    assert "Pay" in result.failing_text
+
+
+def test_indeterminate_fails_open(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = ipu.IPU._check_policy
+
+    async def approver_errors_permit(self: ipu.IPU, request: Any, base: Any) -> Any:
+        verdict = await real(self, request, base)
+        if verdict.cause == "approver":  # a refusal treated as "no objection"
+            return ipu._Verdict(
+                ipu.Decision.PERMIT,
+                "approver did not object",
+                "none",
+                verdict.requested,
+                verdict.granted,
+                verdict.determining,
+                approved=True,
+            )
+        return verdict
+
+    monkeypatch.setattr(ipu.IPU, "_check_policy", approver_errors_permit)
+    result = _caught(tmp_path)
+    assert "approve" in result.failing_text
+
+
+def test_log_sequence_gap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = observable.ObservationLog.append
+
+    def skips_a_number(self: observable.ObservationLog, obs: observable.Observation) -> Any:
+        stored = real(self, obs)
+        if len(self) == 2:  # the audit trail gets a gap
+            self._entries[-1] = msgspec.structs.replace(stored, sequence=2)
+        return stored
+
+    monkeypatch.setattr(observable.ObservationLog, "append", skips_a_number)
+    _caught(tmp_path)
+
+
+def test_decision_recorded_twice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    real = ipu.IPU._record
+
+    def records_twice(self: ipu.IPU, request: Any, verdict: Any, *rest: Any) -> Any:
+        if rest and rest[0]:  # an effect was performed: logged once more
+            real(self, request, verdict)
+        return real(self, request, verdict, *rest)
+
+    monkeypatch.setattr(ipu.IPU, "_record", records_twice)
+    result = _caught(tmp_path)
+    assert "finish" in result.failing_text
