@@ -21,11 +21,13 @@ from lion.kernel.ipu import (
     EffectRequest,
     InvariantDenied,
     PolicyResponse,
+    cedar_request,
 )
+from lion.kernel.ledger import Counters
 from lion.kernel.observable import Effect, Observation
 
 T = TypeVar("T")
-KEY = b"ipu-test-key-0123456789abcdef"
+KEY = b"ipu-test-key-0123456789abcdef-0123456789"
 READ = Effect("read", "docs/a")
 
 
@@ -76,8 +78,8 @@ def test_permit_records_one_observation_with_everything(
     authority: CapabilityAuthority, token: CapabilityToken
 ) -> None:
     policy = FakePolicy()
-    ipu = IPU(authority, policy, {"positive": lambda s: s > 0}, clock=lambda: 42.0)
-    req = request(token.encode(), after=1)
+    ipu = IPU(authority, policy, {"few calls": lambda c: c["calls"] <= 5}, clock=lambda: 42.0)
+    req = request(token.encode(), costs={"calls": 1})
     obs = run(lambda: ipu.validate(req))
     assert obs.decision is Decision.PERMIT
     assert (obs.subject, obs.effect, obs.principal) == (req.subject, READ, "alice")
@@ -88,10 +90,10 @@ def test_permit_records_one_observation_with_everything(
     assert obs.timestamp == 42.0
     assert obs.sequence == 0
     assert ipu.log.snapshot() == (obs,)
-    assert policy.calls == [(req, None)]
+    assert policy.calls == [(cedar_request(req), None)]
     assert obs.reason == (
         f"permitted by capability `{token.id}`, policy (determining: `p1`); "
-        "invariants `positive` hold"
+        "invariants `few calls` hold"
     )
     with pytest.raises(AttributeError):
         req.principal = "mallory"  # type: ignore[misc]
@@ -119,7 +121,9 @@ def test_capability_failures_deny_before_the_policy_is_asked(
         "wrong right": authority.mint("alice", "docs/*", ["write"], 2000).encode(),
         "wrong resource": authority.mint("alice", "docs/b", ["read"], 2000).encode(),
         "expired": authority.mint("alice", "docs/*", ["read"], 1000).encode(),
-        "forged": CapabilityAuthority(b"other").mint("alice", "*", ["read"], 2000).encode(),
+        "forged": CapabilityAuthority(b"another-key-of-32-bytes-or-more!")
+        .mint("alice", "*", ["read"], 2000)
+        .encode(),
         "garbage": "not-a-token",
     }
     if kind == "revoked parent":
@@ -222,17 +226,19 @@ def test_invariants_are_checked_on_the_state_the_step_would_produce(
 ) -> None:
     checked: list[Any] = []
 
-    def budget(state: dict[str, int]) -> bool:
-        checked.append(state)
-        return state["spent"] <= 10
+    def budget(counters: Counters) -> bool:
+        checked.append(dict(counters))
+        return counters["spent"] <= 10
 
-    ipu = IPU(authority, FakePolicy(), [("budget", budget)])
-    ok = run(lambda: ipu.validate(request(token, after={"spent": 10})))
-    over = run(lambda: ipu.validate(request(token, after={"spent": 11})))
+    ipu = IPU(authority, FakePolicy(), [("budget", budget)], state={"spent": 8})
+    ok = run(lambda: ipu.validate(request(token, costs={"spent": 2})))
+    over = run(lambda: ipu.validate(request(token, costs={"spent": 3})))
     assert ok.decision is Decision.PERMIT
     assert over.decision is Decision.DENY
-    assert over.reason == "invariant `budget` would be broken"
-    assert checked == [{"spent": 10}, {"spent": 11}]
+    assert over.reason == "invariant `budget` would be broken (counters would be spent=11)"
+    # checked at registration (on the starting state), then with each step's cost added
+    assert checked == [{"spent": 8}, {"spent": 10}, {"spent": 11}]
+    assert ipu.committed == {"spent": 8}  # validate reserves and commits nothing
     assert [obs.sequence for obs in ipu.log] == [0, 1]
 
 
@@ -240,7 +246,7 @@ def test_invariants_are_checked_on_the_state_the_step_would_produce(
     ("predicate", "match"),
     [
         (lambda s: 1 / 0, "invariant `inv` raised ZeroDivisionError: division by zero"),
-        (lambda s: s["missing"], "invariant `inv` raised KeyError"),
+        (lambda s: s.missing, "invariant `inv` raised AttributeError"),
         (lambda s: 1, "returned `1`: expected a bool"),
         (lambda s: None, "returned `None`: expected a bool"),
     ],
@@ -249,10 +255,10 @@ def test_an_invariant_that_raises_or_misbehaves_denies_and_nothing_is_performed(
     authority: CapabilityAuthority, token: CapabilityToken, predicate: Any, match: str
 ) -> None:
     ipu = IPU(authority, FakePolicy(), {"first": lambda s: True})
-    ipu.register("inv", predicate)
+    ipu._invariants["inv"] = predicate  # registration would refuse it on the current state
     performed: list[int] = []
     with pytest.raises(InvariantDenied) as info:
-        run(lambda: ipu.execute(request(token, after={}), lambda: performed.append(1)))
+        run(lambda: ipu.execute(request(token, costs={"x": 1}), lambda: performed.append(1)))
     assert performed == []
     assert isinstance(info.value, InvariantViolation)
     assert isinstance(info.value, EffectDenied)
@@ -270,18 +276,19 @@ def test_invariants_run_in_registration_order_and_stop_at_the_first_failure(
     calls: list[str] = []
 
     def inv(name: str, result: bool) -> Callable[[Any], bool]:
-        def check(state: Any) -> bool:
+        def check(counters: Counters) -> bool:
             calls.append(name)
-            return result
+            return result or counters["n"] == 0  # each holds on the starting state
 
         return check
 
     ipu = IPU(authority, FakePolicy(), {"a": inv("a", True), "b": inv("b", False)})
     ipu.register("c", inv("c", True))
     assert ipu.invariants == ("a", "b", "c")
-    obs = run(lambda: ipu.validate(request(token)))
+    assert calls == ["a", "b", "c"]  # each checked on the current state when registered
+    obs = run(lambda: ipu.validate(request(token, costs={"n": 1})))
     assert "`b`" in obs.reason
-    assert calls == ["a", "b"]
+    assert calls == ["a", "b", "c", "a", "b"]
 
 
 def test_register_refuses_bad_invariants(authority: CapabilityAuthority) -> None:
@@ -360,7 +367,7 @@ def test_a_failing_effect_is_recorded_once_without_effects(
     assert "perform failed: OSError: disk full" in obs.reason
 
 
-def test_policy_request_entities_and_adapter_are_passed_through(
+def test_the_adapter_and_entities_belong_to_the_ipu(
     authority: CapabilityAuthority, token: CapabilityToken
 ) -> None:
     policy = FakePolicy()
@@ -368,11 +375,30 @@ def test_policy_request_entities_and_adapter_are_passed_through(
         authority,
         policy,
         entities="default entities",
-        request_adapter=lambda r: ("adapted", r.principal),
+        request_adapter=lambda r: ("adapted", r.principal, r.effect.action),
     )
     run(lambda: ipu.validate(request(token)))
-    run(lambda: ipu.validate(request(token, policy_request="cedar request", entities="mine")))
-    assert policy.calls == [(("adapted", "alice"), "default entities"), ("cedar request", "mine")]
+    assert policy.calls == [(("adapted", "alice", "read"), "default entities")]
+
+
+def test_a_caller_cannot_hand_the_policy_another_request() -> None:
+    # finding 3: `policy_request=` let a `read` request permit a `delete`, and
+    # `entities=` let a caller make itself an admin
+    for field in ("policy_request", "entities", "after"):
+        with pytest.raises(TypeError, match=field):
+            EffectRequest(principal="alice", effect=READ, **{field: "anything"})  # type: ignore[arg-type]
+
+
+def test_the_default_policy_request_is_built_from_the_effect() -> None:
+    req = EffectRequest(
+        principal="alice", effect=Effect("delete", "docs/a"), context={"reason": "cleanup"}
+    )
+    assert cedar_request(req) == {
+        "principal": {"type": "Agent", "id": "alice"},
+        "action": {"type": "Action", "id": "delete"},
+        "resource": {"type": "Resource", "id": "docs/a"},
+        "context": {"reason": "cleanup"},
+    }
 
 
 def test_a_failing_request_adapter_denies(
@@ -400,7 +426,7 @@ def test_sequence_numbers_are_consecutive_under_concurrent_validate(
     # An async approver makes concurrent validations interleave inside the IPU.
     async def approver(req: EffectRequest, response: PolicyResponse) -> bool:
         await anyio.sleep(0)
-        return bool(req.after % 3 != 0)
+        return bool(req.context["i"] % 3 != 0)
 
     answer = Answer(Decision.INDETERMINATE)
     ipu = IPU(authority, FakePolicy(answer), approver=approver)
@@ -410,7 +436,9 @@ def test_sequence_numbers_are_consecutive_under_concurrent_validate(
 
     async def one(i: int) -> None:
         principal = "alice" if i % 2 else "bob"
-        req = request(tokens[principal], principal=principal, after=i, subject=uuid.UUID(int=i))
+        req = request(
+            tokens[principal], principal=principal, context={"i": i}, subject=uuid.UUID(int=i)
+        )
         results.append(await ipu.validate(req))
 
     async def many(offset: int) -> None:
@@ -454,18 +482,18 @@ def test_with_the_real_policy_engine(
             "principal": f'User::"{req.principal}"',
             "action": f'Action::"{req.effect.action}"',
             "resource": f'Doc::"{req.effect.resource}"',
-            "context": req.after,
+            "context": dict(req.context),
         }
 
     ipu = IPU(authority, policies, request_adapter=to_cedar)
-    ok = run(lambda: ipu.validate(request(token, after={"ok": True})))
+    ok = run(lambda: ipu.validate(request(token, context={"ok": True})))
     assert ok.decision is Decision.PERMIT
     assert ok.determining == ("readers",)
     secret = Effect("read", "docs/secret")
-    denied = run(lambda: ipu.validate(request(token, effect=secret, after={"ok": True})))
+    denied = run(lambda: ipu.validate(request(token, effect=secret, context={"ok": True})))
     assert denied.decision is Decision.DENY
     assert denied.determining == ("no-secrets",)
-    unknown = run(lambda: ipu.validate(request(token, after={})))
+    unknown = run(lambda: ipu.validate(request(token, context={})))
     assert unknown.decision is Decision.DENY
     assert "policy is indeterminate (erroring: `readers`) and no approver" in unknown.reason
     assert [obs.sequence for obs in ipu.log] == [0, 1, 2]
