@@ -28,6 +28,7 @@ from lion.kernel.observable import Effect, Observation
 
 T = TypeVar("T")
 KEY = b"ipu-test-key-0123456789abcdef-0123456789"
+OTHER_KEY = b"another-key-of-32-bytes-or-more!"
 READ = Effect("read", "docs/a")
 
 
@@ -384,9 +385,9 @@ def test_the_adapter_and_entities_belong_to_the_ipu(
 def test_a_caller_cannot_hand_the_policy_another_request() -> None:
     # finding 3: `policy_request=` let a `read` request permit a `delete`, and
     # `entities=` let a caller make itself an admin
-    for field in ("policy_request", "entities", "after"):
-        with pytest.raises(TypeError, match=field):
-            EffectRequest(principal="alice", effect=READ, **{field: "anything"})  # type: ignore[arg-type]
+    for name in ("policy_request", "entities", "after"):
+        with pytest.raises(TypeError, match=name):
+            EffectRequest(principal="alice", effect=READ, **{name: "anything"})  # type: ignore[arg-type]
 
 
 def test_the_default_policy_request_is_built_from_the_effect() -> None:

@@ -8,6 +8,7 @@ Every test runs on both kernels' capability authorities.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -216,10 +217,8 @@ def test_uniqueness_is_a_claim_that_concurrent_effects_cannot_share(backend: str
         request = EffectRequest(
             principal="alice", effect=PAY, tokens=(token,), costs={f"order:{order}": 1}
         )
-        try:
+        with contextlib.suppress(InvariantDenied):
             await ipu.execute(request, perform)
-        except InvariantDenied:
-            pass
 
     async def main() -> None:
         async with anyio.create_task_group() as tg:
@@ -234,7 +233,7 @@ def test_uniqueness_is_a_claim_that_concurrent_effects_cannot_share(backend: str
 def test_registering_needs_a_quiet_ipu_and_a_state_that_holds(backend: str) -> None:
     authority = authority_for(backend)
     token = authority.mint("alice", "tool/*", ["call"], 2000)
-    with pytest.raises(KernelError, match="budget `spent`.*would be broken"):
+    with pytest.raises(KernelError, match=r"budget `spent`.*would be broken"):
         IPU(authority, Fixed(Decision.PERMIT), budgets={"spent": 1}, state={"spent": 2})
     ipu = IPU(authority, Fixed(Decision.PERMIT), state={"spent": 2})
     with pytest.raises(KernelError, match="cannot register"):

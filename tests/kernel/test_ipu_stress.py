@@ -16,6 +16,7 @@ replays just that schedule.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import uuid
@@ -141,10 +142,8 @@ async def schedule(seed: int, backend: str) -> World:
 
         for _ in range(rng.randint(0, 3)):
             await anyio.sleep(0)
-        try:
+        with contextlib.suppress(EffectDenied, OSError):
             await ipu.execute(request, perform)
-        except (EffectDenied, OSError):
-            pass
 
     async with anyio.create_task_group() as tg:
         for i in range(rng.randint(2, 8)):
