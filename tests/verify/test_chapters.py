@@ -208,23 +208,56 @@ MUTANTS = [
         ["order_independent", "permit_soundness"],
     ),
     # integration
-    (
+    (  # the capability is not checked again after the approver's await
         "integration",
-        "    executed = if allowed(holds, spent, r, d, approved) then executed union {r}",
-        "    executed = if true then executed union {r}",
-        ["complete_mediation"],
+        "  if yes then admit(h, spent, reserved, r) else Refused",
+        "  if yes then (if spent + reserved + cost(r.op) > SPEND_LIMIT"
+        " then OverBudget else Performing) else Refused",
+        ["mediation_at_start"],
     ),
-    (
+    (  # the policy is asked about another request than the effect (a read permits a pay)
         "integration",
-        "and settle(d, approved) == PERMIT and spent + cost(r.op) <= SPEND_LIMIT",
-        "and settle(d, approved) == PERMIT",
-        ["invariant_preserved", "mediation_needs_all_three"],
+        "  let d = p[r];",
+        "  let d = p[Request(who: r.who, op: Search)];",
+        ["mediation_at_start", "start_needs_all_three"],
     ),
-    (
+    (  # the check ignores reservations: two concurrent payments share the last unit
         "integration",
-        "and settle(d, approved) == PERMIT and spent + cost(r.op) <= SPEND_LIMIT",
-        "or settle(d, approved) == PERMIT and spent + cost(r.op) <= SPEND_LIMIT",
-        ["mediation_needs_all_three"],
+        "else if spent + reserved + cost(r.op) > SPEND_LIMIT then OverBudget",
+        "else if spent + cost(r.op) > SPEND_LIMIT then OverBudget",
+        ["within_budget", "start_needs_all_three"],
+    ),
+    (  # the reservation is released twice when perform fails
+        "integration",
+        "    reserved = reserved - cost(req[i].op)\n",
+        "    reserved = reserved - cost(req[i].op) - (if ok then 0 else cost(req[i].op))\n",
+        ["reservations_tracked"],
+    ),
+    (  # perform runs for a denied call too
+        "integration",
+        "    performs = performs with [i: if on_arrival(holds, policy, spent, reserved, r)"
+        " == Performing then 1 else 0]",
+        "    performs = performs with [i: 1]",
+        ["performed_iff_permitted"],
+    ),
+    (  # a finished call is recorded a second time
+        "integration",
+        "    recorded = recorded with [i: recorded[i] + 1]\n    log_len = log_len + 1\n",
+        "    recorded = recorded with [i: recorded[i] + 2]\n    log_len = log_len + 2\n",
+        ["recorded_once", "audit_complete"],
+    ),
+    (  # a denied arrival is not logged
+        "integration",
+        "    log_len = log_len + (if decided(on_arrival(holds, policy, spent, reserved, r))"
+        " then 1 else 0)",
+        "    log_len = log_len",
+        ["audit_complete"],
+    ),
+    (  # an approver is consulted although the policy said PERMIT
+        "integration",
+        "  else if d == INDETERMINATE then Approving",
+        "  else if d != DENY then Approving",
+        ["approving_is_indeterminate"],
     ),
     (
         "integration",
@@ -234,11 +267,10 @@ MUTANTS = [
     ),
     (
         "integration",
-        "    last_seq = log_len + 1\n  }\n  // revoking",
-        "    last_seq = log_len + 2\n  }\n  // revoking",
-        ["audit_complete"],
+        "if d == INDETERMINATE then (match",
+        "if d != PERMIT then (match",
+        ["deny_is_final"],
     ),
-    ("integration", "if d == INDETERMINATE then", "if d != PERMIT then", ["deny_is_final"]),
 ]
 
 
