@@ -277,15 +277,17 @@ class IPU:
             tokens = (tokens,)
         for token in tokens:
             try:
-                parsed = decode_token(token) if isinstance(token, str) else token
-                if isinstance(parsed, CapabilityToken):
-                    requested.append(parsed.id)
+                # the authority parses the token itself; it is parsed here only for the record
                 cap = self.authority.authorize(
-                    parsed, effect.resource, effect.action, holder=request.principal, now=now
+                    token, effect.resource, effect.action, holder=request.principal, now=now
                 )
             except CapabilityError as exc:
                 problems.append(exc.args[0] if exc.args else str(exc))
+                token_id = _token_id(token)
+                if token_id is not None:
+                    requested.append(token_id)
                 continue
+            requested.append(cap.id)
             return _Verdict(Decision.PERMIT, "", "none", tuple(requested), granted=(cap.id,))
         if not problems:
             reason = f"`{request.principal}` presented no capability for `{effect}`"
@@ -469,6 +471,16 @@ class IPU:
             raise
         self._ledger.commit(reservation)
         return Execution(self._record(request, verdict, (request.effect,)), result)
+
+
+def _token_id(token: object) -> str | None:
+    """The id a presented token grants, if it parses (for `Observation.requested`)."""
+    if isinstance(token, CapabilityToken):
+        return token.id
+    try:
+        return decode_token(token).id
+    except CapabilityError:
+        return None
 
 
 def _within(counter: str, limit: int) -> Predicate:
