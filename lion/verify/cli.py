@@ -27,7 +27,14 @@ from lion.spec.load import load_paths
 from lion.verify.conformance import BindResult, check_bind, check_targets
 from lion.verify.index import PROOFS_INDEX, THEOREMS_DOC, render
 from lion.verify.proofs import Strategy, read_proofs
-from lion.verify.prove import DEFAULT_TIMEOUT, Result, obligation_names, prove_module
+from lion.verify.prove import (
+    DEFAULT_TIMEOUT,
+    Result,
+    dependencies,
+    obligation_names,
+    prove_module,
+    with_dependencies,
+)
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERNAL", "EXIT_OK", "main"]
 
@@ -67,7 +74,8 @@ def _arguments() -> argparse.ArgumentParser:
         "--only",
         action="append",
         metavar="NAME",
-        help="check only this theorem or invariant (NAME or CHAPTER.NAME); repeatable",
+        help="report only this theorem, invariant or M.ranges (NAME or CHAPTER.NAME); what its "
+        "answer depends on (lemmas, the machine's ranges) is proved too; repeatable",
     )
     p.add_argument(
         "--timeout",
@@ -276,13 +284,15 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         print("lion-verify: error: the index covers every obligation; drop --only", file=stderr)
         return EXIT_BAD_INPUT
     total = 0
-    for m, _ in plans:
+    extra = 0  # obligations --only did not name, proved because an answer depends on them
+    for m, strategies in plans:
         names = obligation_names(m)
-        total += (
-            len(names)
-            if only is None
-            else sum(1 for n in names if n in only or f"{m.chapter}.{n}" in only)
-        )
+        if only is None:
+            total += len(names)
+            continue
+        asked = {n for n in names if n in only or f"{m.chapter}.{n}" in only}
+        total += len(asked)
+        extra += len(with_dependencies(dependencies(m, strategies), asked)) - len(asked)
     if only is not None and total == 0:
         print(
             f"lion-verify: error: --only names no theorem or invariant: {', '.join(sorted(only))}",
@@ -290,7 +300,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         )
         return EXIT_BAD_INPUT
 
-    progress(f"lion-verify: {len(modules)} spec file(s), {total} obligation(s)")
+    also = f" (and {extra} they depend on, proved but not shown)" if extra else ""
+    progress(f"lion-verify: {len(modules)} spec file(s), {total} obligation(s){also}")
     results: list[Result] = []
     started = time.perf_counter()
     for module, strategies in plans:

@@ -12,9 +12,12 @@ satisfies it). An invariant that holds in the checked states but is not
 preserved from some arbitrary state is NOT_INDUCTIVE, reported with the
 counterexample to induction. Each machine with bounded ints also gets a
 `ranges` obligation: every action keeps every variable inside its declared
-range. Induction steps assume the ranges and the ranges obligation assumes the
-invariants proved by induction; each is preserved assuming all, so their
-conjunction is inductive, which is what makes both sound.
+range. Induction steps assume the ranges (and their `using` lemmas), and the
+ranges obligation assumes the invariants proved by induction; each is
+preserved assuming all, so their conjunction is inductive. That makes each
+PROVED sound only when everything it assumed is PROVED too: an invariant whose
+lemma, or whose machine's ranges, is not PROVED is reported UNKNOWN, and
+`only` proves what an answer depends on even when it reports only the answer.
 """
 
 from __future__ import annotations
@@ -33,7 +36,15 @@ from lion.verify.encode import Encoder, Sym
 from lion.verify.proofs import Strategy
 from lion.verify.values import format_value
 
-__all__ = ["Result", "Status", "TraceStep", "prove_module"]
+__all__ = [
+    "Result",
+    "Status",
+    "TraceStep",
+    "dependencies",
+    "obligation_names",
+    "prove_module",
+    "with_dependencies",
+]
 
 DEFAULT_TIMEOUT = 10.0
 # When induction fails, search this deep for a real violation before saying
@@ -425,12 +436,60 @@ class _Prover:
         )
 
 
+def _ranged_machines(module: ast.Module) -> list[ast.Machine]:
+    """The machines with a `ranges` obligation: those with a bounded int somewhere."""
+    return [
+        d
+        for d in module.definitions
+        if isinstance(d, ast.Machine) and any(_has_bounded_int(v.ty) for v in d.vars)
+    ]
+
+
 def obligation_names(module: ast.Module) -> list[str]:
     names = [d.name for d in module.definitions if isinstance(d, ast.Theorem | ast.Invariant)]
-    for d in module.definitions:
-        if isinstance(d, ast.Machine) and any(_has_bounded_int(v.ty) for v in d.vars):
-            names.append(f"{d.name}.ranges")
+    names.extend(f"{m.name}.ranges" for m in _ranged_machines(module))
     return names
+
+
+def dependencies(
+    module: ast.Module, strategies: Mapping[str, Strategy] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """What each obligation's PROVED assumes, by obligation name.
+
+    An invariant proved by induction assumes its `using` lemmas and, when its
+    machine has ranges, `M.ranges` (each step starts from a state whose
+    variables are in range); `M.ranges` assumes every invariant of `M` proved
+    by induction. Theorems and bounded checks assume nothing.
+    """
+    strategies = strategies or {}
+    ranged = {m.name for m in _ranged_machines(module)}
+    deps: dict[str, tuple[str, ...]] = {t.name: () for t in module.theorems}
+    by_induction: dict[str, list[str]] = {m: [] for m in ranged}
+    for inv in module.invariants:
+        strategy = strategies.get(inv.name, Strategy("induction"))
+        if strategy.kind != "induction":
+            deps[inv.name] = ()
+            continue
+        ranges = (f"{inv.machine}.ranges",) if inv.machine in ranged else ()
+        deps[inv.name] = (*strategy.lemmas, *ranges)
+        if inv.machine in ranged:
+            by_induction[inv.machine].append(inv.name)
+    for machine, names in by_induction.items():
+        deps[f"{machine}.ranges"] = tuple(names)
+    return deps
+
+
+def with_dependencies(deps: Mapping[str, tuple[str, ...]], names: set[str]) -> set[str]:
+    """`names` and every obligation they depend on, transitively (unknown names are kept
+    out: a lemma that is not an obligation is reported where it is used)."""
+    needed = set(names)
+    frontier = list(needed)
+    while frontier:
+        for dep in deps.get(frontier.pop(), ()):
+            if dep in deps and dep not in needed:
+                needed.add(dep)
+                frontier.append(dep)
+    return needed
 
 
 def prove_module(
@@ -440,42 +499,38 @@ def prove_module(
     timeout: float = DEFAULT_TIMEOUT,
     only: set[str] | None = None,
 ) -> Iterator[Result]:
-    """Discharge every obligation of a checked module, yielding results as they finish."""
+    """Discharge every obligation of a checked module, yielding results as they finish.
+
+    With `only`, the named obligations are reported, but everything their
+    answers depend on (see `dependencies`) is proved too, so that a result is
+    the one a full run gives. A PROVED that assumed something not PROVED is
+    downgraded to UNKNOWN, naming what it assumed; a result that may still be
+    downgraded is held back until its assumptions are settled.
+    """
     strategies = strategies or {}
     prover = _Prover(module, timeout)
     invariants = {inv.name: inv for inv in module.invariants}
+    ranged = _ranged_machines(module)
+    deps = dependencies(module, strategies)
     outcomes: dict[str, Status] = {}
 
     def asked(name: str) -> bool:
         return only is None or name in only or f"{module.chapter}.{name}" in only
 
-    # An invariant proved with lemmas is only as good as its lemmas: prove those too,
-    # even when --only did not ask for them (their results are not reported).
-    needed = {
-        d.name
-        for d in module.definitions
-        if isinstance(d, ast.Theorem | ast.Invariant) and asked(d.name)
-    }
-    frontier = list(needed)
-    while frontier:
-        for lemma in strategies.get(frontier.pop(), Strategy()).lemmas:
-            if lemma not in needed:
-                needed.add(lemma)
-                frontier.append(lemma)
+    def strategy_of(name: str, default: str) -> Strategy:
+        return strategies.get(name, Strategy(default))
 
-    def wanted(name: str) -> bool:
-        return name in needed or (name.endswith(".ranges") and asked(name))
+    needed = with_dependencies(deps, {name for name in deps if asked(name)})
 
-    waiting: list[tuple[Result, tuple[str, ...]]] = []  # proved, pending their lemmas
+    held: list[Result] = []  # PROVED, pending what they assumed
     for d in module.definitions:
-        if not isinstance(d, ast.Theorem | ast.Invariant) or not wanted(d.name):
+        if not isinstance(d, ast.Theorem | ast.Invariant) or d.name not in needed:
             continue
-        default = Strategy("smt" if isinstance(d, ast.Theorem) else "induction")
-        strategy = strategies.get(d.name, default)
         start = time.perf_counter()
         if isinstance(d, ast.Theorem):
-            r = prover.theorem(d, strategy)
+            r = prover.theorem(d, strategy_of(d.name, "smt"))
         else:
+            strategy = strategy_of(d.name, "induction")
             lemmas = [invariants.get(n) for n in strategy.lemmas]
             bad = [
                 n
@@ -489,49 +544,74 @@ def prove_module(
                 r = prover.invariant(d, strategy, [lem for lem in lemmas if lem is not None])
         r.seconds = time.perf_counter() - start
         outcomes[d.name] = r.status
-        if r.status == Status.PROVED and strategy.lemmas:
-            waiting.append((r, strategy.lemmas))
+        if r.status == Status.PROVED and deps.get(d.name):
+            held.append(r)
         elif asked(r.name):
             yield r
     # Assuming lemmas is sound when every lemma is itself proved by induction (possibly
     # assuming this invariant in turn: then their conjunction is inductive). Downgrade
     # until nothing changes, since one downgrade can break another's lemma.
+    _downgrade(held, outcomes, deps, final=False)
+    # Ranges last: they assume every invariant of the machine that is still PROVED, as
+    # the induction steps of those invariants assume the ranges. Each is preserved
+    # assuming all of them, so their conjunction is inductive: sound when every one of
+    # them is PROVED. If the ranges are not, no invariant of the machine is.
+    ranges_results: list[Result] = []
+    for m in ranged:
+        name = f"{m.name}.ranges"
+        if name not in needed:
+            continue
+        assumed = [invariants[n] for n in deps[name] if outcomes.get(n) == Status.PROVED]
+        start = time.perf_counter()
+        r = prover.ranges(m, assumed)
+        r.seconds = time.perf_counter() - start
+        outcomes[name] = r.status
+        ranges_results.append(r)
+    _downgrade(held, outcomes, deps, final=True)
+    for r in held:
+        if asked(r.name):
+            yield r
+    for r in ranges_results:
+        if asked(r.name):
+            yield r
+
+
+def _downgrade(
+    held: list[Result],
+    outcomes: dict[str, Status],
+    deps: Mapping[str, tuple[str, ...]],
+    *,
+    final: bool,
+) -> None:
+    """Downgrade to UNKNOWN each PROVED in `held` that assumed something not PROVED, until
+    nothing changes (one downgrade can break another's lemma).
+
+    Before `final`, only what is settled counts (the ranges come later); at the end an
+    assumption with no outcome counts as not proved.
+    """
     changed = True
     while changed:
         changed = False
-        for r, names in waiting:
+        for r in held:
             if r.status != Status.PROVED:
                 continue
-            weak = [n for n in names if outcomes.get(n) != Status.PROVED]
+            weak = [
+                n
+                for n in deps.get(r.name, ())
+                if (n in outcomes or final) and outcomes.get(n) != Status.PROVED
+            ]
             if not weak:
-                weak = [
-                    n for n in names if strategies.get(n, Strategy("induction")).kind != "induction"
-                ]
-            if weak:
-                r.status = outcomes[r.name] = Status.UNKNOWN
-                r.message = (
-                    "holds only if "
-                    + ", ".join(f"`{w}`" for w in weak)
-                    + " holds, and that is not proved by induction"
-                )
-                changed = True
-    for r, _ in waiting:
-        if asked(r.name):
-            yield r
-    # Ranges last: they may assume every invariant proved by induction (the induction
-    # steps assume the ranges in turn; the conjunction of all of them is inductive).
-    for d in module.definitions:
-        if isinstance(d, ast.Machine) and any(_has_bounded_int(v.ty) for v in d.vars):
-            name = f"{d.name}.ranges"
-            if wanted(name):
-                proved = [
-                    inv
-                    for inv in module.invariants
-                    if inv.machine == d.name
-                    and outcomes.get(inv.name) == Status.PROVED
-                    and strategies.get(inv.name, Strategy("induction")).kind == "induction"
-                ]
-                start = time.perf_counter()
-                r = prover.ranges(d, proved)
-                r.seconds = time.perf_counter() - start
-                yield r
+                continue
+            reasons = []
+            for n in weak:
+                status = outcomes.get(n)
+                what = "was not checked" if status is None else f"is {status.value}"
+                if n.endswith(".ranges"):
+                    reasons.append(
+                        f"`{n}` (every variable within its declared range), which {what}"
+                    )
+                else:
+                    reasons.append(f"the lemma `{n}`, which {what}")
+            r.status = outcomes[r.name] = Status.UNKNOWN
+            r.message = "not proved: the induction assumed " + " and ".join(reasons)
+            changed = True

@@ -211,3 +211,40 @@ def test_unbuilt_backend_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     code, _, err = run("--backend", "rust", str(spec))
     assert code == cli.EXIT_BAD_INPUT
     assert "rust backend is not built" in err
+
+
+@pytest.fixture
+def dependencies_project(tmp_path: Path) -> Path:
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "proofs").mkdir()
+    shutil.copy(FIXTURE.parent / "dependencies.lion", tmp_path / "spec" / "dependencies.lion")
+    (tmp_path / "proofs" / "dependencies.proof").write_text("small: induction using even\n")
+    return tmp_path
+
+
+def test_invariant_is_not_proved_when_its_ranges_are_refuted(dependencies_project: Path) -> None:
+    spec = str(dependencies_project / "spec")
+    code, out, _ = run("--json", "--examples", "0", spec)
+    assert code == cli.EXIT_FAILED
+    rows = {r["name"]: r for r in json.loads(out)["results"]}
+    assert rows["Counter.ranges"]["result"] == "REFUTED"
+    assert rows["even_below_five"]["result"] == "UNKNOWN"
+    assert "`Counter.ranges`" in rows["even_below_five"]["message"]
+    assert {rows[n]["result"] for n in ("even", "small", "Evens.ranges")} == {"PROVED"}
+
+
+def test_only_runs_what_the_answer_depends_on(dependencies_project: Path) -> None:
+    spec = str(dependencies_project / "spec")
+    # The ranges it assumed are checked (and refuted), though only the invariant is shown.
+    code, out, err = run("--json", "--only", "even_below_five", spec)
+    assert code == cli.EXIT_FAILED
+    (row,) = json.loads(out)["results"]
+    assert row["name"] == "even_below_five" and row["result"] == "UNKNOWN"
+    assert "1 obligation(s) (and 1 they depend on, proved but not shown)" in err
+    # Its lemma `even` and the ranges (which assume `even`) are proved too.
+    code, out, _ = run("--json", "--only", "Dependencies.small", "--only", "Evens.ranges", spec)
+    assert code == cli.EXIT_OK
+    assert [(r["name"], r["result"]) for r in json.loads(out)["results"]] == [
+        ("small", "PROVED"),
+        ("Evens.ranges", "PROVED"),
+    ]

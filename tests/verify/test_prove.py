@@ -10,7 +10,7 @@ import pytest
 from lion.spec.load import load_text
 from lion.verify.interpret import Interpreter
 from lion.verify.proofs import Strategy
-from lion.verify.prove import Status, prove_module
+from lion.verify.prove import Status, dependencies, prove_module
 
 FIXTURE = (Path(__file__).parent.parent / "spec" / "fixtures" / "sample.lion").read_text()
 
@@ -166,3 +166,66 @@ def test_action_that_can_never_fire_is_vacuous() -> None:
     r = out["Evens.ranges"]
     assert r.status == Status.VACUOUS  # type: ignore[attr-defined]
     assert "`step` can never fire" in r.message  # type: ignore[attr-defined]
+
+
+DEPENDENCIES = (
+    Path(__file__).parent.parent / "spec" / "fixtures" / "dependencies.lion"
+).read_text()
+USING_EVEN = {"small": Strategy("induction", lemmas=("even",))}
+
+
+def test_refuted_ranges_downgrade_the_machines_invariants() -> None:
+    # `even_below_five` is inductive only because each step assumes n in range; the
+    # ranges obligation is REFUTED, so the invariant must not be PROVED.
+    out = results(DEPENDENCIES, **USING_EVEN)
+    assert out["Counter.ranges"].status == Status.REFUTED  # type: ignore[attr-defined]
+    r = out["even_below_five"]
+    assert r.status == Status.UNKNOWN  # type: ignore[attr-defined]
+    assert "`Counter.ranges`" in r.message and "REFUTED" in r.message  # type: ignore[attr-defined]
+    # The other machine's ranges hold (assuming `even`), so its invariants stay PROVED.
+    for name in ("even", "small", "Evens.ranges"):
+        assert out[name].status == Status.PROVED, name  # type: ignore[attr-defined]
+
+
+def test_unknown_or_vacuous_ranges_downgrade_too() -> None:
+    vacuous = MACHINE.replace("requires a < 9", "requires a < 9 and a > 20")
+    out = results(vacuous + "invariant small on Evens: a <= 10")
+    assert out["Evens.ranges"].status == Status.VACUOUS  # type: ignore[attr-defined]
+    assert out["small"].status == Status.UNKNOWN  # type: ignore[attr-defined]
+    assert "`Evens.ranges`" in out["small"].message  # type: ignore[attr-defined]
+
+
+def test_only_proves_what_the_answer_depends_on() -> None:
+    module = load_text(DEPENDENCIES, "dependencies.lion")
+
+    def only(*names: str) -> dict[str, Status]:
+        return {r.name: r.status for r in prove_module(module, USING_EVEN, only=set(names))}
+
+    # The invariant alone: its machine's ranges are proved too (and refuted), so it is
+    # not PROVED, and only what was asked is reported.
+    assert only("even_below_five") == {"even_below_five": Status.UNKNOWN}
+    # The ranges assume every invariant of the machine proved by induction: asked alone,
+    # they give what a full run gives (without `even` they would be refuted, from a = 9).
+    assert only("Evens.ranges") == {"Evens.ranges": Status.PROVED}
+    assert only("small") == {"small": Status.PROVED}
+    full = {r.name: r.status for r in prove_module(module, USING_EVEN)}
+    for name in full:
+        assert only(name) == {name: full[name]}
+
+
+def test_only_with_a_failing_lemma_is_not_proved() -> None:
+    src = MACHINE + "invariant wrong on Evens: a < 4\ninvariant ok on Evens: a <= 10"
+    module = load_text(src)
+    (r,) = prove_module(module, {"ok": Strategy("induction", lemmas=("wrong",))}, only={"ok"})
+    assert r.status == Status.UNKNOWN
+    assert "the lemma `wrong`, which is REFUTED" in r.message
+
+
+def test_dependencies_of_each_obligation() -> None:
+    module = load_text(DEPENDENCIES, "dependencies.lion")
+    deps = dependencies(module, {**USING_EVEN, "even": Strategy("bounded", bound=3)})
+    assert deps["even_below_five"] == ("Counter.ranges",)
+    assert deps["Counter.ranges"] == ("even_below_five",)
+    assert deps["small"] == ("even", "Evens.ranges")
+    assert deps["even"] == ()  # a bounded check assumes nothing
+    assert deps["Evens.ranges"] == ("small",)
