@@ -298,3 +298,34 @@ def test_mutant_is_caught(
     results = {r.name: r for r in prove_module(module, strategies, only=set(killers))}
     statuses = {name: results[name].status for name in killers}
     assert Status.REFUTED in statuses.values(), statuses
+
+
+@pytest.mark.parametrize("lanes", [5, 8])
+def test_runner_proves_with_more_calls_in_flight(tmp_path: Path, lanes: int) -> None:
+    """The concurrent Runner is stated for 3 calls in flight; it also proves for 5 and 8."""
+    text = (SPEC / "integration.lion").read_text()
+    names = [f"L{i}" for i in range(lanes)]
+    scaled = (
+        text.replace("enum Lane { L0, L1, L2 }", "enum Lane { " + ", ".join(names) + " }")
+        .replace(
+            "held(status[L0], req[L0]) + held(status[L1], req[L1]) + held(status[L2], req[L2])",
+            " + ".join(f"held(status[{n}], req[{n}])" for n in names),
+        )
+        .replace(
+            "open(status[L0]) + open(status[L1]) + open(status[L2])",
+            " + ".join(f"open(status[{n}])" for n in names),
+        )
+        .replace("int[0..6]", f"int[0..{2 * lanes}]")
+        .replace("MAX_ARRIVALS: int = 6", f"MAX_ARRIVALS: int = {2 * lanes}")
+        .replace("type Money = int[0..3]", f"type Money = int[0..{lanes}]")
+    )
+    assert scaled.count("L7" if lanes == 8 else "L4") >= 3  # every lane-indexed sum was scaled
+    scaled = scaled[: scaled.index("bind Runner")]
+    (tmp_path / "policy.lion").write_text((SPEC / "policy.lion").read_text())
+    target = tmp_path / "integration.lion"
+    target.write_text(scaled)
+    (module,) = load_paths([target])
+    strategies = _proofs_for(module, SPEC.parent / "proofs")
+    results = list(prove_module(module, strategies))
+    assert {r.name: r.status for r in results} == {r.name: Status.PROVED for r in results}
+    assert len(results) >= 10
