@@ -3,6 +3,8 @@
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, SupportsInt, final
 
+from lion.kernel.revocation import RevocationStore
+
 __all__ = [
     "CapabilityAuthority",
     "Entities",
@@ -72,6 +74,7 @@ class CapabilityAuthority:
         *,
         clock: Callable[[], SupportsInt] | None = None,
         revoked: Iterable[str] | None = None,
+        revocations: RevocationStore | None = None,
     ) -> CapabilityAuthority: ...
     def now(self) -> int: ...
     def mint(
@@ -80,8 +83,6 @@ class CapabilityAuthority:
         resource: str,
         rights: Iterable[str],
         expiry: int,
-        *,
-        id: str | None = None,
     ) -> str: ...
     def attenuate(
         self,
@@ -90,18 +91,16 @@ class CapabilityAuthority:
         rights: Iterable[str] | None = None,
         resource: str | None = None,
         expiry: int | None = None,
-        id: str | None = None,
     ) -> str: ...
     def transfer(
         self,
         token: str,
         holder: str,
         *,
-        by: str | None = None,
+        by: str,
         rights: Iterable[str] | None = None,
         resource: str | None = None,
         expiry: int | None = None,
-        id: str | None = None,
     ) -> str: ...
     def verify(self, token: str, *, now: int | None = None) -> _CapabilityTuple: ...
     def authorize(

@@ -8,6 +8,7 @@
     ├── VerifyError               lion-verify could not run a check (not "the check failed")
     ├── KernelError               the kernel refused or could not do something
     │   ├── CapabilityError       a token is forged, tampered, truncated, expired or revoked
+    │   │   └── RevocationStoreError  the revocation store could not be read or written
     │   ├── PolicyError           a policy, entity set or request is malformed
     │   ├── ActorError            mailbox full, actor stopped, runner misuse
     │   │   ├── MailboxFullError      a mailbox refused a message (REFUSE, or WAIT timed out)
@@ -60,6 +61,7 @@ __all__ = [
     "ProtocolError",
     "RateLimitError",
     "ReplyValidationError",
+    "RevocationStoreError",
     "ServerError",
     "SourceLocation",
     "SpecError",
@@ -130,6 +132,10 @@ class KernelError(LionError):
 
 class CapabilityError(KernelError):
     """A capability token is not valid: forged, tampered, truncated, expired or revoked."""
+
+
+class RevocationStoreError(CapabilityError):
+    """The revocation store could not be opened, read or written (verification fails closed)."""
 
 
 class PolicyError(_Located, KernelError):

@@ -16,6 +16,7 @@ from lion.kernel.capability import Capability, CapabilityToken, decode_token
 from lion.kernel.compose import CompositionError, Morphism
 from lion.kernel.decision import Decision
 from lion.kernel.policy import PolicyErrorInfo, Response
+from lion.kernel.revocation import RevocationStore
 
 __all__ = ["RustAuthority", "RustBackend", "RustPolicies"]
 
@@ -75,7 +76,12 @@ def _text(token: CapabilityToken | str) -> str:
 
 
 class RustAuthority:
-    """The Rust capability authority with the Python authority's interface and types."""
+    """The Rust capability authority with the Python authority's interface and types.
+
+    The core asks `revocations` (any `RevocationStore`, e.g. one shared with
+    Python authorities) once per verification; without one it uses
+    LION_REVOCATION_DB's SQLite store if set, else its own in-memory set.
+    """
 
     __slots__ = ("_auth",)
 
@@ -85,12 +91,15 @@ class RustAuthority:
         *,
         clock: Callable[[], float] | None = None,
         revoked: Iterable[str] = (),
+        revocations: RevocationStore | None = None,
     ) -> None:
         tick = None if clock is None else (lambda: int(clock()))
-        self._auth = _native.CapabilityAuthority(key, clock=tick, revoked=list(revoked))
+        self._auth = _native.CapabilityAuthority(
+            key, clock=tick, revoked=list(revoked), revocations=revocations
+        )
 
     def __repr__(self) -> str:
-        return f"CapabilityAuthority(key=<hidden>, revoked={len(self._auth.revoked)}, rust)"
+        return repr(self._auth)[:-1] + ", rust)"
 
     __str__ = __repr__
 
@@ -101,15 +110,9 @@ class RustAuthority:
         return self._auth.now()
 
     def mint(
-        self,
-        holder: str,
-        resource: str,
-        rights: Iterable[str],
-        expiry: int,
-        *,
-        id: str | None = None,
+        self, holder: str, resource: str, rights: Iterable[str], expiry: int
     ) -> CapabilityToken:
-        return decode_token(self._auth.mint(holder, resource, rights, expiry, id=id))
+        return decode_token(self._auth.mint(holder, resource, rights, expiry))
 
     def attenuate(
         self,
@@ -118,11 +121,8 @@ class RustAuthority:
         rights: Iterable[str] | None = None,
         resource: str | None = None,
         expiry: int | None = None,
-        id: str | None = None,
     ) -> CapabilityToken:
-        text = self._auth.attenuate(
-            _text(token), rights=rights, resource=resource, expiry=expiry, id=id
-        )
+        text = self._auth.attenuate(_text(token), rights=rights, resource=resource, expiry=expiry)
         return decode_token(text)
 
     def transfer(
@@ -130,14 +130,13 @@ class RustAuthority:
         token: CapabilityToken | str,
         holder: str,
         *,
-        by: str | None = None,
+        by: str,
         rights: Iterable[str] | None = None,
         resource: str | None = None,
         expiry: int | None = None,
-        id: str | None = None,
     ) -> CapabilityToken:
         text = self._auth.transfer(
-            _text(token), holder, by=by, rights=rights, resource=resource, expiry=expiry, id=id
+            _text(token), holder, by=by, rights=rights, resource=resource, expiry=expiry
         )
         return decode_token(text)
 
@@ -192,9 +191,13 @@ class RustBackend:
         return _native.Entities(data)
 
     def authority(
-        self, key: bytes | str | None = None, *, clock: Callable[[], float] | None = None
+        self,
+        key: bytes | str | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        revocations: RevocationStore | None = None,
     ) -> RustAuthority:
-        return RustAuthority(key, clock=clock)
+        return RustAuthority(key, clock=clock, revocations=revocations)
 
     def compose(self, f: Morphism, g: Morphism) -> Morphism:
         return _morphism(_native.compose_morphisms(_morphism_tuple(f), _morphism_tuple(g)))

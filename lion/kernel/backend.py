@@ -27,6 +27,7 @@ from lion.kernel import compose as _compose
 from lion.kernel.actor import would_deadlock as _would_deadlock
 from lion.kernel.capability import Capability, CapabilityAuthority, CapabilityToken
 from lion.kernel.policy import Entities, PolicySet, Response
+from lion.kernel.revocation import RevocationStore
 
 __all__ = [
     "BACKENDS",
@@ -69,8 +70,6 @@ class Authority(Protocol):
         resource: str,
         rights: Iterable[str],
         expiry: int,
-        *,
-        id: str | None = None,
     ) -> CapabilityToken: ...
 
     def attenuate(
@@ -80,7 +79,6 @@ class Authority(Protocol):
         rights: Iterable[str] | None = None,
         resource: str | None = None,
         expiry: int | None = None,
-        id: str | None = None,
     ) -> CapabilityToken: ...
 
     def transfer(
@@ -88,11 +86,10 @@ class Authority(Protocol):
         token: CapabilityToken | str,
         holder: str,
         *,
-        by: str | None = None,
+        by: str,
         rights: Iterable[str] | None = None,
         resource: str | None = None,
         expiry: int | None = None,
-        id: str | None = None,
     ) -> CapabilityToken: ...
 
     def verify(self, token: CapabilityToken | str, *, now: int | None = None) -> Capability: ...
@@ -129,9 +126,14 @@ class Backend(Protocol):
         ...
 
     def authority(
-        self, key: bytes | str | None = None, *, clock: Callable[[], float] | None = None
+        self,
+        key: bytes | str | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        revocations: RevocationStore | None = None,
     ) -> Authority:
-        """A capability authority holding `key` (or LION_CAPABILITY_KEY)."""
+        """A capability authority holding `key` (or LION_CAPABILITY_KEY), revoking into
+        `revocations` (default: LION_REVOCATION_DB's SQLite store if set, else memory)."""
         ...
 
     def compose(self, f: _compose.Morphism, g: _compose.Morphism) -> _compose.Morphism:
@@ -178,9 +180,13 @@ class PythonBackend:
         return Entities.from_json(data)
 
     def authority(
-        self, key: bytes | str | None = None, *, clock: Callable[[], float] | None = None
+        self,
+        key: bytes | str | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        revocations: RevocationStore | None = None,
     ) -> CapabilityAuthority:
-        return CapabilityAuthority(key, clock=clock)
+        return CapabilityAuthority(key, clock=clock, revocations=revocations)
 
     def compose(self, f: _compose.Morphism, g: _compose.Morphism) -> _compose.Morphism:
         return _compose.compose(f, g)

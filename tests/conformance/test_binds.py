@@ -187,7 +187,8 @@ def test_planted_transfer_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_pat
     real = kcap.CapabilityAuthority.transfer
 
     def anyone_may_transfer(self: Any, token: Any, holder: str, **kw: Any) -> Any:
-        kw.pop("by", None)
+        parsed = kcap.decode_token(token) if isinstance(token, str) else token
+        kw["by"] = parsed.capability.holder  # whoever presents the token speaks for its holder
         return real(self, token, holder, **kw)
 
     monkeypatch.setattr(kcap.CapabilityAuthority, "transfer", anyone_may_transfer)

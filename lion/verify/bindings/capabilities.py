@@ -2,21 +2,25 @@
 
 Spec paths and patterns become the kernel's strings: `X/Y`, `X/*`, `*`.
 The `Authority` machine drives a real capability authority (HMAC-signed
-tokens, a fixed key and a clock the spec's `tick` advances): capability id
-`c` is minted as `cap<c>`, principals and rights keep their names. The
-adapter only does the spec's bookkeeping (which ids it has handed out, the
-clock's bound); every other answer, and every state variable it reports, is
-read off the kernel: the capability table and the ancestors from the
-signed chains, the revocation set from the authority.
+tokens, a fixed key and a clock the spec's `tick` advances). The authority
+mints its own random ids, so the adapter keeps a two-way map between the
+spec's small ids and the ids the kernel handed out; principals and rights
+keep their names. The adapter only does the spec's bookkeeping (which ids it
+has handed out, the clock's bound); every other answer, and every state
+variable it reports, is read off the kernel: the capability table and the
+ancestors from the signed chains, the revocation set from the authority's
+store, and the verdicts after a revoke from the kernel's `verify` of every token.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from lion.errors import CapabilityError
 from lion.kernel import capability as kc
 from lion.kernel.backend import get_backend
+from lion.kernel.revocation import RevocationStore
 from lion.verify.values import EnumValue, MapValue, RecordValue
 
 __all__ = [
@@ -30,8 +34,17 @@ __all__ = [
     "pattern_text",
 ]
 
-KEY = b"conformance-key-not-secret"
+KEY = b"conformance-key-not-secret-0123456789"  # >= 32 bytes, as every authority requires
 CAP_IDS = range(4)  # the spec's CapId
+
+
+def _no_store() -> RevocationStore | None:
+    return None
+
+
+#: The revocation store each model's authority gets (None: the backend's default).
+#: Tests replace it to plant a bug in a store both backends consult.
+revocations: Callable[[], RevocationStore | None] = _no_store
 
 
 def path_text(r: RecordValue) -> str:
@@ -89,14 +102,6 @@ def narrower_or_equal_rust(c: RecordValue, p: RecordValue) -> bool:
     return _native.capability_narrower_or_equal(pattern_text(c), pattern_text(p))
 
 
-def _cap_id(c: int) -> str:
-    return f"cap{c}"
-
-
-def _spec_id(cap_id: str) -> int:
-    return int(cap_id.removeprefix("cap"))
-
-
 def _rights(rights: frozenset[EnumValue]) -> list[str]:
     return sorted(r.variant for r in rights)
 
@@ -120,9 +125,21 @@ class AuthorityModel:
 
     def __init__(self) -> None:
         self.now = 0
-        self.authority: Any = get_backend(self.backend).authority(KEY, clock=lambda: self.now)
+        self.authority: Any = get_backend(self.backend).authority(
+            KEY, clock=lambda: self.now, revocations=revocations()
+        )
         self.tokens: dict[int, Any] = {}  # spec id -> the token the kernel returned
+        self.spec_ids: dict[str, int] = {}  # kernel id -> spec id
         self.last: RecordValue | None = None
+        self.answers = dict.fromkeys(CAP_IDS, False)
+
+    def _keep(self, c: int, token: Any) -> bool:
+        self.tokens[c] = token
+        self.spec_ids[token.id] = c
+        return True
+
+    def _spec_id(self, cap_id: str) -> int:
+        return self.spec_ids[cap_id]  # a KeyError: the kernel reports an id it never minted
 
     def init(self) -> bool:
         return True
@@ -131,15 +148,13 @@ class AuthorityModel:
         auth = self.authority
         if action == "mint":
             c, to, scope, rights, expiry = args
-            if c in self.tokens:  # ids are fresh by construction (uuid4 in real use)
+            if c in self.tokens:  # a spec id names one capability; the kernel's are random
                 return False
             try:
-                self.tokens[c] = auth.mint(
-                    to.variant, pattern_text(scope), _rights(rights), expiry, id=_cap_id(c)
-                )
+                token = auth.mint(to.variant, pattern_text(scope), _rights(rights), expiry)
             except CapabilityError:
                 return False
-            return True
+            return self._keep(c, token)
         if action in ("derive", "give"):
             p, c = args[0], args[1]
             if p not in self.tokens or c in self.tokens:
@@ -152,20 +167,19 @@ class AuthorityModel:
                         rights=_rights(rights),
                         resource=pattern_text(scope),
                         expiry=expiry,
-                        id=_cap_id(c),
                     )
                 else:
                     _, _, by, to = args
-                    token = auth.transfer(self.tokens[p], to.variant, by=by.variant, id=_cap_id(c))
+                    token = auth.transfer(self.tokens[p], to.variant, by=by.variant)
             except CapabilityError:
                 return False
-            self.tokens[c] = token
-            return True
+            return self._keep(c, token)
         if action == "revoke":
             (c,) = args
             if c not in self.tokens:
                 return False
-            auth.revoke(_cap_id(c))
+            auth.revoke(self.tokens[c].id)
+            self.answers = {d: self._verifies(d) for d in CAP_IDS}
             return True
         if action == "tick":
             if self.now >= 3:  # the spec's time bound
@@ -186,6 +200,15 @@ class AuthorityModel:
             return True
         raise ValueError(f"unknown action `{action}`")
 
+    def _verifies(self, c: int) -> bool:
+        if c not in self.tokens:
+            return False
+        try:
+            self.authority.verify(self.tokens[c])
+        except CapabilityError:
+            return False
+        return True
+
     def _chain(self, c: int) -> tuple[kc.Capability, ...]:
         token = self.tokens[c]
         parsed = kc.decode_token(token) if isinstance(token, str) else token
@@ -202,7 +225,7 @@ class AuthorityModel:
                 "scope": pattern_value(cap.resource),
                 "rights": frozenset(EnumValue("Right", r) for r in cap.rights),
                 "expiry": cap.expiry,
-                "parent": None if cap.parent is None else _spec_id(cap.parent),
+                "parent": None if cap.parent is None else self._spec_id(cap.parent),
             },
         )
 
@@ -212,15 +235,16 @@ class AuthorityModel:
             "cap": MapValue({c: self._cap(c) for c in CAP_IDS}),
             "anc": MapValue(
                 {
-                    c: frozenset(_spec_id(x.id) for x in self._chain(c)[:-1])
+                    c: frozenset(self._spec_id(x.id) for x in self._chain(c)[:-1])
                     if c in self.tokens
                     else frozenset()
                     for c in CAP_IDS
                 }
             ),
-            "revoked": frozenset(_spec_id(x) for x in self.authority.revoked),
+            "revoked": frozenset(self._spec_id(x) for x in self.authority.revoked),
             "now": self.now,
             "last": self.last,
+            "answers": MapValue(self.answers),
         }
 
 

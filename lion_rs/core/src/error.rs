@@ -11,6 +11,9 @@ pub enum CoreError {
     /// A malformed, forged, expired, revoked or widening capability.
     #[error("{0}")]
     Capability(String),
+    /// The revocation store failed, so nothing was accepted (or revoked).
+    #[error("{0}")]
+    Revocation(String),
     /// Malformed policies, entities or requests, or a bad limit.
     #[error("{0}")]
     Policy(String),

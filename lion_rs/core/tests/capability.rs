@@ -10,7 +10,7 @@ use proptest::prelude::*;
 const RIGHTS: [&str; 3] = ["read", "write", "exec"];
 
 fn authority() -> Result<CapabilityAuthority, CoreError> {
-    CapabilityAuthority::new(Some(b"proptest-key".to_vec()))
+    CapabilityAuthority::new(Some(b"proptest-key-0123456789abcdef-0123".to_vec()))
 }
 
 fn rights() -> impl Strategy<Value = BTreeSet<String>> {
@@ -42,7 +42,6 @@ proptest! {
         let auth = authority()?;
         let Ok(root) = auth.mint(
             "alice", &parent_resource, Rights::Set(parent_rights), parent_expiry,
-            Some("root".into()),
         ) else {
             return Ok(());
         };
@@ -51,10 +50,9 @@ proptest! {
             rights: child_rights.map(Rights::Set),
             resource: child_resource,
             expiry: child_expiry,
-            id: Some("child".into()),
         };
         let derived = match &holder {
-            Some(h) => auth.transfer(&token, h, None, narrowing, 0),
+            Some(h) => auth.transfer(&token, h, "alice", narrowing, 0),
             None => auth.attenuate(&token, narrowing, 0),
         };
         if let Ok(child) = derived {
@@ -74,10 +72,9 @@ proptest! {
     #[test]
     fn any_changed_byte_is_refused(position in 0usize..400, replacement in 0u8..128) {
         let auth = authority()?;
-        let root = auth.mint("alice", "docs/*", ["read", "write"].into(), 100, Some("r".into()))?;
-        let child = auth.transfer(&root.encode()?, "bob", None, Narrowing {
+        let root = auth.mint("alice", "docs/*", ["read", "write"].into(), 100)?;
+        let child = auth.transfer(&root.encode()?, "bob", "alice", Narrowing {
             rights: Some(["read"].into()),
-            id: Some("c".into()),
             ..Narrowing::default()
         }, 0)?;
         let token = child.encode()?;
@@ -96,9 +93,9 @@ proptest! {
 #[test]
 fn another_key_does_not_verify() -> Result<(), CoreError> {
     let token = authority()?
-        .mint("alice", "x", ["r"].into(), 10, Some("a".into()))?
+        .mint("alice", "x", ["r"].into(), 10)?
         .encode()?;
-    let other = CapabilityAuthority::new(Some(b"other".to_vec()))?;
+    let other = CapabilityAuthority::new(Some(b"another-key-0123456789abcdef-0123".to_vec()))?;
     assert_eq!(
         other.verify(&token, 0),
         Err(CoreError::Capability(

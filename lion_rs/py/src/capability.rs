@@ -2,13 +2,14 @@
 //! capabilities as `(id, holder, resource, rights, expiry, parent)` tuples.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use lion_core::capability::{
-    self, Capability, CapabilityAuthority, CapabilityToken, Narrowing, Rights,
+    self, Capability, CapabilityAuthority, CapabilityToken, Narrowing, Revocations, Rights,
 };
 use lion_core::CoreError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyFrozenSet, PyInt, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyFrozenSet, PyInt, PyList, PyString, PyTuple};
 
 use crate::error::to_py;
 
@@ -53,14 +54,120 @@ fn narrowing(
     rights: Option<&Bound<'_, PyAny>>,
     resource: Option<String>,
     expiry: Option<i128>,
-    id: Option<String>,
 ) -> PyResult<Narrowing> {
     Ok(Narrowing {
         rights: rights.map(rights_arg).transpose()?,
         resource,
         expiry,
-        id,
     })
+}
+
+/// A Python `lion.kernel.revocation.RevocationStore` object, as the core's store.
+///
+/// Whatever it raises becomes the problem the core reports (the verification
+/// is refused): a LION error by its message, anything else as `Type: message`,
+/// the same words the Python authority uses.
+struct PyRevocations {
+    store: Py<PyAny>,
+}
+
+fn store_problem(py: Python<'_>, err: PyErr) -> CoreError {
+    let value = err.value(py);
+    let text = value
+        .str()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|_| "<unprintable error>".into());
+    let is_lion = py
+        .import("lion.errors")
+        .and_then(|m| m.getattr("LionError"))
+        .and_then(|class| value.is_instance(&class))
+        .unwrap_or(false);
+    let name = value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "Exception".into());
+    CoreError::Revocation(if is_lion {
+        text
+    } else {
+        format!("{name}: {text}")
+    })
+}
+
+impl PyRevocations {
+    fn call<T>(
+        &self,
+        method: &str,
+        args: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyTuple>>,
+        convert: impl for<'py> FnOnce(&Bound<'py, PyAny>) -> PyResult<T>,
+    ) -> lion_core::Result<T> {
+        Python::attach(|py| {
+            args(py)
+                .and_then(|args| self.store.bind(py).call_method1(method, args))
+                .and_then(|answer| convert(&answer))
+                .map_err(|e| store_problem(py, e))
+        })
+    }
+}
+
+impl Revocations for PyRevocations {
+    fn revoke(&self, id: &str) -> lion_core::Result<()> {
+        self.call("revoke", |py| PyTuple::new(py, [id]), |_| Ok(()))
+    }
+
+    fn first_revoked(&self, ids: &[&str]) -> lion_core::Result<Option<String>> {
+        self.call(
+            "first_revoked",
+            |py| PyTuple::new(py, [PyList::new(py, ids)?]),
+            // Anything but None is an answer; one that is not a chain id is refused by the core.
+            |answer| {
+                if answer.is_none() {
+                    Ok(None)
+                } else {
+                    Ok(Some(answer.str()?.to_string()))
+                }
+            },
+        )
+    }
+
+    fn is_revoked(&self, id: &str) -> lion_core::Result<bool> {
+        self.call("is_revoked", |py| PyTuple::new(py, [id]), |a| a.is_truthy())
+    }
+
+    fn ids(&self) -> lion_core::Result<BTreeSet<String>> {
+        self.call(
+            "ids",
+            |py| Ok(PyTuple::empty(py)),
+            |answer| {
+                answer
+                    .try_iter()?
+                    .map(|id| id?.extract::<String>())
+                    .collect()
+            },
+        )
+    }
+}
+
+/// The store to use: `revocations` if given, else LION_REVOCATION_DB's SQLite
+/// store (built by `lion.kernel.revocation.store_from_env`), else the core's memory.
+fn revocations_arg(
+    py: Python<'_>,
+    revocations: Option<Py<PyAny>>,
+) -> PyResult<Option<Arc<dyn Revocations>>> {
+    let store = match revocations.filter(|r| !r.is_none(py)) {
+        Some(store) => store,
+        None => {
+            let from_env = py
+                .import("lion.kernel.revocation")?
+                .getattr("store_from_env")?
+                .call0()?;
+            if from_env.is_none() {
+                return Ok(None);
+            }
+            from_env.unbind()
+        }
+    };
+    Ok(Some(Arc::new(PyRevocations { store })))
 }
 
 fn encoded(token: lion_core::Result<CapabilityToken>) -> PyResult<String> {
@@ -86,11 +193,13 @@ impl PyCapabilityAuthority {
 #[pymethods]
 impl PyCapabilityAuthority {
     #[new]
-    #[pyo3(signature = (key=None, *, clock=None, revoked=None))]
+    #[pyo3(signature = (key=None, *, clock=None, revoked=None, revocations=None))]
     fn new(
+        py: Python<'_>,
         key: Option<&Bound<'_, PyAny>>,
         clock: Option<Py<PyAny>>,
         revoked: Option<&Bound<'_, PyAny>>,
+        revocations: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let key = match key {
             None => None,
@@ -100,12 +209,16 @@ impl PyCapabilityAuthority {
             } else if let Ok(bytes) = k.cast::<PyBytes>() {
                 bytes.as_bytes().to_vec()
             } else {
-                return Err(cap_error("capability key must be non-empty bytes or str"));
+                return Err(cap_error("capability key must be bytes or str"));
             }),
         };
+        let mut inner = CapabilityAuthority::new(key).map_err(to_py)?;
+        if let Some(store) = revocations_arg(py, revocations)? {
+            inner = inner.with_revocations(store);
+        }
         let this = Self {
-            inner: CapabilityAuthority::new(key).map_err(to_py)?,
-            clock: clock.filter(|c| Python::attach(|py| !c.is_none(py))),
+            inner,
+            clock: clock.filter(|c| !c.is_none(py)),
         };
         if let Some(revoked) = revoked {
             for target in revoked.try_iter()? {
@@ -140,22 +253,20 @@ impl PyCapabilityAuthority {
         }
     }
 
-    /// Mint a root capability for `holder`; returns the token string.
-    #[pyo3(signature = (holder, resource, rights, expiry, *, id=None))]
+    /// Mint a root capability for `holder` with a fresh random id; returns the token string.
     fn mint(
         &self,
         holder: &str,
         resource: &str,
         rights: &Bound<'_, PyAny>,
         expiry: i128,
-        id: Option<String>,
     ) -> PyResult<String> {
         let rights = rights_arg(rights)?;
-        encoded(self.inner.mint(holder, resource, rights, expiry, id))
+        encoded(self.inner.mint(holder, resource, rights, expiry))
     }
 
     /// Derive a narrower capability for the same holder; anything omitted is kept.
-    #[pyo3(signature = (token, *, rights=None, resource=None, expiry=None, id=None))]
+    #[pyo3(signature = (token, *, rights=None, resource=None, expiry=None))]
     fn attenuate(
         &self,
         py: Python<'_>,
@@ -163,30 +274,30 @@ impl PyCapabilityAuthority {
         rights: Option<&Bound<'_, PyAny>>,
         resource: Option<String>,
         expiry: Option<i128>,
-        id: Option<String>,
     ) -> PyResult<String> {
         let now = self.now(py)?;
-        let narrowing = narrowing(rights, resource, expiry, id)?;
+        let narrowing = narrowing(rights, resource, expiry)?;
         encoded(self.inner.attenuate(token, narrowing, now))
     }
 
     /// Derive a capability for a new `holder`, never wider; `by` must be the current holder.
-    #[pyo3(signature = (token, holder, *, by=None, rights=None, resource=None, expiry=None, id=None))]
+    #[pyo3(signature = (token, holder, *, by, rights=None, resource=None, expiry=None))]
     #[allow(clippy::too_many_arguments)]
     fn transfer(
         &self,
         py: Python<'_>,
         token: &str,
         holder: &str,
-        by: Option<&str>,
+        by: &Bound<'_, PyAny>,
         rights: Option<&Bound<'_, PyAny>>,
         resource: Option<String>,
         expiry: Option<i128>,
-        id: Option<String>,
     ) -> PyResult<String> {
         let now = self.now(py)?;
-        let narrowing = narrowing(rights, resource, expiry, id)?;
-        encoded(self.inner.transfer(token, holder, by, narrowing, now))
+        let narrowing = narrowing(rights, resource, expiry)?;
+        // The reference compares `by` with the holder whatever its type; so does this.
+        let by = by.str()?.to_string();
+        encoded(self.inner.transfer(token, holder, &by, narrowing, now))
     }
 
     /// Check signature, chain, expiry and revocation; return the granted capability.
@@ -234,14 +345,14 @@ impl PyCapabilityAuthority {
     }
 
     /// True if `cap_id` itself was revoked.
-    fn is_revoked(&self, cap_id: &str) -> bool {
-        self.inner.is_revoked(cap_id)
+    fn is_revoked(&self, cap_id: &str) -> PyResult<bool> {
+        self.inner.is_revoked(cap_id).map_err(to_py)
     }
 
-    /// The revoked ids.
+    /// Every revoked id in the store.
     #[getter]
     fn revoked<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyFrozenSet>> {
-        PyFrozenSet::new(py, self.inner.revoked_ids())
+        PyFrozenSet::new(py, self.inner.revoked_ids().map_err(to_py)?)
     }
 }
 

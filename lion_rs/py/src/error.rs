@@ -8,6 +8,7 @@ use pyo3::types::PyType;
 fn class_of(err: &CoreError) -> (&'static str, &'static str) {
     match err {
         CoreError::InvalidKey(_) | CoreError::Capability(_) => ("lion.errors", "CapabilityError"),
+        CoreError::Revocation(_) => ("lion.errors", "RevocationStoreError"),
         CoreError::Policy(_) => ("lion.errors", "PolicyError"),
         CoreError::Composition(_) => ("lion.kernel.compose", "CompositionError"),
         CoreError::MailboxFull(_) => ("lion.errors", "MailboxFullError"),

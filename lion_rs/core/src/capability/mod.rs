@@ -7,11 +7,14 @@
 
 mod base64url;
 mod msgpack;
+mod revocation;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+pub use revocation::{MemoryRevocations, Revocations};
 
 use crate::error::{CoreError, Result};
 use crate::mac::{hmac_sha256, hmac_sha256_verify};
@@ -24,6 +27,8 @@ pub const PAYLOAD_VERSION: i128 = 1;
 pub const MAX_CHAIN: usize = 32;
 pub const MAX_TOKEN_LENGTH: usize = 65536;
 pub const MAX_EXPIRY: i128 = i64::MAX as i128;
+/// The shortest key an authority accepts, in bytes.
+pub const MIN_KEY_BYTES: usize = 32;
 const TAG_SIZE: usize = 32;
 
 /// One link of a capability chain: `holder` may do `rights` on `resource` until `expiry`.
@@ -196,8 +201,17 @@ pub fn permits(capability: &Capability, resource: &str, right: &str, now: i128) 
 }
 
 /// Why a (correctly signed) chain is not valid at `now`, or None if it is.
-pub fn chain_error(chain: &[Capability], now: i128, revoked: &BTreeSet<String>) -> Option<String> {
-    let Some((root, last)) = chain.first().zip(chain.last()) else {
+///
+/// `first_revoked` is the revocation store's answer for the chain's ids (the
+/// first revoked one, in chain order); the checks run in the reference's
+/// order: structure, then revocation, then expiry.
+pub fn chain_error(chain: &[Capability], now: i128, first_revoked: Option<&str>) -> Option<String> {
+    structure_error(chain).or_else(|| status_error(chain, now, first_revoked))
+}
+
+/// Why `chain` is not a well-formed chain of attenuations (time and revocation aside).
+fn structure_error(chain: &[Capability]) -> Option<String> {
+    let Some(root) = chain.first() else {
         return Some("capability chain is empty: expected at least a root capability".into());
     };
     if chain.len() > MAX_CHAIN {
@@ -225,16 +239,19 @@ pub fn chain_error(chain: &[Capability], now: i128, revoked: &BTreeSet<String>) 
     if ids.len() != chain.len() {
         return Some("capability chain repeats an id".into());
     }
-    let depth = chain.len();
-    for (i, cap) in chain.iter().enumerate() {
-        if revoked.contains(&cap.id) {
-            let ancestor = if i + 1 == depth {
-                String::new()
-            } else {
-                format!(" (an ancestor of `{}`)", last.id)
-            };
-            return Some(format!("capability `{}` is revoked{ancestor}", cap.id));
-        }
+    None
+}
+
+/// Why a well-formed chain is not valid at `now`: its first revoked id, else an expiry.
+fn status_error(chain: &[Capability], now: i128, first_revoked: Option<&str>) -> Option<String> {
+    let last = chain.last()?;
+    if let Some(id) = first_revoked {
+        let ancestor = if id == last.id {
+            String::new()
+        } else {
+            format!(" (an ancestor of `{}`)", last.id)
+        };
+        return Some(format!("capability `{id}` is revoked{ancestor}"));
     }
     chain
         .iter()
@@ -391,7 +408,6 @@ pub struct Narrowing {
     pub rights: Option<Rights>,
     pub resource: Option<String>,
     pub expiry: Option<i128>,
-    pub id: Option<String>,
 }
 
 /// The current time in whole seconds since the Unix epoch.
@@ -402,42 +418,63 @@ pub fn wall_clock() -> i128 {
     }
 }
 
-/// A fresh id: the 32 hex digits of a random (version 4) UUID, like Python's `uuid4().hex`.
+/// A fresh id: 128 random bits as 32 lowercase hex digits, like Python's `secrets.token_hex(16)`.
 pub fn new_id() -> Result<String> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)
         .map_err(|e| CoreError::Capability(format!("no randomness for a capability id: {e}")))?;
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    let mut id = String::with_capacity(32);
+    for b in bytes {
+        let _ = write!(id, "{b:02x}");
+    }
+    Ok(id)
 }
 
-/// The only minter of capabilities: holds the HMAC key and the revocation set.
+/// What a store's error says, for a message that wraps it.
+fn store_problem(err: CoreError) -> String {
+    match err {
+        CoreError::Revocation(m) | CoreError::Capability(m) => m,
+        other => other.to_string(),
+    }
+}
+
+fn store_failed<T>(message: String) -> Result<T> {
+    Err(CoreError::Revocation(message))
+}
+
+/// The only minter of capabilities: holds the HMAC key and a revocation store.
 ///
 /// The key never appears in `Debug` output or error messages. Time is always
-/// passed in (`now`), so callers choose the clock.
+/// passed in (`now`), so callers choose the clock. Ids are minted here only.
 pub struct CapabilityAuthority {
     key: Vec<u8>,
-    revoked: Mutex<BTreeSet<String>>,
+    revocations: Arc<dyn Revocations>,
 }
 
 impl std::fmt::Debug for CapabilityAuthority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "CapabilityAuthority(key=<hidden>, revoked={})",
-            self.revoked_ids().len()
-        )
+        match self.revocations.ids() {
+            Ok(ids) => write!(
+                f,
+                "CapabilityAuthority(key=<hidden>, revoked={})",
+                ids.len()
+            ),
+            Err(_) => write!(f, "CapabilityAuthority(key=<hidden>, revoked=?)"),
+        }
     }
 }
 
 impl CapabilityAuthority {
-    /// An authority with `key`, or else the UTF-8 bytes of `LION_CAPABILITY_KEY`.
+    /// An authority with `key`, or else the UTF-8 bytes of `LION_CAPABILITY_KEY`
+    /// (at least `MIN_KEY_BYTES` either way), and a fresh in-memory store.
     pub fn new(key: Option<Vec<u8>>) -> Result<Self> {
-        let key = match key {
-            Some(key) => key,
+        let (key, source) = match key {
+            Some(key) => (key, "capability key".to_string()),
             None => match std::env::var_os(KEY_ENV_VAR) {
-                Some(value) => value.into_encoded_bytes(),
+                Some(value) => (
+                    value.into_encoded_bytes(),
+                    format!("capability key from {KEY_ENV_VAR}"),
+                ),
                 None => {
                     return fail(format!(
                         "no capability key: pass `key=` or set the environment variable \
@@ -446,18 +483,26 @@ impl CapabilityAuthority {
                 }
             },
         };
-        if key.is_empty() {
-            return fail("capability key must be non-empty bytes or str");
+        if key.len() < MIN_KEY_BYTES {
+            return fail(format!(
+                "{source} is {} bytes: at least {MIN_KEY_BYTES} are required \
+                 (use `secrets.token_urlsafe(32)`)",
+                key.len()
+            ));
         }
         Ok(Self {
             key,
-            revoked: Mutex::new(BTreeSet::new()),
+            revocations: Arc::new(MemoryRevocations::new()),
         })
     }
 
-    fn revoked_guard(&self) -> MutexGuard<'_, BTreeSet<String>> {
-        // The set is only ever inserted into, so a poisoned lock still holds a valid set.
-        self.revoked.lock().unwrap_or_else(|e| e.into_inner())
+    /// The same authority consulting `revocations` instead (e.g. a store shared with others).
+    #[must_use]
+    pub fn with_revocations(self, revocations: Arc<dyn Revocations>) -> Self {
+        Self {
+            key: self.key,
+            revocations,
+        }
     }
 
     fn sign(&self, chain: Vec<Capability>) -> Result<CapabilityToken> {
@@ -465,21 +510,29 @@ impl CapabilityAuthority {
         Ok(CapabilityToken { chain, tag })
     }
 
-    /// Mint a root capability for `holder`.
+    /// Mint a root capability for `holder`, with a fresh random id.
     pub fn mint(
         &self,
         holder: &str,
         resource: &str,
         rights: Rights,
         expiry: i128,
-        id: Option<String>,
     ) -> Result<CapabilityToken> {
         let rights = rights_set(rights)?;
+        self.mint_as(new_id()?, holder, resource, rights, expiry)
+    }
+
+    /// Mint with a given id (the crate's tests reproduce the documented vector with it).
+    fn mint_as(
+        &self,
+        id: String,
+        holder: &str,
+        resource: &str,
+        rights: BTreeSet<String>,
+        expiry: i128,
+    ) -> Result<CapabilityToken> {
         let cap = Capability {
-            id: match id {
-                Some(id) => id,
-                None => new_id()?,
-            },
+            id,
             holder: holder.into(),
             resource: resource.into(),
             rights,
@@ -487,7 +540,7 @@ impl CapabilityAuthority {
             parent: None,
         };
         let chain = vec![cap];
-        if let Some(problem) = chain_error(&chain, -1, &BTreeSet::new()) {
+        if let Some(problem) = structure_error(&chain) {
             return fail(problem);
         }
         self.sign(chain)
@@ -505,20 +558,20 @@ impl CapabilityAuthority {
             Some(cap) => cap.holder.clone(),
             None => return fail("capability token has an empty chain"),
         };
-        self.derive(parent, holder, narrowing)
+        self.derive(parent, holder, narrowing, new_id()?)
     }
 
-    /// Derive a capability for a new `holder`, never wider; `by`, if given, must be the holder.
+    /// Derive a capability for a new `holder`, never wider; `by` must be the current holder.
     pub fn transfer(
         &self,
         token: &str,
         holder: &str,
-        by: Option<&str>,
+        by: &str,
         narrowing: Narrowing,
         now: i128,
     ) -> Result<CapabilityToken> {
         let parent = self.verified(token, now)?;
-        if let (Some(by), Some(current)) = (by, parent.capability()) {
+        if let Some(current) = parent.capability() {
             if by != current.holder {
                 return fail(format!(
                     "`{by}` cannot transfer capability `{}`: it is held by `{}`",
@@ -526,7 +579,7 @@ impl CapabilityAuthority {
                 ));
             }
         }
-        self.derive(parent, holder.into(), narrowing)
+        self.derive(parent, holder.into(), narrowing, new_id()?)
     }
 
     fn derive(
@@ -534,6 +587,7 @@ impl CapabilityAuthority {
         parent_token: CapabilityToken,
         holder: String,
         narrowing: Narrowing,
+        id: String,
     ) -> Result<CapabilityToken> {
         let Some(parent) = parent_token.capability() else {
             return fail("capability token has an empty chain");
@@ -543,10 +597,7 @@ impl CapabilityAuthority {
             None => parent.rights.clone(),
         };
         let child = Capability {
-            id: match narrowing.id {
-                Some(id) => id,
-                None => new_id()?,
-            },
+            id,
             holder,
             resource: narrowing
                 .resource
@@ -560,12 +611,6 @@ impl CapabilityAuthority {
         if problem.is_none() && depth > MAX_CHAIN {
             problem = Some(format!(
                 "capability chain would have {depth} links: at most {MAX_CHAIN}"
-            ));
-        }
-        if problem.is_none() && parent_token.chain.iter().any(|c| c.id == child.id) {
-            problem = Some(format!(
-                "capability id `{}` is already used in this chain",
-                child.id
             ));
         }
         if let Some(problem) = problem {
@@ -584,11 +629,30 @@ impl CapabilityAuthority {
                 "capability token signature does not match: forged, tampered or another key",
             );
         }
-        let revoked = self.revoked_ids();
-        if let Some(problem) = chain_error(&parsed.chain, now, &revoked) {
+        if let Some(problem) = structure_error(&parsed.chain) {
+            return fail(problem);
+        }
+        let first = self.first_revoked(&parsed.chain)?;
+        if let Some(problem) = status_error(&parsed.chain, now, first.as_deref()) {
             return fail(problem);
         }
         Ok(parsed)
+    }
+
+    /// One store query for the whole chain; a failing or confused store refuses the token.
+    fn first_revoked(&self, chain: &[Capability]) -> Result<Option<String>> {
+        let ids: Vec<&str> = chain.iter().map(|c| c.id.as_str()).collect();
+        match self.revocations.first_revoked(&ids) {
+            Err(e) => store_failed(format!(
+                "revocation store failed, so the token is refused: {}",
+                store_problem(e)
+            )),
+            Ok(Some(id)) if !ids.contains(&id.as_str()) => store_failed(format!(
+                "revocation store failed, so the token is refused: it answered `{id}`, which \
+                 is not in the chain"
+            )),
+            Ok(first) => Ok(first),
+        }
     }
 
     /// Check signature, chain, expiry and revocation at `now`; return the granted capability.
@@ -652,18 +716,26 @@ impl CapabilityAuthority {
                 first_chars(&cap_id, 64)
             ));
         }
-        self.revoked_guard().insert(cap_id);
-        Ok(())
+        self.revocations.revoke(&cap_id).or_else(|e| {
+            store_failed(format!(
+                "revocation store failed, so `{cap_id}` is not revoked: {}",
+                store_problem(e)
+            ))
+        })
     }
 
     /// True if `cap_id` itself was revoked (descendants are refused by `verify`).
-    pub fn is_revoked(&self, cap_id: &str) -> bool {
-        self.revoked_guard().contains(cap_id)
+    pub fn is_revoked(&self, cap_id: &str) -> Result<bool> {
+        self.revocations
+            .is_revoked(cap_id)
+            .or_else(|e| store_failed(format!("revocation store failed: {}", store_problem(e))))
     }
 
-    /// The revoked ids, for persisting the revocation set.
-    pub fn revoked_ids(&self) -> BTreeSet<String> {
-        self.revoked_guard().clone()
+    /// Every revoked id in the store (O(revoked): for export, not for checks).
+    pub fn revoked_ids(&self) -> Result<BTreeSet<String>> {
+        self.revocations
+            .ids()
+            .or_else(|e| store_failed(format!("revocation store failed: {}", store_problem(e))))
     }
 }
 
