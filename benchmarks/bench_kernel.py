@@ -101,18 +101,26 @@ def _policy_rows(size: int, text: str) -> tuple[list[Row], float]:
     return rows, rust_us
 
 
+KEY = b"benchmark-key-0123456789abcdef-0123456789"
+REVOKED = 100_000
+
+
+def _chain(authority: Any, length: int) -> str:
+    token = authority.mint("alice", "docs/*", ["read", "write"], 10_000).encode()
+    for depth in range(1, length):
+        token = authority.attenuate(token, expiry=10_000 - depth).encode()
+    return token
+
+
 def _capability_rows() -> list[Row]:
     from lion import _native
     from lion.kernel.capability import CapabilityAuthority
 
-    key = b"benchmark key"
-    python = CapabilityAuthority(key, clock=lambda: 100)
-    rust = _native.CapabilityAuthority(key, clock=lambda: 100)
+    python = CapabilityAuthority(KEY, clock=lambda: 100)
+    rust = _native.CapabilityAuthority(KEY, clock=lambda: 100)
     rows = []
     for length in (1, 5):
-        token = python.mint("alice", "docs/*", ["read", "write"], 10_000, id="root").encode()
-        for depth in range(1, length):
-            token = python.attenuate(token, expiry=10_000 - depth, id=f"link{depth}").encode()
+        token = _chain(python, length)
         assert rust.verify(token)[0] == python.verify(token).id
         rows.append(
             Row(
@@ -122,6 +130,63 @@ def _capability_rows() -> list[Row]:
                 per_call_us(lambda t=token: python.verify(t)),
             )
         )
+    return rows
+
+
+def _sqlite_with(path: Path, ids: list[str]) -> Any:
+    """A SQLite store on a fresh file already holding `ids` (inserted in one transaction)."""
+    import sqlite3
+
+    from lion.kernel.revocation import SQLiteRevocationStore
+
+    SQLiteRevocationStore(path).close()  # creates the table
+    with sqlite3.connect(path) as conn:
+        conn.executemany("INSERT INTO revoked (id, revoked_at) VALUES (?, 0)", [(i,) for i in ids])
+    return SQLiteRevocationStore(path)
+
+
+def _revocation_rows() -> list[Row]:
+    """Verify with 100,000 revoked ids vs none: one store query per verify, O(chain)."""
+    import tempfile
+
+    from lion.kernel._rust import RustAuthority
+    from lion.kernel.capability import CapabilityAuthority
+    from lion.kernel.revocation import MemoryRevocationStore
+
+    many = [f"{i:032x}" for i in range(REVOKED)]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for store_kind in ("memory", "sqlite"):
+            for backend in ("python", "rust"):
+                times = {}
+                for label, ids in (("none", []), ("100k", many)):
+                    if store_kind == "sqlite":
+                        store: Any = _sqlite_with(Path(tmp) / f"{backend}-{label}.db", ids)
+                    elif backend == "python":
+                        store = MemoryRevocationStore(ids)
+                    else:
+                        store = None  # the core's own in-memory set
+                    if backend == "python":
+                        auth: Any = CapabilityAuthority(KEY, clock=lambda: 100, revocations=store)
+                    else:
+                        auth = RustAuthority(KEY, clock=lambda: 100, revocations=store)
+                        if store is None:
+                            for cap_id in ids:
+                                auth.revoke(cap_id)
+                    assert len(auth.revoked) == len(ids)
+                    token = _chain(auth, 5)
+                    times[label] = per_call_us(lambda a=auth, t=token: a.verify(t))
+                    if store_kind == "sqlite":
+                        store.close()
+                rows.append(
+                    Row(
+                        f"{backend} verify, chain 5, {REVOKED:,} revoked ({store_kind})",
+                        times["100k"],
+                        "none revoked",
+                        times["none"],
+                        ">= 0.83x",  # within 1.2x of none
+                    )
+                )
     return rows
 
 
@@ -154,5 +219,6 @@ def run() -> list[Row]:
         Row("rust decision: 1000 vs 3 policies", many_us, "3 policies", three_us, ">= 0.33x")
     )
     rows += _capability_rows()
+    rows += _revocation_rows()
     rows.append(_conformance_row())
     return rows
