@@ -284,7 +284,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         print("lion-verify: error: the index covers every obligation; drop --only", file=stderr)
         return EXIT_BAD_INPUT
     total = 0
-    extra = 0  # obligations --only did not name, proved because an answer depends on them
+    extra = 0  # obligations --only did not name that an answer may depend on
     for m, strategies in plans:
         names = obligation_names(m)
         if only is None:
@@ -300,7 +300,7 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         )
         return EXIT_BAD_INPUT
 
-    also = f" (and {extra} they depend on, proved but not shown)" if extra else ""
+    also = f" (and up to {extra} they depend on, proved as needed, not shown)" if extra else ""
     progress(f"lion-verify: {len(modules)} spec file(s), {total} obligation(s){also}")
     results: list[Result] = []
     started = time.perf_counter()

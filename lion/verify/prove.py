@@ -501,15 +501,20 @@ def prove_module(
 ) -> Iterator[Result]:
     """Discharge every obligation of a checked module, yielding results as they finish.
 
-    With `only`, the named obligations are reported, but everything their
-    answers depend on (see `dependencies`) is proved too, so that a result is
-    the one a full run gives. A PROVED that assumed something not PROVED is
-    downgraded to UNKNOWN, naming what it assumed; a result that may still be
-    downgraded is held back until its assumptions are settled.
+    With `only`, the named obligations are reported, but what their answers
+    depend on (see `dependencies`) is proved too, so that each answer is the
+    one a full run gives: the dependencies of a PROVED, and the invariants a
+    `ranges` obligation assumes (a result that is not PROVED cannot be
+    downgraded, so its dependencies are not needed). A PROVED that assumed
+    something not PROVED is downgraded to UNKNOWN, naming what it assumed; a
+    result that may still be downgraded is held back until that is settled.
     """
     strategies = strategies or {}
     prover = _Prover(module, timeout)
     invariants = {inv.name: inv for inv in module.invariants}
+    definitions = {
+        d.name: d for d in module.definitions if isinstance(d, ast.Theorem | ast.Invariant)
+    }
     ranged = _ranged_machines(module)
     deps = dependencies(module, strategies)
     outcomes: dict[str, Status] = {}
@@ -517,20 +522,12 @@ def prove_module(
     def asked(name: str) -> bool:
         return only is None or name in only or f"{module.chapter}.{name}" in only
 
-    def strategy_of(name: str, default: str) -> Strategy:
-        return strategies.get(name, Strategy(default))
-
-    needed = with_dependencies(deps, {name for name in deps if asked(name)})
-
-    held: list[Result] = []  # PROVED, pending what they assumed
-    for d in module.definitions:
-        if not isinstance(d, ast.Theorem | ast.Invariant) or d.name not in needed:
-            continue
+    def prove(d: ast.Theorem | ast.Invariant) -> Result:
         start = time.perf_counter()
         if isinstance(d, ast.Theorem):
-            r = prover.theorem(d, strategy_of(d.name, "smt"))
+            r = prover.theorem(d, strategies.get(d.name, Strategy("smt")))
         else:
-            strategy = strategy_of(d.name, "induction")
+            strategy = strategies.get(d.name, Strategy("induction"))
             lemmas = [invariants.get(n) for n in strategy.lemmas]
             bad = [
                 n
@@ -544,13 +541,29 @@ def prove_module(
                 r = prover.invariant(d, strategy, [lem for lem in lemmas if lem is not None])
         r.seconds = time.perf_counter() - start
         outcomes[d.name] = r.status
-        if r.status == Status.PROVED and deps.get(d.name):
+        return r
+
+    # What was asked, in definition order, then what the answers turn out to need.
+    order = {name: i for i, name in enumerate([*definitions, *deps])}
+    queue = sorted((name for name in deps if asked(name)), key=order.__getitem__)
+    ranges_needed: set[str] = set()
+    held: list[Result] = []  # PROVED, pending what they assumed
+    while queue:
+        name = queue.pop(0)
+        if name in outcomes or name in ranges_needed or name not in deps:
+            continue
+        if name not in definitions:  # `M.ranges`: proved last, once its invariants are
+            ranges_needed.add(name)
+            queue.extend(deps[name])
+            continue
+        r = prove(definitions[name])
+        if r.status == Status.PROVED and deps[name]:
             held.append(r)
-        elif asked(r.name):
+            queue.extend(deps[name])
+        elif asked(name):
             yield r
     # Assuming lemmas is sound when every lemma is itself proved by induction (possibly
-    # assuming this invariant in turn: then their conjunction is inductive). Downgrade
-    # until nothing changes, since one downgrade can break another's lemma.
+    # assuming this invariant in turn: then their conjunction is inductive).
     _downgrade(held, outcomes, deps, final=False)
     # Ranges last: they assume every invariant of the machine that is still PROVED, as
     # the induction steps of those invariants assume the ranges. Each is preserved
@@ -559,7 +572,7 @@ def prove_module(
     ranges_results: list[Result] = []
     for m in ranged:
         name = f"{m.name}.ranges"
-        if name not in needed:
+        if name not in ranges_needed:
             continue
         assumed = [invariants[n] for n in deps[name] if outcomes.get(n) == Status.PROVED]
         start = time.perf_counter()
@@ -568,6 +581,7 @@ def prove_module(
         outcomes[name] = r.status
         ranges_results.append(r)
     _downgrade(held, outcomes, deps, final=True)
+    held.sort(key=lambda r: order[r.name])
     for r in held:
         if asked(r.name):
             yield r

@@ -4,6 +4,7 @@ interpreter confirms, invariants by induction or to a bound."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -229,3 +230,33 @@ def test_dependencies_of_each_obligation() -> None:
     assert deps["small"] == ("even", "Evens.ranges")
     assert deps["even"] == ()  # a bounded check assumes nothing
     assert deps["Evens.ranges"] == ("small",)
+
+
+def test_only_skips_dependencies_that_cannot_change_the_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Without its lemma `small` is NOT INDUCTIVE; only a PROVED can be downgraded, so
+    # neither the ranges nor the other invariants need proving.
+    from lion.verify import prove
+
+    proved: list[str] = []
+    real_invariant, real_ranges = prove._Prover.invariant, prove._Prover.ranges
+
+    def invariant(self: Any, inv: Any, *args: Any) -> Any:
+        proved.append(inv.name)
+        return real_invariant(self, inv, *args)
+
+    def ranges(self: Any, m: Any, *args: Any) -> Any:
+        proved.append(f"{m.name}.ranges")
+        return real_ranges(self, m, *args)
+
+    monkeypatch.setattr(prove._Prover, "invariant", invariant)
+    monkeypatch.setattr(prove._Prover, "ranges", ranges)
+    module = load_text(DEPENDENCIES, "dependencies.lion")
+    (r,) = prove_module(module, only={"small"})
+    assert r.status == Status.NOT_INDUCTIVE
+    assert proved == ["small"]
+    proved.clear()
+    (r,) = prove_module(module, USING_EVEN, only={"small"})
+    assert r.status == Status.PROVED
+    assert sorted(proved) == ["Evens.ranges", "even", "small"]
