@@ -1,6 +1,6 @@
 """Type stubs for the Rust core, `lion._native` (checked by mypy.stubtest)."""
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, SupportsInt, final
 
 from lion.kernel.revocation import RevocationStore
@@ -183,4 +183,6 @@ class Mailbox:
     @property
     def drained(self) -> int: ...
 
-def would_deadlock(waiting_on: Mapping[str, str], waiter: str, target: str) -> bool: ...
+def would_deadlock(
+    waiting_on: Mapping[str, str | Collection[str]], waiter: str, target: str
+) -> bool: ...

@@ -7,7 +7,7 @@ callers see the same values whichever backend they chose.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from lion import _native
@@ -205,7 +205,9 @@ class RustBackend:
     def product(self, f: Morphism, g: Morphism) -> Morphism:
         return _morphism(_native.product_morphisms(_morphism_tuple(f), _morphism_tuple(g)))
 
-    def would_deadlock(self, waiting_on: Mapping[str, str], waiter: str, target: str) -> bool:
+    def would_deadlock(
+        self, waiting_on: Mapping[str, str | Collection[str]], waiter: str, target: str
+    ) -> bool:
         return _native.would_deadlock(waiting_on, waiter, target)
 
     def __repr__(self) -> str:

@@ -8,10 +8,10 @@ The runtime side of chapter 3 of the spec (``spec/actors.lion``)::
         assert await counter.ask(("get",), timeout=1.0) == 2
     # leaving the block drains every mailbox; runner.report says what happened
 
-The file has two halves. The first is pure and synchronous — :class:`Mailbox`
-(re-exported from ``lion.kernel._mailbox``), :func:`decide_restart`,
-:func:`would_deadlock` and :func:`check_immutable` — small deterministic
-functions over plain values that conformance binds to the spec. The second is
+The pure, synchronous pieces — :class:`Mailbox` (``lion.kernel._mailbox``),
+:func:`decide_restart`, :func:`would_deadlock` and :func:`check_immutable`
+(``lion.kernel._actor_pure``) — are small deterministic functions over plain
+values that conformance binds to the spec, re-exported here. This module is
 the async :class:`Runner`, which only drives those pieces and adds waiting.
 
 How each theorem of the chapter is met:
@@ -23,9 +23,11 @@ How each theorem of the chapter is met:
   rejected with :class:`~lion.errors.ActorError`, never copied or frozen
   behind the caller's back.
 - Deadlock freedom. Every blocking operation has a finite timeout, and the
-  runner keeps a wait-for graph: an edge ``a -> b`` while a handler of ``a``
-  waits on ``b`` (an ask, or a WAIT send to a full mailbox). An edge that
-  would close a cycle — including ``a -> a``, an actor asking itself — is
+  runner keeps a wait-for graph: an edge ``a -> b`` for EVERY outstanding
+  wait of a handler of ``a`` on ``b`` (an ask, or a WAIT send to a full
+  mailbox) — a handler that asks from a task group has several at once, and
+  the same target asked twice is two edges. An edge that would close a cycle
+  over all of them — including ``a -> a``, an actor asking itself — is
   refused at once with :class:`~lion.errors.DeadlockError`, so the graph stays
   acyclic and some waited-on actor is always free to make progress: no
   reachable state has every live actor waiting on another.
@@ -41,26 +43,19 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import dataclasses
-import datetime
-import decimal
 import enum
-import fractions
 import inspect
 import math
-import pathlib
 import types
-import uuid
 from abc import ABC, abstractmethod
-from collections import deque
-from collections.abc import Callable, Mapping
+from collections import Counter, deque
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
-import msgspec
 
 from lion.errors import (
     ActorError,
@@ -68,6 +63,17 @@ from lion.errors import (
     AskTimeoutError,
     DeadlockError,
     MailboxFullError,
+)
+from lion.kernel._actor_pure import (
+    Overflow,
+    Strategy,
+    Supervision,
+    SupervisionAction,
+    check_duration,
+    check_immutable,
+    decide_restart,
+    wait_path,
+    would_deadlock,
 )
 from lion.kernel._mailbox import Mailbox, MailboxPhase, Offer
 
@@ -77,6 +83,7 @@ __all__ = [
     "ActorRef",
     "ActorStatus",
     "Context",
+    "DeadlockCheck",
     "Envelope",
     "Failure",
     "Mailbox",
@@ -90,6 +97,7 @@ __all__ = [
     "SupervisionAction",
     "check_immutable",
     "decide_restart",
+    "wait_path",
     "would_deadlock",
 ]
 
@@ -103,190 +111,8 @@ DEFAULT_MAILBOX_SIZE: Final = 64
 DEFAULT_SEND_TIMEOUT: Final = 5.0
 DEFAULT_ASK_TIMEOUT: Final = 30.0
 
-
-# =============================================================================
-# Pure parts: plain values in, plain values out
-# =============================================================================
-
-
-class Overflow(enum.StrEnum):
-    """What a send does when the mailbox is full (``spawn`` also takes "wait" or "refuse")."""
-
-    WAIT = "wait"  # wait (in arrival order) up to a timeout, then MailboxFullError
-    REFUSE = "refuse"  # MailboxFullError at once; the message is not enqueued
-
-
-class Strategy(enum.StrEnum):
-    """What happens to an actor whose handler raised."""
-
-    RESTART = "restart"
-    STOP = "stop"
-
-
-class SupervisionAction(enum.StrEnum):
-    """What supervision did after a failure."""
-
-    RESTARTED = "restarted"
-    STOPPED = "stopped"
-
-
-def _check_duration(value: object, what: str) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ActorError(f"{what} must be a finite number of seconds above 0, got `{value!r}`")
-    return float(value)
-
-
-@dataclass(frozen=True, slots=True)
-class Supervision:
-    """An actor's supervision policy.
-
-    RESTART replaces the actor with a fresh one from its factory, at most
-    ``max_restarts`` times within any ``window`` seconds; the next failure
-    stops it. STOP stops it at the first failure. The mailbox survives a
-    restart, so no accepted message is dropped by one.
-    """
-
-    strategy: Strategy = Strategy.STOP
-    max_restarts: int = 3
-    window: float = 60.0
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.strategy, Strategy):
-            raise ActorError(f"supervision strategy must be a `Strategy`, got `{self.strategy!r}`")
-        mr = self.max_restarts
-        if isinstance(mr, bool) or not isinstance(mr, int) or mr < 0:
-            raise ActorError(f"max_restarts must be an integer of at least 0, got `{mr!r}`")
-        _check_duration(self.window, "supervision window")
-
-    @classmethod
-    def restart(cls, max_restarts: int = 3, window: float = 60.0) -> Supervision:
-        """Restart on failure, at most ``max_restarts`` times within ``window`` seconds."""
-        return cls(Strategy.RESTART, max_restarts, window)
-
-    @classmethod
-    def stop(cls) -> Supervision:
-        """Stop at the first failure."""
-        return cls(Strategy.STOP)
-
-
-def decide_restart(
-    policy: Supervision, history: tuple[float, ...], now: float
-) -> tuple[SupervisionAction, tuple[float, ...]]:
-    """Decide what to do about a failure at time ``now``.
-
-    ``history`` holds the times of earlier restarts. Returns the action and the
-    new history: restarts older than the window are forgotten, and a restart
-    is recorded only when one is granted.
-    """
-    if policy.strategy is Strategy.STOP:
-        return SupervisionAction.STOPPED, history
-    recent = tuple(t for t in history if now - t < policy.window)
-    if len(recent) >= policy.max_restarts:
-        return SupervisionAction.STOPPED, recent
-    return SupervisionAction.RESTARTED, (*recent, now)
-
-
-def would_deadlock(waiting_on: Mapping[str, str], waiter: str, target: str) -> bool:
-    """Would adding the wait ``waiter -> target`` close a cycle in the wait-for graph?
-
-    ``waiting_on`` maps each waiting actor to the one actor it waits on (a
-    handler waits on at most one thing at a time). Following the chain from
-    ``target`` either ends at an actor that waits on nobody (no cycle) or
-    reaches ``waiter`` (a cycle).
-    """
-    seen: set[str] = set()
-    node: str | None = target
-    while node is not None and node not in seen:
-        if node == waiter:
-            return True
-        seen.add(node)
-        node = waiting_on.get(node)
-    # A cycle not through `waiter` cannot exist while the graph is kept acyclic;
-    # if one did, adding this edge would not close a new one.
-    return False
-
-
-_ATOMIC_TYPES: Final = frozenset(
-    {
-        type(None),
-        bool,
-        int,
-        float,
-        complex,
-        str,
-        bytes,
-        decimal.Decimal,
-        fractions.Fraction,
-        datetime.date,
-        datetime.datetime,
-        datetime.time,
-        datetime.timedelta,
-        datetime.timezone,
-        uuid.UUID,
-        range,
-        type(Ellipsis),
-    }
-)
-
-_ALLOWED: Final = (
-    "None, bool, int, float, complex, str, bytes, Decimal, Fraction, date/time values, UUID, "
-    "pure paths, enum members, and tuples, frozensets, frozen dataclasses or frozen msgspec "
-    "Structs of these"
-)
-
-
-def _has_instance_dict(value: object) -> bool:
-    return hasattr(value, "__dict__")
-
-
-def check_immutable(value: object, *, what: str = "message") -> None:
-    """Raise :class:`ActorError` unless ``value`` is deeply immutable.
-
-    Accepted: atoms (None, bool, int, float, complex, str, bytes, Decimal,
-    Fraction, date/time values, UUID, pure paths, ranges), enum members whose
-    value is immutable, and tuples (including named tuples), frozensets,
-    frozen dataclasses and frozen msgspec Structs whose contents are
-    immutable, to any depth. Everything else — lists, dicts, sets, bytearrays,
-    plain objects, functions — is refused, because a reference to it would let
-    two actors share state. The error names the path to the offending part.
-    """
-    stack: list[tuple[object, str]] = [(value, what)]
-    seen: set[int] = set()
-    while stack:
-        item, path = stack.pop()
-        kind = type(item)
-        if kind in _ATOMIC_TYPES or isinstance(item, pathlib.PurePath):
-            continue
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, enum.Enum):
-            stack.append((item.value, f"{path}.value"))
-        elif isinstance(item, tuple | frozenset) and not _has_instance_dict(item):
-            if isinstance(item, tuple):
-                stack.extend((x, f"{path}[{i}]") for i, x in enumerate(item))
-            else:
-                stack.extend((x, f"{path}{{element}}") for x in item)
-        elif isinstance(item, msgspec.Struct) and item.__struct_config__.frozen:
-            stack.extend((getattr(item, f), f"{path}.{f}") for f in item.__struct_fields__)
-        elif (
-            dataclasses.is_dataclass(item)
-            and not isinstance(item, type)
-            and getattr(kind, "__dataclass_params__").frozen  # noqa: B009 - not in typeshed
-        ):
-            stack.extend(
-                (getattr(item, f.name), f"{path}.{f.name}") for f in dataclasses.fields(item)
-            )
-        else:
-            raise ActorError(
-                f"{path} of type `{kind.__qualname__}` is mutable; actor messages and replies "
-                f"must be immutable values: {_ALLOWED}"
-            )
+DeadlockCheck: TypeAlias = Callable[[Mapping[str, Collection[str]], str, str], bool]
+"""``(waiting_on, waiter, target) -> bool``: :func:`would_deadlock` or a backend's port of it."""
 
 
 # =============================================================================
@@ -531,14 +357,21 @@ class Runner:
     drains (as ``shutdown(drain=True)``); leaving it with an exception stops
     every actor at once and reports what was left. Either way
     :attr:`report` then holds the :class:`ShutdownReport`.
+
+    ``would_deadlock`` is the ask guard (default: the Python reference
+    :func:`would_deadlock`); ``Runner(would_deadlock=get_backend("rust").would_deadlock)``
+    takes it from the Rust core instead.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, would_deadlock: DeadlockCheck | None = None) -> None:
         self._state = _State.NEW
         self._tg: anyio.abc.TaskGroup | None = None
         self._cells: dict[str, _Cell] = {}
         self._failures: list[Failure] = []
-        self._waiting_on: dict[str, str] = {}
+        # The wait-for relation: for each actor, a multiset of the actors its
+        # handler waits on, one edge per outstanding ask or blocking send.
+        self._waits: dict[str, Counter[str]] = {}
+        self._would_deadlock = would_deadlock  # None: this module's `would_deadlock`
         self._report: ShutdownReport | None = None
         self._closed: anyio.Event | None = None
         self._serial = 0
@@ -615,7 +448,7 @@ class Runner:
             assert self._report is not None
             return self._report
         if timeout is not None:
-            timeout = _check_duration(timeout, "shutdown timeout")
+            timeout = check_duration(timeout, "shutdown timeout")
         self._state = _State.CLOSING
         self._close_intake()
         try:
@@ -716,7 +549,7 @@ class Runner:
             supervision = Supervision()
         elif not isinstance(supervision, Supervision):
             raise ActorError(f"supervision must be a `Supervision`, got `{supervision!r}`")
-        timeout = _check_duration(send_timeout, "send_timeout")
+        timeout = check_duration(send_timeout, "send_timeout")
         mailbox: Mailbox[_Letter] = Mailbox(mailbox_size)
         name = self._new_name(actor) if name is None else self._check_name(name)
         instance = _make(actor, name)
@@ -818,7 +651,7 @@ class Runner:
         check_immutable(message)
         me = _own(self)
         who = self._sender(me, sender)
-        limit = cell.send_timeout if timeout is None else _check_duration(timeout, "timeout")
+        limit = cell.send_timeout if timeout is None else check_duration(timeout, "timeout")
         await anyio.lowlevel.checkpoint()
         letter = _Letter(message, None)
         await self._deliver(cell, me, who, letter, limit, hold_edge=True)
@@ -848,7 +681,7 @@ class Runner:
                 await waiter.event.wait()
         finally:
             if hold_edge and me is not None:
-                self._waiting_on.pop(me.name, None)
+                self._remove_edge(me, cell)
             if not letter.accepted and waiter.error is None:
                 # Timed out or cancelled: leave no trace in the queue.
                 with contextlib.suppress(ValueError):
@@ -867,7 +700,7 @@ class Runner:
         check_immutable(message)
         me = _own(self)
         who = self._sender(me, sender)
-        limit = _check_duration(timeout, "ask timeout")
+        limit = check_duration(timeout, "ask timeout")
         await anyio.lowlevel.checkpoint()
         reply = _Reply(anyio.Event())
         letter = _Letter(message, reply)
@@ -879,7 +712,7 @@ class Runner:
                 await reply.event.wait()
         finally:
             if me is not None:
-                self._waiting_on.pop(me.name, None)
+                self._remove_edge(me, cell)
         if reply.done:
             if reply.error is not None:
                 raise reply.error
@@ -895,18 +728,44 @@ class Runner:
         )
 
     def _add_edge(self, me: _Cell, target: _Cell) -> None:
-        if would_deadlock(self._waiting_on, me.name, target.name):
+        """Record that a handler of ``me`` waits on ``target``, unless that closes a cycle.
+
+        Every outstanding wait is an edge, however many a handler has (asks
+        started concurrently from a task group): the check sees them all.
+        """
+        check = would_deadlock if self._would_deadlock is None else self._would_deadlock
+        if check(self._waits, me.name, target.name):
             if me is target:
                 raise DeadlockError(
                     f"actor `{me.name}` would wait on itself; "
                     "it cannot handle a message while its handler waits"
                 )
-            chain = [target.name]
-            while chain[-1] != me.name:
-                chain.append(self._waiting_on[chain[-1]])
+            chain = wait_path(self._waits, target.name, me.name) or (target.name, me.name)
             cycle = " -> ".join(f"`{n}`" for n in [me.name, *chain])
             raise DeadlockError(f"waiting would close the cycle {cycle}; refused")
-        self._waiting_on[me.name] = target.name
+        self._waits.setdefault(me.name, Counter())[target.name] += 1
+
+    def _remove_edge(self, me: _Cell, target: _Cell) -> None:
+        """One wait of ``me`` on ``target`` ended; the others stay."""
+        edges = self._waits.get(me.name)
+        if edges is None or edges[target.name] <= 0:
+            return
+        edges[target.name] -= 1
+        if edges[target.name] == 0:
+            del edges[target.name]
+            if not edges:
+                del self._waits[me.name]
+
+    @property
+    def waits(self) -> Mapping[str, tuple[str, ...]]:
+        """The wait-for relation now: each waiting actor and every actor it waits on.
+
+        A read-only snapshot; a target appears once per outstanding wait
+        (two concurrent asks of ``b`` are ``("b", "b")``), sorted by name.
+        """
+        return types.MappingProxyType(
+            {name: tuple(sorted(edges.elements())) for name, edges in self._waits.items()}
+        )
 
     def _reject_waiters(self, cell: _Cell, why: str) -> None:
         while cell.waiters:

@@ -19,7 +19,7 @@ and with each other.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, Final, Protocol
 
 from lion.errors import BackendError
@@ -145,7 +145,9 @@ class Backend(Protocol):
         source or a target port. The same morphism whichever comes first."""
         ...
 
-    def would_deadlock(self, waiting_on: Mapping[str, str], waiter: str, target: str) -> bool:
+    def would_deadlock(
+        self, waiting_on: Mapping[str, str | Collection[str]], waiter: str, target: str
+    ) -> bool:
         """Would the wait `waiter -> target` close a cycle in the wait-for graph?"""
         ...
 
@@ -194,7 +196,9 @@ class PythonBackend:
     def product(self, f: _compose.Morphism, g: _compose.Morphism) -> _compose.Morphism:
         return _compose.product(f, g)
 
-    def would_deadlock(self, waiting_on: Mapping[str, str], waiter: str, target: str) -> bool:
+    def would_deadlock(
+        self, waiting_on: Mapping[str, str | Collection[str]], waiter: str, target: str
+    ) -> bool:
         return _would_deadlock(waiting_on, waiter, target)
 
     def __repr__(self) -> str:

@@ -44,6 +44,7 @@ from lion.kernel.actor import (
     SupervisionAction,
     check_immutable,
     decide_restart,
+    wait_path,
     would_deadlock,
 )
 
@@ -319,6 +320,19 @@ def test_would_deadlock_follows_the_chain() -> None:
     assert would_deadlock({"b": "c", "c": "a"}, "a", "b")
     assert not would_deadlock({"b": "c", "c": "d"}, "a", "b")
     assert not would_deadlock({"x": "y", "y": "x"}, "a", "b")  # an unrelated cycle
+
+
+def test_would_deadlock_follows_every_outstanding_wait() -> None:
+    # a handler of `a` asks `b` and `c` at once: both are edges, in either order
+    assert would_deadlock({"a": ["b", "c"]}, "c", "a")
+    assert would_deadlock({"a": ["c", "b"]}, "c", "a")
+    assert would_deadlock({"a": ("b", "b")}, "b", "a")  # the same target twice
+    assert not would_deadlock({"a": ["b", "c"]}, "d", "a")
+    # a branch that dead-ends does not hide one that comes back
+    assert would_deadlock({"b": ["d", "e"], "e": ["a"]}, "a", "b")
+    assert not would_deadlock({"b": ["d", "e"], "e": []}, "a", "b")
+    assert not would_deadlock({"a": "bc"}, "b", "a")  # a string is one name, not its letters
+    assert wait_path({"b": ["d", "e"], "e": ["a"]}, "b", "a") == ("b", "e", "a")
 
 
 # =============================================================================
@@ -1017,6 +1031,174 @@ async def test_waiting_on_your_own_full_mailbox_is_refused() -> None:
         async with Runner() as runner:
             ref = runner.spawn(SelfSender, name="s", mailbox_size=1)
             assert await ref.ask("go", timeout=LIMIT) == "refused"
+
+
+class Gated(Actor[str, str]):
+    """Replies to each message once the test opens the next gate (one per message)."""
+
+    def __init__(self, gates: list[anyio.Event]) -> None:
+        self.gates = gates
+        self.entered = anyio.Event()
+
+    async def receive(self, message: str, ctx: Context) -> str:
+        self.entered.set()
+        await self.gates.pop(0).wait()
+        return f"{ctx.ref.name} done"
+
+
+class AskBack(Actor[str, str]):
+    """Waits for its gate, then asks `a`; a refusal (or a timeout) becomes the reply."""
+
+    def __init__(self, gate: anyio.Event) -> None:
+        self.gate = gate
+        self.entered = anyio.Event()
+        self.answered = anyio.Event()
+
+    async def receive(self, message: str, ctx: Context) -> str:
+        self.entered.set()
+        await self.gate.wait()
+        try:
+            return str(await ctx.runner.ref("a").ask("back", timeout=1.0))
+        except DeadlockError as error:
+            return f"refused: {error}"
+        except AskTimeoutError:
+            return "timed out: the cycle was not seen"
+        finally:
+            self.answered.set()
+
+
+class Fanout(Actor[tuple[str, ...], tuple[str, ...]]):
+    """Asks every actor named in the message at once, from a task group in its handler."""
+
+    async def receive(self, message: tuple[str, ...], ctx: Context) -> tuple[str, ...]:
+        if message == ("back",):
+            return ("a answered",)
+        replies: dict[int, str] = {}
+
+        async def ask(i: int, target: str) -> None:
+            replies[i] = await ctx.runner.ref(target).ask("q", timeout=LIMIT)
+
+        async with anyio.create_task_group() as tg:
+            for i, target in enumerate(message):
+                tg.start_soon(ask, i, target)
+        return tuple(replies[i] for i in range(len(message)))
+
+
+async def settle(condition: Callable[[], bool], limit: int = 200) -> None:
+    """Let the other tasks run until `condition` holds (a bounded number of turns)."""
+    for _ in range(limit):
+        if condition():
+            return
+        await anyio.lowlevel.checkpoint()
+    raise AssertionError("the runner never reached the expected state")
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("order", [("c", "b"), ("b", "c")])
+async def test_a_cycle_through_one_of_two_concurrent_asks_is_refused_at_once(
+    order: tuple[str, str],
+) -> None:
+    # Finding 4 of issue 11: `a` asks `b` and `c` concurrently; `c`'s handler
+    # asks `a`. The runner kept one edge per actor, so the second ask hid the
+    # first and the cycle a -> c -> a ended only when an ask timed out.
+    gate_b, gate_c = anyio.Event(), anyio.Event()
+    b, c = Gated([gate_b]), AskBack(gate_c)
+    with anyio.fail_after(LIMIT):
+        async with Runner() as runner:
+            runner.spawn(Fanout, name="a")
+            runner.spawn(lambda: b, name="b")
+            runner.spawn(lambda: c, name="c")
+            async with anyio.create_task_group() as tg:
+                replies: list[tuple[str, ...]] = []
+
+                async def go() -> None:
+                    replies.append(await runner.ref("a").ask(order, timeout=LIMIT))
+
+                tg.start_soon(go)
+                await b.entered.wait()  # both asks of `a` are outstanding
+                await c.entered.wait()
+                start = anyio.current_time()
+                gate_c.set()  # `c` asks `a` now
+                await c.answered.wait()
+                elapsed = anyio.current_time() - start
+                gate_b.set()
+    reply_of_c = replies[0][order.index("c")]
+    assert reply_of_c == "refused: waiting would close the cycle `c` -> `a` -> `c`; refused"
+    assert elapsed < 0.5  # at once: no ask had to time out
+
+
+@pytest.mark.anyio
+async def test_when_one_of_two_concurrent_asks_ends_the_other_edge_stays() -> None:
+    gate_b, gate_c = anyio.Event(), anyio.Event()
+    with anyio.fail_after(LIMIT):
+        async with Runner() as runner:
+            runner.spawn(Fanout, name="a")
+            runner.spawn(lambda: Gated([gate_b]), name="b")
+            runner.spawn(lambda: AskBack(gate_c), name="c")
+            async with anyio.create_task_group() as tg:
+                replies: list[tuple[str, ...]] = []
+
+                async def go() -> None:
+                    replies.append(await runner.ref("a").ask(("b", "c"), timeout=LIMIT))
+
+                tg.start_soon(go)
+                await settle(lambda: runner.waits.get("a") == ("b", "c"))
+                gate_b.set()  # the ask of b ends first ...
+                await settle(lambda: runner.waits.get("a") == ("c",))
+                gate_c.set()  # ... and the ask of c, still outstanding, still counts
+    assert replies == [
+        ("b done", "refused: waiting would close the cycle `c` -> `a` -> `c`; refused")
+    ]
+    assert runner.waits == {}
+
+
+@pytest.mark.anyio
+async def test_two_concurrent_asks_of_the_same_actor_are_two_edges() -> None:
+    gates = [anyio.Event(), anyio.Event()]
+    with anyio.fail_after(LIMIT):
+        async with Runner() as runner:
+            runner.spawn(Fanout, name="a")
+            runner.spawn(lambda: Gated(list(gates)), name="b")
+            async with anyio.create_task_group() as tg:
+                replies: list[tuple[str, ...]] = []
+
+                async def go() -> None:
+                    replies.append(await runner.ref("a").ask(("b", "b"), timeout=LIMIT))
+
+                tg.start_soon(go)
+                await settle(lambda: runner.waits.get("a") == ("b", "b"))
+                gates[0].set()  # one ends: the other edge stays
+                await settle(lambda: runner.waits.get("a") == ("b",))
+                with pytest.raises(TypeError):
+                    runner.waits["z"] = ("a",)  # type: ignore[index]  # read-only
+                gates[1].set()
+    assert replies == [("b done", "b done")]
+    assert runner.waits == {}
+
+
+@pytest.mark.anyio
+async def test_the_runner_can_take_its_deadlock_check_from_a_backend() -> None:
+    pytest.importorskip("lion._native")
+    from lion.kernel.backend import get_backend
+
+    calls: list[tuple[dict[str, tuple[str, ...]], str, str]] = []
+    rust = get_backend("rust").would_deadlock
+
+    def check(waits: Any, waiter: str, target: str) -> bool:
+        calls.append(({k: tuple(v) for k, v in waits.items()}, waiter, target))
+        return rust(waits, waiter, target)
+
+    gate_b, gate_c = anyio.Event(), anyio.Event()
+    with anyio.fail_after(LIMIT):
+        async with Runner(would_deadlock=check) as runner:
+            runner.spawn(Fanout, name="a")
+            runner.spawn(lambda: Gated([gate_b]), name="b")
+            runner.spawn(lambda: AskBack(gate_c), name="c")
+            gate_c.set()
+            gate_b.set()
+            reply = await runner.ref("a").ask(("b", "c"), timeout=LIMIT)
+    assert reply[1].startswith("refused: waiting would close the cycle")
+    assert ("c", "a") in [(w, t) for _, w, t in calls]
 
 
 @pytest.mark.anyio

@@ -8,6 +8,7 @@ class and message) and every observation must be equal.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -110,5 +111,43 @@ actors = st.sampled_from(["a", "b", "c", "d", "e"])
 
 @EXAMPLES
 @given(waits=st.dictionaries(actors, actors, max_size=5), waiter=actors, target=actors)
-def test_would_deadlock_agrees(waits: dict[str, str], waiter: str, target: str) -> None:
+def test_would_deadlock_agrees_on_single_waits(
+    waits: dict[str, str], waiter: str, target: str
+) -> None:
     assert _native.would_deadlock(waits, waiter, target) == would_deadlock(waits, waiter, target)
+
+
+# Every outstanding wait is an edge: several targets per actor, repeats allowed,
+# as a list, tuple, frozenset or Counter (the runner's own multiset).
+multi_waits = st.dictionaries(
+    actors,
+    st.lists(actors, max_size=4).flatmap(
+        lambda xs: st.sampled_from([xs, tuple(xs), frozenset(xs), Counter(xs)])
+    ),
+    max_size=5,
+)
+
+
+@EXAMPLES
+@given(waits=multi_waits, waiter=actors, target=actors)
+def test_would_deadlock_agrees_on_every_outstanding_wait(
+    waits: dict[str, Any], waiter: str, target: str
+) -> None:
+    expected = would_deadlock(waits, waiter, target)
+    assert _native.would_deadlock(waits, waiter, target) == expected
+    # and it is reachability: target reaches waiter over the edges, or is waiter
+    seen, todo = {target}, [target]
+    while todo:
+        for nxt in waits.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    assert expected == (waiter in seen)
+
+
+def test_would_deadlock_sees_the_first_of_two_concurrent_asks() -> None:
+    # a asks c, then b, concurrently: c asking a closes a -> c -> a
+    for check in (would_deadlock, _native.would_deadlock):
+        assert check({"a": ["c", "b"]}, "c", "a")
+        assert check({"a": Counter({"c": 1, "b": 1})}, "c", "a")
+        assert not check({"a": ["c", "b"]}, "d", "a")

@@ -97,8 +97,9 @@ def closes_cycle(w: MapValue, a: EnumValue, b: EnumValue) -> bool:
     return would_deadlock(_waits(w), a.variant, b.variant)
 
 
-def _waits(w: MapValue) -> dict[str, str]:
-    return {x.variant: y.variant for x, y in w.items() if y is not None}
+def _waits(w: MapValue) -> dict[str, list[str]]:
+    """The spec's `waits` (a set per actor) as the runner's wait-for relation."""
+    return {x.variant: sorted(y.variant for y in ys) for x, ys in w.items()}
 
 
 class RustMailboxModel(MailboxModel):

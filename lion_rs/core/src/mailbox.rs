@@ -1,6 +1,6 @@
 //! The bounded mailbox as a pure, synchronous state machine, and the ask
 //! guard `would_deadlock`: a port of `lion/kernel/_mailbox.py` and
-//! `lion.kernel.actor.would_deadlock` with the same decisions and messages.
+//! `lion.kernel._actor_pure.would_deadlock` with the same decisions and messages.
 //!
 //! INVARIANT: accepted == taken + drained + size.
 
@@ -195,20 +195,28 @@ impl<M> Mailbox<M> {
 
 /// Would adding the wait `waiter -> target` close a cycle in the wait-for graph?
 ///
-/// `waiting_on` maps each waiting actor to the one actor it waits on. Following
-/// the chain from `target` either ends at an actor that waits on nobody, reaches
-/// `waiter` (a cycle), or loops without `waiter` (no new cycle).
-pub fn would_deadlock(waiting_on: &HashMap<String, String>, waiter: &str, target: &str) -> bool {
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut node = Some(target);
-    while let Some(current) = node {
-        if !seen.insert(current) {
-            break;
-        }
+/// `waiting_on` maps each actor to every actor its handler waits on (several
+/// asks can be outstanding at once; repeats are allowed and change nothing
+/// here). The new edge closes a cycle exactly when `target` already reaches
+/// `waiter` over the existing edges, or is `waiter`; cycles not through
+/// `waiter` do not count.
+pub fn would_deadlock<S: AsRef<str>>(
+    waiting_on: &HashMap<String, Vec<S>>,
+    waiter: &str,
+    target: &str,
+) -> bool {
+    let mut seen: HashSet<&str> = HashSet::from([target]);
+    let mut stack = vec![target];
+    while let Some(current) = stack.pop() {
         if current == waiter {
             return true;
         }
-        node = waiting_on.get(current).map(String::as_str);
+        for next in waiting_on.get(current).into_iter().flatten() {
+            let next = next.as_ref();
+            if seen.insert(next) {
+                stack.push(next);
+            }
+        }
     }
     false
 }
@@ -243,15 +251,32 @@ mod tests {
         Ok(())
     }
 
+    fn waits(edges: &[(&str, &[&str])]) -> HashMap<String, Vec<String>> {
+        edges
+            .iter()
+            .map(|(k, vs)| (k.to_string(), vs.iter().map(|v| v.to_string()).collect()))
+            .collect()
+    }
+
     #[test]
     fn deadlock_only_when_the_wait_closes_a_cycle() {
-        let waits: HashMap<String, String> = [("b", "c"), ("c", "a"), ("x", "y"), ("y", "x")]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        assert!(would_deadlock(&waits, "a", "b"));
-        assert!(would_deadlock(&waits, "a", "a"));
-        assert!(!would_deadlock(&waits, "a", "d"));
-        assert!(!would_deadlock(&waits, "a", "x"));
+        let w = waits(&[("b", &["c"]), ("c", &["a"]), ("x", &["y"]), ("y", &["x"])]);
+        assert!(would_deadlock(&w, "a", "b"));
+        assert!(would_deadlock(&w, "a", "a"));
+        assert!(!would_deadlock(&w, "a", "d"));
+        assert!(!would_deadlock(&w, "a", "x"));
+    }
+
+    #[test]
+    fn every_outstanding_wait_is_an_edge() {
+        // a asks b and c at once; c asking a closes a -> c -> a, whichever came first
+        let w = waits(&[("a", &["b", "c"])]);
+        assert!(would_deadlock(&w, "c", "a"));
+        assert!(would_deadlock(&w, "b", "a"));
+        assert!(!would_deadlock(&w, "d", "a"));
+        // a branch that dead-ends does not hide one that comes back
+        let w = waits(&[("b", &["d", "e", "e"]), ("e", &["a"])]);
+        assert!(would_deadlock(&w, "a", "b"));
+        assert!(!would_deadlock(&w, "a", "d"));
     }
 }

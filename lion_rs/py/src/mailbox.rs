@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use lion_core::mailbox::{self, Mailbox};
 use lion_core::CoreError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyInt, PyTuple};
+use pyo3::types::{PyBool, PyInt, PyString, PyTuple};
 
 use crate::error::to_py;
 
@@ -154,12 +154,22 @@ impl PyMailbox {
 }
 
 /// Would adding the wait `waiter -> target` close a cycle in the wait-for graph?
+///
+/// `waiting_on` maps each actor to every actor it waits on: a collection of
+/// names (repeats allowed), or a single name for one wait.
 #[pyfunction]
 fn would_deadlock(waiting_on: &Bound<'_, PyAny>, waiter: &str, target: &str) -> PyResult<bool> {
-    let mut waits = HashMap::new();
+    let mut waits: HashMap<String, Vec<String>> = HashMap::new();
     for pair in waiting_on.call_method0("items")?.try_iter()? {
-        let (k, v): (String, String) = pair?.extract()?;
-        waits.insert(k, v);
+        let (k, v): (String, Bound<'_, PyAny>) = pair?.extract()?;
+        let targets = if let Ok(name) = v.cast::<PyString>() {
+            vec![name.to_str()?.to_owned()]
+        } else {
+            v.try_iter()?
+                .map(|t| t?.extract::<String>())
+                .collect::<PyResult<Vec<_>>>()?
+        };
+        waits.insert(k, targets);
     }
     Ok(mailbox::would_deadlock(&waits, waiter, target))
 }
