@@ -154,9 +154,21 @@ MUTANTS = [
     ),
     (
         "actors",
-        "requires waits[a] == none and not closes_cycle(waits, a, b)",
-        "requires waits[a] == none",
-        ["no_wait_cycles", "deadlock_free"],
+        "requires not closes_cycle(waits, a, b)",
+        "requires a != b",
+        ["no_wait_cycles"],
+    ),
+    (
+        "actors",
+        "a == b or a in reach(w, {b})",
+        "a == b or a in next(w, {b})",
+        ["no_wait_cycles"],
+    ),
+    (
+        "actors",
+        "    waits = fill({})\n",
+        "    waits = fill({A})\n",
+        ["deadlock_free"],
     ),
     (
         "actors",
