@@ -1053,18 +1053,21 @@ class AskBack(Actor[str, str]):
         self.gate = gate
         self.entered = anyio.Event()
         self.answered = anyio.Event()
+        self.replies: list[str] = []
 
     async def receive(self, message: str, ctx: Context) -> str:
         self.entered.set()
         await self.gate.wait()
         try:
-            return str(await ctx.runner.ref("a").ask("back", timeout=1.0))
+            reply = str(await ctx.runner.ref("a").ask("back", timeout=1.0))
         except DeadlockError as error:
-            return f"refused: {error}"
+            reply = f"refused: {error}"
         except AskTimeoutError:
-            return "timed out: the cycle was not seen"
+            reply = "timed out: the cycle was not seen"
         finally:
             self.answered.set()
+        self.replies.append(reply)
+        return reply
 
 
 class Fanout(Actor[tuple[str, ...], tuple[str, ...]]):
@@ -1174,6 +1177,46 @@ async def test_two_concurrent_asks_of_the_same_actor_are_two_edges() -> None:
                 gates[1].set()
     assert replies == [("b done", "b done")]
     assert runner.waits == {}
+
+
+@pytest.mark.anyio
+async def test_a_blocking_send_beside_an_ask_is_an_edge_too() -> None:
+    # `a` asks `b` and, at the same time, waits for room in `c`'s full mailbox;
+    # `c`'s handler then asks `a`: the blocked send closes a -> c -> a.
+    class AskAndSend(Actor[str, str]):
+        async def receive(self, message: str, ctx: Context) -> str:
+            if message == "back":
+                return "a answered"
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(lambda: ctx.runner.ref("b").ask("q", timeout=LIMIT))
+                tg.start_soon(lambda: ctx.runner.ref("c").send("more", timeout=LIMIT))
+            return "done"
+
+    gate_b, gate_c = anyio.Event(), anyio.Event()
+    c = AskBack(gate_c)
+    with anyio.fail_after(LIMIT):
+        async with Runner() as runner:
+            runner.spawn(AskAndSend, name="a")
+            runner.spawn(lambda: Gated([gate_b]), name="b")
+            runner.spawn(lambda: c, name="c", mailbox_size=1, overflow=Overflow.WAIT)
+            await runner.ref("c").send("first")  # c takes it and waits for its gate
+            await c.entered.wait()
+            await runner.ref("c").send("fill")  # c's mailbox is now full
+            async with anyio.create_task_group() as tg:
+                replies: list[str] = []
+
+                async def go() -> None:
+                    replies.append(await runner.ref("a").ask("go", timeout=LIMIT))
+
+                tg.start_soon(go)
+                await settle(lambda: runner.waits.get("a") == ("b", "c"))
+                gate_c.set()
+                await c.answered.wait()
+                c.gate = anyio.Event()  # c's later handlers wait: the test is over
+                gate_b.set()
+            c.gate.set()
+    assert replies == ["done"]
+    assert c.replies[0] == "refused: waiting would close the cycle `c` -> `a` -> `c`; refused"
 
 
 @pytest.mark.anyio
