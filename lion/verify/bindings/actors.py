@@ -14,6 +14,7 @@ see :class:`SystemModel`.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import itertools
 from collections import deque
 from collections.abc import Callable
@@ -267,10 +268,11 @@ class SystemModel:
     def __init__(self) -> None:
         # The harness drops a model after its run; close those left open here,
         # where no event loop is running.
-        while SystemModel._open:
-            SystemModel._open.pop().close()
+        SystemModel.close_all()
         SystemModel._open.append(self)
-        self.loop = asyncio.new_event_loop()
+        # a plain selector loop (whatever the event loop policy), whose run
+        # queue `_settle` can see
+        self.loop = asyncio.SelectorEventLoop()
         self.asks: dict[int, _Ask] = {}
         self.ids = itertools.count()
         self.current: dict[str, _Handler | None] = dict.fromkeys(ACTORS)
@@ -285,6 +287,12 @@ class SystemModel:
 
     def deadlock_check(self) -> DeadlockCheck | None:
         return None  # the runner's default: the Python reference
+
+    @staticmethod
+    def close_all() -> None:
+        """Close every model still open (the harness never says when a run is over)."""
+        while SystemModel._open:
+            SystemModel._open.pop().close()
 
     async def _serve(self) -> None:
         self._stop = anyio.Event()
@@ -418,6 +426,9 @@ class SystemModel:
                 {_actor(a): frozenset(_actor(b) for b in waits.get(a, ())) for a in ACTORS}
             ),
         }
+
+
+atexit.register(SystemModel.close_all)
 
 
 def _actor(name: str) -> EnumValue:
