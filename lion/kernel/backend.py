@@ -148,7 +148,11 @@ class Backend(Protocol):
     def would_deadlock(
         self, waiting_on: Mapping[str, str | Collection[str]], waiter: str, target: str
     ) -> bool:
-        """Would the wait `waiter -> target` close a cycle in the wait-for graph?"""
+        """Would the wait `waiter -> target` close a cycle in the wait-for graph?
+
+        `waiting_on` maps each actor to every actor it waits on (a collection,
+        repeats allowed, or a single name).
+        """
         ...
 
 
