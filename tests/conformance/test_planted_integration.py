@@ -36,10 +36,13 @@ def test_approval_recheck_removed(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         return base  # trusts the capability check made before the approver's await
 
     monkeypatch.setattr(ipu.IPU, "_recheck_capability", no_recheck)
-    result = _caught(tmp_path)
+    # it needs an approval pending while its capability is revoked: a rarer run
+    result = _caught(tmp_path, examples=4000)
     assert "revoke" in result.failing_text and "approve" in result.failing_text
 
 
+# the buggy wrapper leaves performs parked when a run ends; dropping them is expected
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_perform_on_deny_without_visible_change(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

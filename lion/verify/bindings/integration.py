@@ -12,7 +12,7 @@ recorded actions.
   INDETERMINATE), in `perform` (admitted), or ends with a recorded DENY.
 - `approve(i, yes)` answers the approver parked in lane `i`.
 - `finish(i, ok)` lets the `perform` parked in lane `i` return or raise.
-- `revoke(w, e)` revokes `w`'s capability for `e` on the authority.
+- `revoke(r)` revokes, on the authority, the capability covering request `r`.
 
 The policy answers from a table keyed by the effect the IPU asks about (the
 spec's `policy`), so it can only answer for the effect itself. Every other
@@ -231,7 +231,7 @@ class RunnerModel:
                 return False
             call.finish.set_result(bool(args[1]))
         elif action == "revoke":
-            token = self.tokens.get((args[0].variant, args[1].variant))
+            token = self.tokens.get((args[0]["who"].variant, args[0]["op"].variant))
             if token is not None:
                 self.authority.revoke(token)
             return True
