@@ -154,8 +154,14 @@ MUTANTS = [
     ),
     (
         "actors",
-        "requires not closes_cycle(waits, a, b)",
-        "requires a != b",
+        "action ask(a: Actor, b: Actor) {\n    requires not closes_cycle(waits, a, b)",
+        "action ask(a: Actor, b: Actor) {\n    requires a != b",
+        ["no_wait_cycles"],
+    ),
+    (
+        "actors",
+        "requires not (a == b or a in reach(waits, {b}))",
+        "requires not (a == b or b in reach(waits, {a}))",
         ["no_wait_cycles"],
     ),
     (

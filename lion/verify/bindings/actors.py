@@ -26,7 +26,15 @@ import anyio.abc
 
 from lion.errors import ActorError, DeadlockError
 from lion.kernel._mailbox import Mailbox, MailboxPhase, Offer
-from lion.kernel.actor import Actor, ActorRef, Context, DeadlockCheck, Runner, would_deadlock
+from lion.kernel.actor import (
+    Actor,
+    ActorRef,
+    Context,
+    DeadlockCheck,
+    Overflow,
+    Runner,
+    would_deadlock,
+)
 from lion.verify.values import EnumValue, MapValue, RecordValue
 
 __all__ = [
@@ -146,19 +154,23 @@ def closes_cycle_rust(w: MapValue, a: EnumValue, b: EnumValue) -> bool:
 # =============================================================================
 
 ACTORS = ("A", "B", "C", "D", "E")
+_MAILBOX = 2  # each puppet's mailbox: small, so that WAIT senders and asks queue for slots
 _FOREVER = 1e9  # an ask timeout no run reaches: asks end by reply or cancellation only
 _MAX_TURNS = 10_000  # event-loop turns allowed for one step to settle
 
 
 @dataclass(eq=False)
 class _Ask:
-    """One real ask, started by a handler of `asker` for the spec's ask(asker, target)."""
+    """One real wait of a handler of `asker` on `target`: an ask, or a blocked WAIT send."""
 
     id: int
     asker: str
     target: str
+    kind: str = "ask"  # "ask" | "block"
     scope: anyio.CancelScope | None = None
-    outcome: str | None = None  # None while outstanding; "replied", "refused", "cancelled"
+    # None while outstanding; then "replied", "admitted" (a send got its slot),
+    # "refused" (DeadlockError) or "cancelled"
+    outcome: str | None = None
 
 
 @dataclass(eq=False)
@@ -194,8 +206,8 @@ class _Puppet(Actor[tuple[str, int], int]):
         kind, ask_id = message
         ask = self.model.asks.get(ask_id) if kind == "ask" else None
         self.model.queued[self.name].remove(message)
-        if kind == "ask" and (ask is None or ask.outcome is not None):
-            return self.value  # nobody waits for this reply any more
+        if kind in ("fill", "block") or (kind == "ask" and (ask is None or ask.outcome)):
+            return self.value  # a filler, a sent message, or an ask nobody waits for
         handler = _Handler(ask, anyio.Event())
         self.model.current[self.name] = handler
         try:
@@ -224,8 +236,13 @@ class _Puppet(Actor[tuple[str, int], int]):
             with anyio.CancelScope() as scope:
                 ask.scope = scope
                 try:
-                    await self.model.refs[ask.target].ask(("ask", ask.id), timeout=_FOREVER)
-                    ask.outcome = "replied"
+                    ref = self.model.refs[ask.target]
+                    if ask.kind == "ask":
+                        await ref.ask(("ask", ask.id), timeout=_FOREVER)
+                        ask.outcome = "replied"
+                    else:
+                        await ref.send(("block", ask.id), timeout=_FOREVER)
+                        ask.outcome = "admitted"
                 except DeadlockError:
                     ask.outcome = "refused"
             if ask.outcome is None:
@@ -246,11 +263,16 @@ class SystemModel:
       several asks outstanding. A DeadlockError from the runner is "not
       enabled"; otherwise the ask stays outstanding (b's handler, when it
       takes the message, waits for the adapter).
-    - ``answer(a, b)``: every outstanding ask of ``a`` to ``b`` ends. When b's
-      handler is free (no asks in flight) and a's message is the next live
-      one in b's mailbox, b really handles it and replies; otherwise a's ask
-      is cancelled (its ask task's cancel scope), as a timeout would end it.
-      Both are ways an ask ends; the runner must drop the edge either way.
+    - ``block(a, b)``: the adapter fills b's mailbox (capacity 2) from outside
+      (no edges), then a's handler sends to ``b`` with overflow WAIT, as a
+      child task, and blocks for a slot. DeadlockError is "not enabled".
+    - ``answer(a, b)``: every outstanding wait of ``a`` on ``b`` ends. An ask
+      ends by b's real reply when b's handler is free (no asks in flight),
+      a's message is the next live one in b's queue and no blocked send waits
+      on b; a blocked send ends by getting its slot when it is the only one
+      waiting and b is free; otherwise the wait is cancelled (its task's
+      cancel scope), as a timeout would end it. Every ending is real; the
+      runner must drop the edge in each.
     - ``handle(a, v)``: a's handler sets its own state, only when it has no
       ask in flight (the handler itself knows; the runner is not asked).
 
@@ -299,7 +321,12 @@ class SystemModel:
         async with Runner(would_deadlock=self.deadlock_check()) as runner:
             self.runner = runner
             for name, puppet in self.puppets.items():
-                self.refs[name] = runner.spawn(lambda p=puppet: p, name=name)  # type: ignore[misc]
+                self.refs[name] = runner.spawn(
+                    lambda p=puppet: p,  # type: ignore[misc]
+                    name=name,
+                    mailbox_size=_MAILBOX,
+                    overflow=Overflow.WAIT,
+                )
             await self._stop.wait()
             await runner.shutdown(drain=False)
 
@@ -351,8 +378,8 @@ class SystemModel:
 
     def step(self, action: str, *args: Any) -> bool:
         try:
-            if action == "ask":
-                return self._ask(args[0].variant, args[1].variant)
+            if action in ("ask", "block"):
+                return self._ask(args[0].variant, args[1].variant, action)
             if action == "answer":
                 return self._answer(args[0].variant, args[1].variant)
             if action == "handle":
@@ -361,19 +388,32 @@ class SystemModel:
         finally:
             self._hosts()
 
-    def _ask(self, a: str, b: str) -> bool:
+    def _ask(self, a: str, b: str, kind: str) -> bool:
         handler = self.current[a]
         assert handler is not None, f"actor {a} has no running handler"
-        ask = _Ask(next(self.ids), a, b)
+        ask = _Ask(next(self.ids), a, b, kind)
+        if kind == "block":
+            self._fill(b)  # a WAIT send blocks only on a full mailbox
         self.asks[ask.id] = ask
-        # the message goes into b's mailbox unless the runner refuses the ask
-        self.queued[b].append(("ask", ask.id))
+        # the message joins b's queue (mailbox, then WAIT senders) unless refused
+        self.queued[b].append((kind, ask.id))
         self._settle(lambda: handler.order("ask", ask))
         if ask.outcome == "refused":
-            self.queued[b].remove(("ask", ask.id))
+            self.queued[b].remove((kind, ask.id))
             del self.asks[ask.id]
             return False
+        assert ask.outcome is None, ask.outcome
         return True
+
+    def _fill(self, b: str) -> None:
+        """Fill b's mailbox with fillers from outside (no edges), up to its capacity."""
+
+        def fill() -> None:
+            while len(self.queued[b]) < _MAILBOX:
+                self.queued[b].append(("fill", 0))
+                self.refs[b].send_nowait(("fill", 0))
+
+        self._settle(fill)
 
     def _outstanding(self, a: str, b: str) -> list[_Ask]:
         return [
@@ -394,20 +434,55 @@ class SystemModel:
         return None
 
     def _end(self, ask: _Ask) -> None:
-        """End one outstanding ask: by b's reply if b can give it now, else by cancelling it."""
+        """End one outstanding wait: by b's reply (an ask) or a freed slot (a blocked
+        send) if b can give it now, else by cancelling it.
+
+        b may take messages for an ask only when no blocked send waits on it,
+        and for a blocked send only when that send is the one waiting: taking
+        a message hands the freed slot to the oldest blocked sender, ending a
+        wait the spec still has.
+        """
         b = ask.target
         handler = self.current[b]
-        free = handler is not None and not handler.children
-        if free and handler is not None and handler.serving is None and self._next_live(b) is ask:
+        free = handler is not None and not handler.children and ask.kind == "ask"
+        blocked = any(
+            x.kind == "block" and x.target == b and not x.outcome for x in self.asks.values()
+        )
+        if (
+            free
+            and not blocked
+            and handler is not None
+            and (handler.serving is None or handler.serving.outcome is not None)
+            and self._next_live(b) is ask
+        ):
             host = handler
             self._settle(lambda: host.order("return"))  # it ends; b takes the next message
             handler = self.current[b]
-        if handler is not None and handler.serving is ask and not handler.children:
+        if handler is not None and handler.serving is ask and not handler.children and not blocked:
             serving = handler
             self._settle(lambda: serving.order("return"))  # b replies to a
+        waiting = self.queued[b][_MAILBOX:]
+        if (
+            ask.kind == "block"
+            and waiting == [("block", ask.id)]
+            and handler is not None
+            and (handler.serving is None or handler.serving.outcome is not None)
+            and not handler.children
+        ):
+            # the only blocked sender: b's host handler ends, b takes a message,
+            # and the freed slot goes to a's send
+            host_b = handler
+            self._settle(lambda: host_b.order("return"))
         if ask.outcome is None and ask.scope is not None:
+            # Messages queued at or beyond the capacity are WAIT senders' still:
+            # cancelled, they never reach the mailbox (one b already took is
+            # not queued at all).
+            entry = (ask.kind, ask.id)
+            queue = self.queued[b]
+            if entry in queue and queue.index(entry) >= _MAILBOX:
+                queue.remove(entry)
             self._settle(ask.scope.cancel)  # a gives up, as a timeout would make it
-        assert ask.outcome in ("replied", "cancelled"), ask.outcome
+        assert ask.outcome in ("replied", "admitted", "cancelled"), ask.outcome
 
     def _handle(self, a: str, v: int) -> bool:
         handler = self.current[a]
