@@ -155,7 +155,7 @@ def closes_cycle_rust(w: MapValue, a: EnumValue, b: EnumValue) -> bool:
 
 ACTORS = ("A", "B", "C", "D", "E")
 _MAILBOX = 2  # each puppet's mailbox: small, so that WAIT senders and asks queue for slots
-_FOREVER = 1e9  # an ask timeout no run reaches: asks end by reply or cancellation only
+_FOREVER = 1e9  # a timeout no run reaches: waits end by a reply, a slot or cancellation
 _MAX_TURNS = 10_000  # event-loop turns allowed for one step to settle
 
 
@@ -191,10 +191,11 @@ class _Puppet(Actor[tuple[str, int], int]):
     """An actor whose handler does what the adapter says, from inside the handler.
 
     Every message starts a handler that opens a task group and then obeys
-    commands: `ask` starts a real ask of another actor as a child task (so a
-    handler has several asks outstanding at once), `set` changes the actor's
-    own state, `return` ends the handler (the reply, if the message was an
-    ask). A message whose ask has already ended (cancelled) is handled at once.
+    commands: `ask` starts a real wait on another actor as a child task (an
+    ask, or a WAIT send: so a handler has several outstanding at once), `set`
+    changes the actor's own state, `return` ends the handler (the reply, if
+    the message was an ask). Fillers, sent messages and asks that have
+    already ended (cancelled) are handled at once.
     """
 
     def __init__(self, model: SystemModel, name: str) -> None:
@@ -298,6 +299,8 @@ class SystemModel:
         self.asks: dict[int, _Ask] = {}
         self.ids = itertools.count()
         self.current: dict[str, _Handler | None] = dict.fromkeys(ACTORS)
+        # each actor's queue as the adapter knows it, in arrival order: the
+        # messages in its mailbox, then those of its blocked WAIT senders
         self.queued: dict[str, list[tuple[str, int]]] = {a: [] for a in ACTORS}
         self.puppets = {a: _Puppet(self, a) for a in ACTORS}
         self.refs: dict[str, ActorRef[tuple[str, int], int]] = {}
