@@ -1073,6 +1073,9 @@ class AskBack(Actor[str, str]):
 class Fanout(Actor[tuple[str, ...], tuple[str, ...]]):
     """Asks every actor named in the message at once, from a task group in its handler."""
 
+    def __init__(self) -> None:
+        self.got: list[str] = []  # replies, as they arrive
+
     async def receive(self, message: tuple[str, ...], ctx: Context) -> tuple[str, ...]:
         if message == ("back",):
             return ("a answered",)
@@ -1080,6 +1083,7 @@ class Fanout(Actor[tuple[str, ...], tuple[str, ...]]):
 
         async def ask(i: int, target: str) -> None:
             replies[i] = await ctx.runner.ref(target).ask("q", timeout=LIMIT)
+            self.got.append(replies[i])
 
         async with anyio.create_task_group() as tg:
             for i, target in enumerate(message):
@@ -1133,11 +1137,12 @@ async def test_a_cycle_through_one_of_two_concurrent_asks_is_refused_at_once(
 @pytest.mark.anyio
 async def test_when_one_of_two_concurrent_asks_ends_the_other_edge_stays() -> None:
     gate_b, gate_c = anyio.Event(), anyio.Event()
+    a, b, c = Fanout(), Gated([gate_b]), AskBack(gate_c)
     with anyio.fail_after(LIMIT):
         async with Runner() as runner:
-            runner.spawn(Fanout, name="a")
-            runner.spawn(lambda: Gated([gate_b]), name="b")
-            runner.spawn(lambda: AskBack(gate_c), name="c")
+            runner.spawn(lambda: a, name="a")
+            runner.spawn(lambda: b, name="b")
+            runner.spawn(lambda: c, name="c")
             async with anyio.create_task_group() as tg:
                 replies: list[tuple[str, ...]] = []
 
@@ -1145,9 +1150,11 @@ async def test_when_one_of_two_concurrent_asks_ends_the_other_edge_stays() -> No
                     replies.append(await runner.ref("a").ask(("b", "c"), timeout=LIMIT))
 
                 tg.start_soon(go)
-                await settle(lambda: runner.waits.get("a") == ("b", "c"))
+                await b.entered.wait()
+                await c.entered.wait()
                 gate_b.set()  # the ask of b ends first ...
-                await settle(lambda: runner.waits.get("a") == ("c",))
+                await settle(lambda: a.got == ["b done"])
+                assert runner.waits == {"a": ("c",)}
                 gate_c.set()  # ... and the ask of c, still outstanding, still counts
     assert replies == [
         ("b done", "refused: waiting would close the cycle `c` -> `a` -> `c`; refused")
