@@ -17,9 +17,10 @@ from lion.kernel import capability as kcap
 from lion.kernel import compose as kc
 from lion.spec import ast
 from lion.spec.load import load_paths
-from lion.verify import conformance
 from lion.verify.bindings import policy as policy_binding
 from lion.verify.conformance import check_bind, replay_corpus
+
+from .planted import caught
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus" / "conformance"
@@ -59,17 +60,7 @@ def test_saved_corpus_replays_clean(module: ast.Module, bind_: ast.Bind, backend
     assert replay_corpus(module, bind_, CORPUS, backend) == []
 
 
-def _caught(name: str, tmp_path: Path, examples: int = 1000) -> conformance.BindResult:
-    module, b = bind(name)
-    result = check_bind(module, b, examples=examples, corpus=tmp_path)
-    assert not result.ok, "planted bug not caught"
-    assert result.failing_text  # the shrunk input, in spec syntax
-    # the saved input reproduces the failure
-    assert replay_corpus(module, b, tmp_path) != []
-    return result
-
-
-def test_planted_policy_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_planted_policy_bug_iscaught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     real = policy_binding.combine
 
     def ignores_unknown_forbids(triples: Any) -> Any:
@@ -77,11 +68,11 @@ def test_planted_policy_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path:
         return real(kept)
 
     monkeypatch.setattr(policy_binding, "combine", ignores_unknown_forbids)
-    result = _caught("evaluate", tmp_path)
+    result = caught("evaluate", tmp_path)
     assert "Forbid, value: U" in result.failing_text
 
 
-def test_planted_compose_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_planted_compose_bug_iscaught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def forgets_established_facts(f: kc.Morphism, g: kc.Morphism) -> kc.Morphism:
         if f.target != g.source:
             raise kc.CompositionError("no")
@@ -90,20 +81,20 @@ def test_planted_compose_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path
         )
 
     monkeypatch.setattr(kc, "compose", forgets_established_facts)
-    _caught("compose_checked", tmp_path)
+    caught("compose_checked", tmp_path)
 
 
-def test_planted_product_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_planted_product_bug_iscaught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def drops_right_requirements(f: kc.Morphism, g: kc.Morphism) -> kc.Morphism:
         return kc.Morphism(
             f.source + g.source, f.target + g.target, f.required, f.pre | g.pre, f.post | g.post
         )
 
     monkeypatch.setattr(kc, "product", drops_right_requirements)
-    _caught("tensor_checked", tmp_path)
+    caught("tensor_checked", tmp_path)
 
 
-def test_planted_mailbox_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_planted_mailbox_bug_iscaught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def take_newest(self: _mailbox.Mailbox[Any]) -> Any:
         entries: deque[Any] = self._entries
         if not entries:
@@ -112,7 +103,7 @@ def test_planted_mailbox_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path
         return entries.pop()  # LIFO: breaks per-sender FIFO
 
     monkeypatch.setattr(_mailbox.Mailbox, "take", take_newest)
-    result = _caught("Mailbox", tmp_path)
+    result = caught("Mailbox", tmp_path)
     assert "send" in result.failing_text and "deliver" in result.failing_text
 
 
@@ -124,7 +115,7 @@ def test_missing_bind_target_is_reported(tmp_path: Path) -> None:
         check_bind(module, module.binds[0], examples=5)
 
 
-def test_planted_capability_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_planted_capability_bug_iscaught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     real = kcap.covers
 
     def below_includes_itself(pattern: str, resource: str) -> bool:
@@ -132,19 +123,19 @@ def test_planted_capability_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_p
         return real(pattern, resource) or (pattern.endswith("/*") and pattern[:-2] == resource)
 
     monkeypatch.setattr(kcap, "covers", below_includes_itself)
-    result = _caught("covers_path", tmp_path)
+    result = caught("covers_path", tmp_path)
     assert "Below" in result.failing_text
 
 
-def test_planted_narrowing_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_planted_narrowing_bug_iscaught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def prefix_match(child: str, parent: str) -> bool:
         return parent == "*" or child.startswith(parent.removesuffix("*"))
 
     monkeypatch.setattr(kcap, "narrower_or_equal", prefix_match)
-    _caught("narrower_or_equal", tmp_path)
+    caught("narrower_or_equal", tmp_path)
 
 
-def test_planted_deadlock_check_bug_is_caught(
+def test_planted_deadlock_check_bug_iscaught(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from lion.verify.bindings import actors as actors_binding
@@ -153,11 +144,11 @@ def test_planted_deadlock_check_bug_is_caught(
         return target == waiter or waiting_on.get(target) == waiter  # misses longer chains
 
     monkeypatch.setattr(actors_binding, "would_deadlock", only_direct)
-    _caught("closes_cycle", tmp_path)
+    caught("closes_cycle", tmp_path)
     assert kactor.would_deadlock({"A": "B", "B": "C"}, "C", "A")  # the real check sees it
 
 
-def test_planted_attenuation_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_planted_attenuation_bug_iscaught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     real = kcap.attenuation_error
 
     def forgets_expiry(parent: kcap.Capability, child: kcap.Capability) -> str | None:
@@ -165,13 +156,11 @@ def test_planted_attenuation_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_
         return real(parent, child.__class__(**{**_fields(child), "expiry": parent.expiry}))
 
     monkeypatch.setattr(kcap, "attenuation_error", forgets_expiry)
-    result = _caught("Authority", tmp_path, examples=4000)
+    result = caught("Authority", tmp_path, examples=4000)
     assert "derive" in result.failing_text
 
 
-def test_planted_holder_check_bug_is_caught(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_planted_holder_check_bug_iscaught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     real = kcap.CapabilityAuthority.authorize
 
     def any_holder(self: Any, token: Any, resource: str, right: str, **kw: Any) -> Any:
@@ -179,11 +168,11 @@ def test_planted_holder_check_bug_is_caught(
         return real(self, token, resource, right, **kw)
 
     monkeypatch.setattr(kcap.CapabilityAuthority, "authorize", any_holder)
-    result = _caught("Authority", tmp_path)
+    result = caught("Authority", tmp_path)
     assert "use" in result.failing_text
 
 
-def test_planted_transfer_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_planted_transfer_bug_iscaught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     real = kcap.CapabilityAuthority.transfer
 
     def anyone_may_transfer(self: Any, token: Any, holder: str, **kw: Any) -> Any:
@@ -192,7 +181,7 @@ def test_planted_transfer_bug_is_caught(monkeypatch: pytest.MonkeyPatch, tmp_pat
         return real(self, token, holder, **kw)
 
     monkeypatch.setattr(kcap.CapabilityAuthority, "transfer", anyone_may_transfer)
-    result = _caught("Authority", tmp_path)
+    result = caught("Authority", tmp_path)
     assert "give" in result.failing_text
 
 

@@ -18,8 +18,9 @@ from lion.kernel import _mailbox
 from lion.kernel import actor as kactor
 from lion.spec import ast
 from lion.spec.load import load_paths
-from lion.verify import conformance
-from lion.verify.conformance import check_bind, replay_corpus
+from lion.verify.conformance import replay_corpus
+
+from .planted import caught
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tests" / "corpus" / "conformance"
@@ -28,16 +29,6 @@ CORPUS = ROOT / "tests" / "corpus" / "conformance"
 
 def bind(name: str) -> tuple[ast.Module, ast.Bind]:
     return MODULE, next(b for b in MODULE.binds if b.name == name)
-
-
-def _caught(name: str, tmp_path: Path, examples: int = 1000) -> conformance.BindResult:
-    module, b = bind(name)
-    result = check_bind(module, b, examples=examples, corpus=tmp_path)
-    assert not result.ok, "planted bug not caught"
-    assert result.failing_text  # the shrunk input, in spec syntax
-    # the saved input reproduces the failure
-    assert replay_corpus(module, b, tmp_path) != []
-    return result
 
 
 # The runner before finding 4 of issue 11: one edge per actor, so the second
@@ -52,7 +43,7 @@ def _single_remove_edge(self: kactor.Runner, me: Any, target: Any) -> None:
     self._waits.pop(me.name, None)
 
 
-def test_take_handing_out_the_newest_while_removing_the_oldest_is_caught(
+def test_take_handing_out_the_newest_while_removing_the_oldest_iscaught(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     def take_mixed_up(self: _mailbox.Mailbox[Any]) -> Any:
@@ -64,21 +55,21 @@ def test_take_handing_out_the_newest_while_removing_the_oldest_is_caught(
         return newest  # ... but the handler gets the wrong message
 
     monkeypatch.setattr(_mailbox.Mailbox, "take", take_mixed_up)
-    result = _caught("Mailbox", tmp_path)
+    result = caught("Mailbox", tmp_path)
     assert "deliver" in result.failing_text
     assert "`last`" in result.message
 
 
-def test_a_runner_keeping_one_wait_per_actor_is_caught(
+def test_a_runner_keeping_one_wait_per_actor_iscaught(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(kactor.Runner, "_add_edge", _single_add_edge)
     monkeypatch.setattr(kactor.Runner, "_remove_edge", _single_remove_edge)
-    result = _caught("System", tmp_path)
+    result = caught("System", tmp_path)
     assert "ask" in result.failing_text
 
 
-def test_a_deadlock_check_that_sees_one_target_per_actor_is_caught(
+def test_a_deadlock_check_that_sees_one_target_per_actor_iscaught(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from lion.verify.bindings import actors as actors_binding
@@ -90,14 +81,14 @@ def test_a_deadlock_check_that_sees_one_target_per_actor_is_caught(
 
     # the check on its own: random wait-for relations find it at once
     monkeypatch.setattr(actors_binding, "would_deadlock", first_target_only)
-    result = _caught("closes_cycle", tmp_path)
+    result = caught("closes_cycle", tmp_path)
     assert "A" in result.failing_text
     # inside the runner: random runs catch it (the spec refuses an ask or a
     # blocked send that the runner lets through; such refusals come from near
     # misses, so it takes a few hundred runs), and so do the saved runs of the
     # finding (a asks b, then c; c asks a)
     monkeypatch.setattr(kactor, "would_deadlock", first_target_only)
-    result = _caught("System", tmp_path, examples=4000)
+    result = caught("System", tmp_path, examples=4000)
     assert "the spec says not enabled" in result.message
     module, b = bind("System")
     failures = replay_corpus(module, b, CORPUS)

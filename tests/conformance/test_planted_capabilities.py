@@ -18,32 +18,12 @@ import pytest
 from lion.kernel import capability as kcap
 from lion.kernel.backend import rust_available
 from lion.kernel.revocation import MemoryRevocationStore
-from lion.spec import ast
-from lion.spec.load import load_paths
-from lion.verify import conformance
 from lion.verify.bindings import capabilities as binding
-from lion.verify.conformance import check_bind, replay_corpus
 
-ROOT = Path(__file__).resolve().parents[2]
-(MODULE,) = load_paths([ROOT / "spec" / "capabilities.lion"])
+from .planted import caught
 
 
-def _bind(name: str) -> ast.Bind:
-    return next(b for b in MODULE.binds if b.name == name)
-
-
-def _caught(
-    name: str, tmp_path: Path, backend: str = "python", examples: int = 1000
-) -> conformance.BindResult:
-    b = _bind(name)
-    result = check_bind(MODULE, b, examples=examples, backends=(backend,), corpus=tmp_path)
-    assert not result.ok, "planted bug not caught"
-    assert result.failing_text  # the shrunk input, in spec syntax
-    assert replay_corpus(MODULE, b, tmp_path, backend) != []  # the saved input reproduces it
-    return result
-
-
-def test_python_kernel_checking_revocation_on_the_leaf_only_is_caught(
+def test_python_kernel_checking_revocation_on_the_leaf_only_iscaught(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     real = kcap.CapabilityAuthority._first_revoked
@@ -52,7 +32,7 @@ def test_python_kernel_checking_revocation_on_the_leaf_only_is_caught(
         return real(self, chain[-1:])  # ancestors are never asked about
 
     monkeypatch.setattr(kcap.CapabilityAuthority, "_first_revoked", leaf_only)
-    result = _caught("Authority", tmp_path)
+    result = caught("Authority", tmp_path)
     assert "revoke" in result.failing_text
     assert "answers" in result.message
 
@@ -85,11 +65,11 @@ class LeafOnlyStore:
         ),
     ],
 )
-def test_a_store_answering_for_the_leaf_only_is_caught(
+def test_a_store_answering_for_the_leaf_only_iscaught(
     backend: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # The Rust core asks the Python store object it was given; wrapping the
     # store plants the bug on the Rust side without touching the core.
     monkeypatch.setattr(binding, "revocations", LeafOnlyStore)
-    result = _caught("Authority", tmp_path, backend)
+    result = caught("Authority", tmp_path, backend=backend)
     assert "revoke" in result.failing_text
