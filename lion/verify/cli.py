@@ -7,6 +7,11 @@ Exit codes (as Cedar's CLI does, "the check said no" is not "bad input"):
   2  bad input: unreadable file, syntax or type error, bad proofs file, bad option,
      a bind whose target is missing or cannot be imported, a backend that is not built
   3  internal error: lion-verify itself broke (please report it)
+
+`lion-verify audit FILE [--json] [--key-file KEY]` (only when the first argument
+is literally `audit`; name a spec folder called audit as `./audit`) checks an
+audit trail (lion.kernel.audit) instead: 0 chain, seal and mediation hold, 1 a
+finding (the first violating line is printed), 2 bad input, 3 internal error.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from lion.errors import BackendError, LionError, SpecError, VerifyError
+from lion.errors import BackendError, KernelError, LionError, SpecError, VerifyError
+from lion.kernel.audit import read_audit
 from lion.kernel.backend import BACKENDS, default_backend_name, get_backend
 from lion.spec import ast
 from lion.spec.load import load_paths
@@ -245,7 +251,51 @@ def _index(
     return stale
 
 
+def _audit(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    p = _Parser(prog="lion-verify audit", description="Check a LION audit trail.")
+    p.add_argument("file", type=Path, metavar="FILE", help="the audit file (JSON Lines)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument(
+        "--key-file", type=Path, metavar="KEY", help="the HMAC key the file was written with"
+    )
+    try:
+        args = p.parse_args(list(argv))
+    except _UsageError as exc:
+        print(f"lion-verify audit: error: {exc}", file=stderr)
+        return EXIT_BAD_INPUT
+    if not args.file.is_file():
+        print(f"lion-verify audit: `{args.file}` is not a file", file=stderr)
+        return EXIT_BAD_INPUT
+    try:
+        key = args.key_file.read_bytes().rstrip(b"\r\n") if args.key_file else None
+        report = read_audit(args.file, key=key)
+    except (OSError, KernelError) as exc:
+        print(f"lion-verify audit: {exc}", file=stderr)
+        return EXIT_BAD_INPUT
+    first = report.first
+    if args.json:
+        json.dump({"path": str(args.file), **report.to_json()}, stdout, indent=2)
+        print(file=stdout)
+    elif first is None:
+        print(
+            f"{args.file}: OK: {len(report.observations)} observation(s); chain, seal and "
+            "mediation hold",
+            file=stdout,
+        )
+    else:
+        for f in report.findings:
+            print(f"{args.file}:{f.line}: {f.kind}: {f.message}", file=stdout)
+        print(
+            f"{args.file}: FAILED: {len(report.findings)} finding(s), "
+            f"first violating line {first.line}",
+            file=stdout,
+        )
+    return EXIT_OK if first is None else EXIT_FAILED
+
+
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    if argv and argv[0] == "audit":
+        return _audit(argv[1:], stdout, stderr)
     try:
         args = _arguments().parse_args(list(argv))
     except _UsageError as exc:
