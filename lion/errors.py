@@ -22,6 +22,13 @@
     │   ├── ItemExistsError
     │   ├── DeserializationError  malformed serialized data
     │   └── ReplyValidationError  a model reply does not fit its structured-output type
+    ├── ServiceError              the runtime (Session, Branch, models) refused or could not act
+    │   ├── ModelRequestRefused   real model requests are switched off (tests, offline runs)
+    │   └── ScriptError           a ScriptedModel has no reply left, or one it cannot give
+    ├── ToolError                 a tool is defined wrongly, or a call to one does not fit
+    │   ├── ToolDefinitionError   a function cannot be a tool (name, hints, *args), or a duplicate
+    │   ├── ToolArgumentError     a tool call's arguments are malformed or do not fit its schema
+    │   └── UnknownToolError      no tool by that name is registered
     └── WireError                 talking to a model server failed
         ├── APIError              the server answered with an error status
         │   ├── AuthenticationError   401, 403
@@ -57,16 +64,23 @@ __all__ = [
     "KernelError",
     "LionError",
     "MailboxFullError",
+    "ModelRequestRefused",
     "PolicyError",
     "ProtocolError",
     "RateLimitError",
     "ReplyValidationError",
     "RevocationStoreError",
+    "ScriptError",
     "ServerError",
+    "ServiceError",
     "SourceLocation",
     "SpecError",
     "SpecEvaluationError",
     "TimeoutError",
+    "ToolArgumentError",
+    "ToolDefinitionError",
+    "ToolError",
+    "UnknownToolError",
     "VerifyError",
     "WireError",
 ]
@@ -191,6 +205,47 @@ class DeserializationError(DomainError):
 
 class ReplyValidationError(DomainError):
     """A model's reply does not fit the structured-output type asked for."""
+
+
+class ServiceError(LionError):
+    """The runtime (Session, Branch, models) refused or could not do something."""
+
+
+class ModelRequestRefused(ServiceError):
+    """Real model requests are off (``LION_ALLOW_MODEL_REQUESTS=0``, ``refuse_model_requests``)."""
+
+
+class ScriptError(ServiceError):
+    """A ScriptedModel ran out of replies, or holds a reply it cannot give."""
+
+
+class ToolError(LionError):
+    """A tool is defined wrongly, or a call to a tool does not fit it."""
+
+
+class ToolDefinitionError(ToolError):
+    """A function cannot become a tool (bad name, a parameter without a type hint,
+    ``*args``), or a registry already has a tool by that name."""
+
+
+class ToolArgumentError(ToolError):
+    """A tool call's arguments are malformed JSON, too long, or do not fit the tool's schema.
+
+    ``tool`` is the tool's name and ``path`` the argument path (``$.field``, or
+    ``$`` for the arguments as a whole).
+    """
+
+    def __init__(self, message: str, *, tool: str = "", path: str = "$") -> None:
+        self.tool = tool
+        self.path = path
+        super().__init__(message)
+
+
+class UnknownToolError(ToolError, KeyError):
+    """No tool by that name is registered (a KeyError, so mappings behave)."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
 
 
 class WireError(LionError):
