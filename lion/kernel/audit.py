@@ -24,6 +24,7 @@ import enum
 import hashlib
 import hmac
 import io
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -158,12 +159,20 @@ class AuditWriter:
     `target` is a path (created; a non-empty file is refused) or a binary
     file object (not closed by the writer). `close()` (or leaving the
     `with` block) writes the seal; after it nothing more can be written.
+    Every line is flushed; with `fsync=True` it is also forced to disk.
     Thread-safe.
     """
 
-    def __init__(self, target: str | Path | BinaryIO, *, key: bytes | None = None) -> None:
+    def __init__(
+        self,
+        target: str | Path | BinaryIO,
+        *,
+        key: bytes | None = None,
+        fsync: bool = False,
+    ) -> None:
         self._key = _check_key(key)
-        self._lock = threading.Lock()
+        self._fsync = fsync
+        self._lock = threading.RLock()
         self._prev = digest(GENESIS, self._key)
         self._count = 0
         self._sealed = False
@@ -193,6 +202,8 @@ class AuditWriter:
     def _emit(self, line: bytes) -> None:
         self._file.write(line + b"\n")
         self._file.flush()
+        if self._fsync:
+            os.fsync(self._file.fileno())
 
     def write(self, observation: Observation) -> None:
         """Append one observation line, chained to the line before."""
@@ -217,8 +228,9 @@ class AuditWriter:
 
     def sync(self, log: ObservationLog) -> int:
         """Write the log's entries not yet written (assumes only this log feeds the writer)."""
-        fresh = log[self._count :]
-        self.write_all(fresh)
+        with self._lock:
+            fresh = log[self._count :]
+            self.write_all(fresh)
         return len(fresh)
 
     def close(self) -> None:
@@ -332,10 +344,10 @@ class _Checker:
             )
 
 
-def check_audit(source: bytes | BinaryIO, *, key: bytes | None = None) -> AuditReport:
+def check_audit(source: bytes | bytearray | BinaryIO, *, key: bytes | None = None) -> AuditReport:
     """Verify an audit file's bytes (or a binary stream); never raises on bad content."""
     key = _check_key(key)
-    stream: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else source
+    stream = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     c = _Checker()
     prev = digest(GENESIS, key)
     seal_line = 0

@@ -66,7 +66,8 @@ def _arguments() -> argparse.ArgumentParser:
     p = _Parser(
         prog="lion-verify",
         description="Prove the theorems of LION specs with Z3.",
-        epilog="exit codes: 0 all hold, 1 a check failed, 2 bad input, 3 internal error",
+        epilog="exit codes: 0 all hold, 1 a check failed, 2 bad input, 3 internal error; "
+        "`lion-verify audit FILE` checks an audit trail instead (docs/audit.md)",
     )
     p.add_argument(
         "paths",

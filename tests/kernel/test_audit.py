@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import io
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -149,6 +150,26 @@ def test_incremental_writer_syncs_a_live_log(tmp_path: Path) -> None:
     assert writer.sealed and writer.count == 7
     report = read_audit(path)
     assert report.ok and report.observations == log.snapshot()
+
+
+def test_threads_appending_and_syncing_write_each_entry_once(tmp_path: Path) -> None:
+    log = ObservationLog()
+    path = tmp_path / "threads.jsonl"
+    template = _log()[0]
+
+    def work() -> None:
+        for _ in range(50):
+            log.append(msgspec.structs.replace(template, id=uuid.uuid4()))
+            writer.sync(log)
+
+    with AuditWriter(path, fsync=True) as writer:
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    report = read_audit(path)
+    assert report.ok and report.observations == log.snapshot() and len(log) == 200
 
 
 def test_writer_refuses_after_the_seal_and_non_empty_files(tmp_path: Path) -> None:
