@@ -1,0 +1,1 @@
+"""Tests of lion.services: tools, models and the runtime built on them."""
