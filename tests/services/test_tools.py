@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import decimal
 import enum
 import json
 import threading
+import uuid
 from typing import Annotated, Any, Literal, TypedDict
 
 import anyio
@@ -739,3 +742,32 @@ def test_any_input_validates_or_raises_a_tool_argument_error(arguments: Any) -> 
         assert err.path.startswith("$")
     else:
         assert set(result) == set(rich.schema["properties"])
+
+
+def test_other_msgspec_types_decode_from_json_text() -> None:
+    @tool
+    def f(x: float, when: datetime.datetime, u: uuid.UUID, m: decimal.Decimal, s: set[int]) -> None:
+        pass
+
+    props = f.schema["properties"]
+    assert props["when"]["type"] == "string"
+    assert props["u"] == {"type": "string", "format": "uuid"}
+    got = f.validate(
+        '{"x": 1, "when": "2020-01-01T00:00:00Z", "u": "12345678-1234-5678-1234-567812345678",'
+        ' "m": "1.5", "s": [1, 2, 2]}'
+    )
+    assert got["x"] == 1.0
+    assert isinstance(got["x"], float)  # an int is accepted for a float
+    assert got["when"] == datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    assert got["u"] == uuid.UUID("12345678-1234-5678-1234-567812345678")
+    assert got["m"] == decimal.Decimal("1.5")
+    assert got["s"] == {1, 2}
+
+
+def test_converted_values_keep_their_types() -> None:
+    @tool
+    def f(box: Box, movie: Movie, color: Color) -> None:
+        pass
+
+    got = f.validate({"box": {"label": "l"}, "movie": {"title": "t", "year": 1}, "color": "red"})
+    assert got == {"box": Box("l"), "movie": {"title": "t", "year": 1}, "color": Color.RED}
