@@ -28,11 +28,7 @@ from typing import Any, Final, Generic, Literal, ParamSpec, TypeVar, overload
 import anyio.to_thread
 import msgspec
 
-from lion.errors import (
-    ToolArgumentError,
-    ToolDefinitionError,
-    UnknownToolError,
-)
+from lion.errors import ToolArgumentError, ToolDefinitionError, UnknownToolError
 from lion.kernel.patterns import is_resource
 from lion.services._docstrings import parse_docstring
 from lion.wire import dto
@@ -192,8 +188,9 @@ class Tool(Generic[P, R]):
     ) -> None:
         if not callable(fn):
             raise ToolDefinitionError(f"a tool needs a callable, got `{type(fn).__name__}`")
+        named = fn.func if isinstance(fn, functools.partial) else fn  # a partial's own doc is noise
         if name is None:
-            name = getattr(fn, "__name__", None) or type(fn).__name__
+            name = getattr(named, "__name__", None) or type(named).__name__
         self.name: str = _check_name(name)
         self.resource: str = f"tool/{self.name}" if resource is None else resource
         if not is_resource(self.resource):
@@ -214,21 +211,18 @@ class Tool(Generic[P, R]):
         self.trust: Trust = trust
         self.blocking: bool = blocking
         self.is_async: bool = _is_async(fn)
-        doc = parse_docstring(inspect.getdoc(fn))
+        doc = parse_docstring(inspect.getdoc(named))
         self.description: str = doc.description if description is None else description
-        self.argument_type: type[msgspec.Struct] = self._struct(fn)
-        self._positional = tuple(
-            p.name
-            for p in inspect.signature(fn).parameters.values()
-            if p.kind is inspect.Parameter.POSITIONAL_ONLY
-        )
+        self.argument_type: type[msgspec.Struct]
+        self.argument_type, self._positional = self._struct(fn)
         self._schema = self._make_schema(doc.params)
         self._decoder = msgspec.json.Decoder(self.argument_type, strict=True)
 
     # ---------------------------------------------------------------- definition
 
-    def _struct(self, fn: Callable[..., Any]) -> type[msgspec.Struct]:
-        """The Struct type of the arguments: one field per parameter, with its default."""
+    def _struct(self, fn: Callable[..., Any]) -> tuple[type[msgspec.Struct], tuple[str, ...]]:
+        """The Struct type of the arguments (one field per parameter, with its default),
+        and the names of the positional-only parameters."""
         try:
             signature = inspect.signature(fn, eval_str=True)
         except (NameError, TypeError, SyntaxError) as exc:
@@ -238,7 +232,11 @@ class Tool(Generic[P, R]):
         except ValueError as exc:
             raise ToolDefinitionError(f"tool `{self.name}`: no signature: {exc}") from exc
         fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        # keywords a partial fixed stay fixed: the model neither sees nor sets them
+        fixed = set(fn.keywords) if isinstance(fn, functools.partial) else set()
         for param in signature.parameters.values():
+            if param.name in fixed:
+                continue
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 star = "*" if param.kind is param.VAR_POSITIONAL else "**"
                 raise ToolDefinitionError(
@@ -259,10 +257,14 @@ class Tool(Generic[P, R]):
                 )
             else:
                 fields.append((param.name, param.annotation, param.default))
+        positional = tuple(
+            p.name for p in signature.parameters.values() if p.kind is p.POSITIONAL_ONLY
+        )
         try:
-            return msgspec.defstruct(self.name, fields, kw_only=True, forbid_unknown_fields=True)
+            struct = msgspec.defstruct(self.name, fields, kw_only=True, forbid_unknown_fields=True)
         except (TypeError, ValueError) as exc:
             raise ToolDefinitionError(f"tool `{self.name}`: {exc}") from exc
+        return struct, positional
 
     def _make_schema(self, descriptions: Mapping[str, str]) -> dict[str, Any]:
         try:

@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import functools
 import json
 import threading
 import uuid
@@ -771,3 +772,22 @@ def test_converted_values_keep_their_types() -> None:
 
     got = f.validate({"box": {"label": "l"}, "movie": {"title": "t", "year": 1}, "color": "red"})
     assert got == {"box": Box("l"), "movie": {"title": "t", "year": 1}, "color": Color.RED}
+
+
+@pytest.mark.anyio
+async def test_partial_takes_the_wrapped_function_name_and_docstring() -> None:
+    def scale(x: int, factor: int) -> int:
+        """Scale a number.
+
+        Args:
+            x: the number
+        """
+        return x * factor
+
+    t = Tool(functools.partial(scale, factor=3))
+    assert (t.name, t.description) == ("scale", "Scale a number.")
+    assert list(t.schema["properties"]) == ["x"]  # the fixed keyword is hidden
+    assert t.schema["properties"]["x"]["description"] == "the number"
+    with pytest.raises(ToolArgumentError, match="unknown argument"):
+        t.validate('{"x": 2, "factor": 100}')
+    assert await t.invoke(t.validate('{"x": 2}')) == 6
