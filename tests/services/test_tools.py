@@ -791,3 +791,43 @@ async def test_partial_takes_the_wrapped_function_name_and_docstring() -> None:
     with pytest.raises(ToolArgumentError, match="unknown argument"):
         t.validate('{"x": 2, "factor": 100}')
     assert await t.invoke(t.validate('{"x": 2}')) == 6
+
+
+_words = st.lists(
+    st.from_regex(r"[A-Za-z0-9.,;()'-]{1,8}", fullmatch=True), min_size=1, max_size=12
+)
+_params = st.dictionaries(
+    st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True), _words, min_size=1, max_size=5
+)
+
+
+def _wrapped(words: list[str], indent: str) -> str:
+    """The words over lines of at most three words, continuation lines indented."""
+    lines = [" ".join(words[i : i + 3]) for i in range(0, len(words), 3)]
+    return ("\n" + indent).join(lines)
+
+
+@given(_words, _params, st.booleans())
+def test_docstring_round_trip(
+    summary: list[str], params: dict[str, list[str]], google: bool
+) -> None:
+    if google:
+        entries = "".join(
+            f"    {name} (int): {_wrapped(words, ' ' * 8)}\n" for name, words in params.items()
+        )
+        doc = f"{' '.join(summary)}\n\nArgs:\n{entries}\nReturns:\n    nothing\n"
+    else:
+        entries = "".join(
+            f":param {name}: {_wrapped(words, ' ' * 4)}\n" for name, words in params.items()
+        )
+        doc = f"{' '.join(summary)}\n\n{entries}:returns: nothing\n"
+    parsed = parse_docstring(doc)
+    assert parsed.description == " ".join(summary)
+    assert parsed.params == {name: " ".join(words) for name, words in params.items()}
+
+
+@given(st.text())
+def test_docstring_parser_takes_any_text(text: str) -> None:
+    parsed = parse_docstring(text)
+    assert isinstance(parsed.description, str)
+    assert all(isinstance(v, str) for v in parsed.params.values())
