@@ -384,7 +384,8 @@ class Tool(Generic[P, R]):
         if match := _MISSING_RE.fullmatch(message):
             return self._error(f"{path}.{match.group(1)}", "required but missing")
         if match := _UNKNOWN_RE.fullmatch(message):
-            return self._error(f"{path}.{_show(match.group(1))}", "unknown argument")
+            what = "unknown argument" if path == "$" else "unknown field"
+            return self._error(f"{path}.{_show(match.group(1))}", what)
         return self._error(path, message[:1].lower() + message[1:])
 
     # --------------------------------------------------------------- invocation

@@ -831,3 +831,17 @@ def test_docstring_parser_takes_any_text(text: str) -> None:
     parsed = parse_docstring(text)
     assert isinstance(parsed.description, str)
     assert all(isinstance(v, str) for v in parsed.params.values())
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True):
+    a: int
+
+
+def test_unknown_field_inside_a_strict_struct() -> None:
+    @tool
+    def f(s: Strict) -> None:
+        pass
+
+    with pytest.raises(ToolArgumentError, match=r"argument `\$\.s\.b`: unknown field") as info:
+        f.validate('{"s": {"a": 1, "b": 2}}')
+    assert info.value.path == "$.s.b"
