@@ -1,0 +1,244 @@
+"""The gate: the one place where the runtime turns a call into an effect and asks the IPU.
+
+Every model call is the effect `chat` on `model/<name>`; every tool call is
+`<tool.right>` (default `call`) on `tool.resource` (default `tool/<name>`).
+The gate builds the `EffectRequest` from the call itself and hands it to
+`IPU.execute`, whose `perform` is the only code that reaches a tool or a
+model. The policy request is built from the effect by `runtime_request`:
+principal `Agent::"<principal>"`, action `Action::"<tool name>"` (one Cedar
+action per tool) or `Action::"chat"`, resource `Tool::"<tool name>"` or
+`Model::"<model name>"`, context the validated arguments plus the session.
+
+Tool calls never crash the caller: arguments that do not validate, an
+unknown tool, a denial and a tool that raises each come back as a
+`ToolOutcome` whose `content` is what the model is told. A denial is also an
+Observation (the IPU records it); bad arguments never reach the IPU, since
+nothing was asked for.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import msgspec
+
+from lion.errors import ToolArgumentError
+from lion.kernel.capability import CapabilityToken
+from lion.kernel.ipu import IPU, EffectDenied, EffectRequest
+from lion.kernel.observable import Effect, Observation
+from lion.services.models import Model
+from lion.wire.dto import ChatCompletion, ChatRequest, ToolCall
+
+__all__ = [
+    "CHAT",
+    "Caller",
+    "Gate",
+    "GatedTool",
+    "Outcome",
+    "ToolOutcome",
+    "model_effect",
+    "runtime_request",
+    "tool_effect",
+]
+
+CHAT = "chat"
+_TOOL_PREFIX = "tool/"
+_MODEL_PREFIX = "model/"
+
+
+class GatedTool(Protocol):
+    """What the gate needs from a tool (lion.services.tools.Tool fits)."""
+
+    name: str
+    resource: str
+    right: str
+
+    def validate(self, arguments: str | bytes | Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def invoke(self, arguments: Mapping[str, Any]) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is calling: the principal (a branch) and the capability tokens it presents."""
+
+    principal: str
+    tokens: tuple[str | CapabilityToken, ...] = ()
+    session: str = ""
+
+
+class Outcome(enum.StrEnum):
+    """How a tool call ended."""
+
+    DONE = "done"  # performed, and the tool returned
+    FAILED = "failed"  # performed, and the tool raised
+    DENIED = "denied"  # the IPU refused it (capability, policy, approver or invariant)
+    INVALID = "invalid"  # the arguments do not fit the tool, or there is no such tool
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutcome:
+    """The end of one tool call, and what the model is told about it."""
+
+    call: ToolCall
+    outcome: Outcome
+    content: str
+    result: Any = None
+    observation: Observation | None = None
+    error: BaseException | None = field(default=None, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.DONE
+
+
+def tool_effect(tool: GatedTool) -> Effect:
+    return Effect(tool.right, tool.resource)
+
+
+def model_effect(model: Model) -> Effect:
+    return Effect(CHAT, f"{_MODEL_PREFIX}{model.name}")
+
+
+def _entity_name(resource: str, prefix: str) -> str:
+    return resource[len(prefix) :] if resource.startswith(prefix) else resource
+
+
+def runtime_request(request: EffectRequest) -> dict[str, Any]:
+    """The Cedar request for an effect, built from the effect alone (plus its context).
+
+    A model call (`chat` on `model/<m>`) is `Action::"chat"` on `Model::"<m>"`;
+    anything else is a tool call: `Action::"<tool>"` on `Tool::"<tool>"`, the
+    tool's name being its resource without the `tool/` prefix.
+    """
+    effect = request.effect
+    if effect.action == CHAT and effect.resource.startswith(_MODEL_PREFIX):
+        action, resource = (
+            CHAT,
+            {"type": "Model", "id": _entity_name(effect.resource, _MODEL_PREFIX)},
+        )
+    else:
+        name = _entity_name(effect.resource, _TOOL_PREFIX)
+        action, resource = name, {"type": "Tool", "id": name}
+    return {
+        "principal": {"type": "Agent", "id": request.principal},
+        "action": {"type": "Action", "id": action},
+        "resource": resource,
+        "context": dict(request.context),
+    }
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return msgspec.json.encode(value).decode()
+    except (TypeError, msgspec.EncodeError):
+        return repr(value)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Gate:
+    """Asks the IPU about every model and tool call, and runs only what it permits."""
+
+    def __init__(self, ipu: IPU) -> None:
+        self.ipu = ipu
+
+    async def call_tool(
+        self,
+        caller: Caller,
+        tool: GatedTool | None,
+        call: ToolCall,
+        *,
+        costs: Mapping[str, int] | None = None,
+    ) -> ToolOutcome:
+        """Validate, decide, perform: the tool's answer, or why there is none, for the model."""
+        name = call.function.name
+        if tool is None:
+            return ToolOutcome(
+                call, Outcome.INVALID, f"error: there is no tool `{name}`; nothing was done"
+            )
+        try:
+            arguments = tool.validate(call.function.arguments or "{}")
+        except ToolArgumentError as exc:
+            return ToolOutcome(
+                call,
+                Outcome.INVALID,
+                f"error: invalid arguments: {exc}; nothing was done",
+                error=exc,
+            )
+        request = EffectRequest(
+            principal=caller.principal,
+            effect=tool_effect(tool),
+            tokens=caller.tokens,
+            costs=costs or {},
+            # the policy sees JSON values (enums, Structs, dates as the wire would send them)
+            context={"arguments": msgspec.to_builtins(arguments), "session": caller.session},
+        )
+
+        async def perform() -> Any:
+            return await tool.invoke(arguments)
+
+        try:
+            execution = await self.ipu.execute(request, perform)
+        except EffectDenied as exc:
+            reason = exc.observation.reason
+            return ToolOutcome(
+                call,
+                Outcome.DENIED,
+                f"denied: {reason}",
+                observation=exc.observation,
+                error=exc,
+            )
+        except Exception as exc:  # the tool raised: the model is told, the branch goes on
+            recorded = self._last_for(request)
+            return ToolOutcome(
+                call,
+                Outcome.FAILED,
+                f"error: tool `{name}` failed: {_describe(exc)}",
+                observation=recorded,
+                error=exc,
+            )
+        return ToolOutcome(
+            call,
+            Outcome.DONE,
+            _as_text(execution.result),
+            result=execution.result,
+            observation=execution.observation,
+        )
+
+    async def call_model(
+        self,
+        caller: Caller,
+        model: Model,
+        request: ChatRequest,
+        *,
+        costs: Mapping[str, int] | None = None,
+    ) -> ChatCompletion:
+        """Decide the model call as an effect and, on PERMIT, send it; EffectDenied otherwise."""
+        effect_request = EffectRequest(
+            principal=caller.principal,
+            effect=model_effect(model),
+            tokens=caller.tokens,
+            costs=costs or {},
+            context={"session": caller.session, "messages": len(request.messages)},
+        )
+
+        async def perform() -> ChatCompletion:
+            return await model.complete(request)
+
+        execution = await self.ipu.execute(effect_request, perform)
+        return execution.result
+
+    def _last_for(self, request: EffectRequest) -> Observation | None:
+        for observation in reversed(self.ipu.log.snapshot()):
+            if observation.subject == request.subject:
+                return observation
+        return None
