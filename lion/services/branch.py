@@ -1,0 +1,208 @@
+"""A Branch: one conversation with a model, whose every call passes the session's gate.
+
+A branch holds its messages (a `Pile` of typed messages), its tools, its
+principal name and the capability tokens its session granted it. It never
+reaches a model or a tool except through `Gate`: the model call is the effect
+`chat` on `model/<name>`, each tool call `call` on `tool/<name>`, decided by
+the IPU with the branch as principal.
+
+The v0 operations, so far: `chat` (one exchange, not kept), `communicate`
+(kept in the history), `act` (run given tool calls) and `operate` (the model
+may call tools, for a bounded number of rounds; the host, never the model,
+chooses whether calls run one after another or concurrently).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+import anyio
+
+from lion.domain import Pile
+from lion.errors import ServiceError
+from lion.kernel.capability import CapabilityToken
+from lion.kernel.ipu import EffectDenied
+from lion.services.gate import Caller, Gate, Outcome, ToolOutcome
+from lion.services.messages import (
+    ActionRequest,
+    ActionResponse,
+    AssistantResponse,
+    Instruction,
+    RoledMessage,
+    System,
+    to_wire,
+)
+from lion.services.models import Model
+from lion.services.tools import Tool, ToolRegistry
+from lion.wire.dto import ChatRequest, ToolCall
+
+if TYPE_CHECKING:
+    from lion.wire.dto import ChatCompletion
+
+__all__ = ["Branch"]
+
+Strategy = Literal["sequential", "concurrent"]
+OnDeny = Literal["tell", "raise"]
+
+
+class Branch:
+    """A conversation whose model and tool calls all pass the gate.
+
+    Made by `Session.new_branch`, which mints its tokens; `gate` and `model`
+    come from the session. `on_deny="raise"` makes a denied tool call raise
+    `EffectDenied` instead of telling the model.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        gate: Gate,
+        model: Model,
+        tools: Sequence[Tool[..., Any]] = (),
+        tokens: Sequence[str | CapabilityToken] = (),
+        system: str | None = None,
+        session: str = "",
+        on_deny: OnDeny = "tell",
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ServiceError(f"branch name must be a non-empty str, got `{name!r}`")
+        if on_deny not in ("tell", "raise"):
+            raise ServiceError(f"on_deny must be `tell` or `raise`, got `{on_deny!r}`")
+        self.name = name
+        self.gate = gate
+        self.model = model
+        self.tools = ToolRegistry(tools)
+        self.tokens: tuple[str | CapabilityToken, ...] = tuple(tokens)
+        self.session = session
+        self.on_deny: OnDeny = on_deny
+        self.messages: Pile[RoledMessage] = Pile(item_type=RoledMessage)
+        if system is not None:
+            self.messages.include(System(content=system))
+
+    @property
+    def caller(self) -> Caller:
+        return Caller(self.name, self.tokens, session=self.session)
+
+    def __repr__(self) -> str:
+        return f"Branch({self.name!r}, {len(self.messages)} messages, {len(self.tools)} tools)"
+
+    # --- one model call ----------------------------------------------------------------------
+
+    async def _complete(self, history: Sequence[RoledMessage], *, tools: bool) -> AssistantResponse:
+        request = ChatRequest(
+            model=self.model.name,
+            messages=to_wire(history),
+            tools=self.tools.to_wire() if tools and len(self.tools) else None,
+        )
+        completion: ChatCompletion = await self.gate.call_model(self.caller, self.model, request)
+        if not completion.choices:
+            raise ServiceError(f"model `{self.model.name}` answered with no choices")
+        message = completion.choices[0].message
+        text = message.content if isinstance(message.content, str) else ""
+        return AssistantResponse(content=text or "", tool_calls=list(message.tool_calls or []))
+
+    async def chat(self, instruction: str) -> str:
+        """Ask once, with the history as context; neither question nor answer is kept."""
+        answer = await self._complete(
+            [*self.messages, Instruction(content=instruction)], tools=False
+        )
+        return answer.content
+
+    async def communicate(self, instruction: str) -> str:
+        """Ask once and keep both the instruction and the answer in the history."""
+        asked = Instruction(content=instruction)
+        answer = await self._complete([*self.messages, asked], tools=False)
+        self.messages.include(asked)
+        self.messages.include(answer)
+        return answer.content
+
+    # --- tools -------------------------------------------------------------------------------
+
+    async def act(
+        self, calls: Sequence[ToolCall], *, strategy: Strategy = "sequential"
+    ) -> list[ToolOutcome]:
+        """Run tool calls through the gate, in order or concurrently; record each outcome."""
+        if strategy not in ("sequential", "concurrent"):
+            raise ServiceError(f"strategy must be `sequential` or `concurrent`, got `{strategy!r}`")
+        outcomes: list[ToolOutcome | None] = [None] * len(calls)
+
+        async def one(i: int, call: ToolCall) -> None:
+            tool = self.tools.get(call.function.name)
+            outcomes[i] = await self.gate.call_tool(self.caller, tool, call)
+
+        if strategy == "sequential":
+            for i, call in enumerate(calls):
+                await one(i, call)
+        else:
+            async with anyio.create_task_group() as tg:
+                for i, call in enumerate(calls):
+                    tg.start_soon(one, i, call)
+        done = [o for o in outcomes if o is not None]
+        for outcome in done:
+            call = outcome.call
+            self.messages.include(
+                ActionRequest(
+                    call_id=call.id, function=call.function.name, arguments=call.function.arguments
+                )
+            )
+            self.messages.include(
+                ActionResponse(
+                    content=outcome.content,
+                    call_id=call.id,
+                    function=call.function.name,
+                    outcome=outcome.outcome.value,
+                )
+            )
+        if self.on_deny == "raise":
+            for outcome in done:
+                if outcome.outcome is Outcome.DENIED and isinstance(outcome.error, EffectDenied):
+                    raise outcome.error
+        return done
+
+    async def operate(
+        self,
+        instruction: str,
+        *,
+        max_rounds: int = 4,
+        strategy: Strategy = "sequential",
+    ) -> str:
+        """Ask, let the model call tools (through the gate) for at most `max_rounds`, answer.
+
+        Everything is kept in the history. After the last round the model is
+        asked once more without tools, so a run always ends in text.
+        """
+        if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 0:
+            raise ServiceError(f"max_rounds must be an int of at least 0, got `{max_rounds!r}`")
+        self.messages.include(Instruction(content=instruction))
+        for _ in range(max_rounds):
+            answer = await self._complete(list(self.messages), tools=True)
+            self.messages.include(answer)
+            if not answer.tool_calls:
+                return answer.content
+            await self.act(answer.tool_calls, strategy=strategy)
+        final = await self._complete(list(self.messages), tools=False)
+        self.messages.include(final)
+        return final.content
+
+    # --- history -----------------------------------------------------------------------------
+
+    def clone(self, name: str, tokens: Sequence[str | CapabilityToken] = ()) -> Branch:
+        """A new branch with a copy of this one's history and tools, and only `tokens`.
+
+        Authority is not copied: the session derives the clone's tokens (see
+        `Session.clone_branch`), so a clone never holds more than it is given.
+        """
+        twin = Branch(
+            name,
+            gate=self.gate,
+            model=self.model,
+            tools=list(self.tools.values()),
+            tokens=tokens,
+            session=self.session,
+            on_deny=self.on_deny,
+        )
+        for message in self.messages:
+            twin.messages.include(message)
+        return twin

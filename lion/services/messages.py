@@ -1,0 +1,86 @@
+"""A branch's messages: typed Elements that round-trip to JSON and turn into wire messages.
+
+`System`, `Instruction`, `AssistantResponse`, `ActionRequest` and
+`ActionResponse` are the v0 message kinds. Each is an `Element` (an id, a
+creation time, JSON and MessagePack round trips through `Element.from_json`)
+and knows the chat `Message` it becomes on the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+from lion.domain import Element
+from lion.wire.dto import Message, ToolCall
+
+__all__ = [
+    "ActionRequest",
+    "ActionResponse",
+    "AssistantResponse",
+    "Instruction",
+    "RoledMessage",
+    "System",
+    "to_wire",
+]
+
+
+class RoledMessage(Element, kw_only=True):
+    """A message of a conversation; `content` is its text."""
+
+    role: ClassVar[str] = ""
+    content: str = ""
+
+    def to_wire(self) -> Message:
+        """The chat message a model server receives for this one."""
+        return Message(role=self.role, content=self.content)
+
+
+class System(RoledMessage, kw_only=True):
+    """The system prompt."""
+
+    role: ClassVar[str] = "system"
+
+
+class Instruction(RoledMessage, kw_only=True):
+    """What the user (or the host) asks."""
+
+    role: ClassVar[str] = "user"
+
+
+class AssistantResponse(RoledMessage, kw_only=True):
+    """What the model answered: text, and the tool calls it asked for."""
+
+    role: ClassVar[str] = "assistant"
+    tool_calls: list[ToolCall] = msgspec.field(default_factory=list)
+
+    def to_wire(self) -> Message:
+        # llama.cpp's server wants "" (not null) beside tool calls
+        return Message(role="assistant", content=self.content, tool_calls=self.tool_calls or None)
+
+
+class ActionRequest(RoledMessage, kw_only=True):
+    """One tool call the model asked for (kept as its own message for the record)."""
+
+    role: ClassVar[str] = "assistant"
+    call_id: str = ""
+    function: str = ""
+    arguments: str = ""
+
+
+class ActionResponse(RoledMessage, kw_only=True):
+    """What a tool call came to: its output, or why there is none (`outcome`)."""
+
+    role: ClassVar[str] = "tool"
+    call_id: str = ""
+    function: str = ""
+    outcome: str = ""
+
+    def to_wire(self) -> Message:
+        return Message(role="tool", content=self.content, tool_call_id=self.call_id)
+
+
+def to_wire(messages: Any) -> list[Message]:
+    """The wire messages of a conversation (ActionRequests travel in their AssistantResponse)."""
+    return [m.to_wire() for m in messages if not isinstance(m, ActionRequest)]

@@ -1,0 +1,185 @@
+"""A Session owns the kernel its branches run on.
+
+One capability authority (key from `key=` or LION_CAPABILITY_KEY), one policy
+set, one IPU (with its approver, invariants and budgets) whose log is the
+session's audit trail, and one gate. `new_branch` mints the branch's tokens:
+`chat` on its model and `call` on each of its tools, held by the branch and
+nobody else, so a branch can do what its session gave it and nothing more.
+
+```python
+async with Session(policies=POLICIES, model=ScriptedModel(["hi"])) as session:
+    print(await session.chat("Hello"))
+```
+"""
+
+from __future__ import annotations
+
+import time
+import types
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lion.errors import ServiceError
+from lion.kernel.backend import Backend, get_backend
+from lion.kernel.ipu import IPU, Approver, Predicate
+from lion.kernel.observable import ObservationLog
+from lion.services.branch import Branch, OnDeny
+from lion.services.gate import Gate, model_effect, runtime_request, tool_effect
+from lion.services.models import Model
+from lion.services.tools import Tool
+
+__all__ = ["DEFAULT_LIFETIME", "Session"]
+
+#: How long the tokens of a branch are valid, in seconds, unless `lifetime=` says otherwise.
+DEFAULT_LIFETIME = 24 * 3600
+
+
+class Session:
+    """The kernel for a set of branches: authority, policies, IPU, gate and audit log."""
+
+    def __init__(
+        self,
+        *,
+        policies: str,
+        model: Model,
+        key: bytes | str | None = None,
+        backend: str | Backend | None = None,
+        approver: Approver | None = None,
+        invariants: Mapping[str, Predicate] | None = None,
+        budgets: Mapping[str, int] | None = None,
+        entities: Any = None,
+        lifetime: int = DEFAULT_LIFETIME,
+    ) -> None:
+        kernel = backend if backend is not None and not isinstance(backend, str) else None
+        self.backend: Backend = kernel or get_backend(backend if isinstance(backend, str) else None)
+        self.id = uuid.uuid4().hex
+        self.authority = self.backend.authority(key)
+        self.policies = self.backend.policy_set(policies, "<session policies>")
+        self.ipu = IPU(
+            self.authority,
+            self.policies,
+            invariants,
+            budgets=budgets,
+            approver=approver,
+            entities=None if entities is None else self.backend.entities(entities),
+            request_adapter=runtime_request,
+        )
+        self.gate = Gate(self.ipu)
+        self.model = model
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime <= 0:
+            raise ServiceError(f"lifetime must be a positive int of seconds, got `{lifetime!r}`")
+        self.lifetime = lifetime
+        self._branches: dict[str, Branch] = {}
+        self._default: str | None = None
+        self._closed = False
+
+    @property
+    def log(self) -> ObservationLog:
+        """Every decision of every branch, in order (export it with lion.kernel.audit)."""
+        return self.ipu.log
+
+    # --- branches ----------------------------------------------------------------------------
+
+    def _grant(self, name: str, model: Model, tools: Sequence[Tool[..., Any]]) -> list[Any]:
+        expiry = int(time.time()) + self.lifetime
+        wanted = [model_effect(model), *(tool_effect(t) for t in tools)]
+        return [self.authority.mint(name, e.resource, [e.action], expiry) for e in wanted]
+
+    def new_branch(
+        self,
+        name: str | None = None,
+        *,
+        tools: Sequence[Tool[..., Any]] = (),
+        system: str | None = None,
+        model: Model | None = None,
+        on_deny: OnDeny = "tell",
+    ) -> Branch:
+        """A branch whose tokens cover its model and its tools, held by it alone."""
+        self._check_open()
+        name = name or f"branch-{len(self._branches) + 1}"
+        if name in self._branches:
+            raise ServiceError(f"a branch named `{name}` already exists in this session")
+        model = model or self.model
+        tools = [t if isinstance(t, Tool) else Tool(t) for t in tools]
+        branch = Branch(
+            name,
+            gate=self.gate,
+            model=model,
+            tools=tools,
+            tokens=self._grant(name, model, tools),
+            system=system,
+            session=self.id,
+            on_deny=on_deny,
+        )
+        self._branches[name] = branch
+        if self._default is None:
+            self._default = name
+        return branch
+
+    def clone_branch(self, branch: Branch | str, name: str) -> Branch:
+        """A copy of `branch`'s history under a new name, with tokens derived from its own.
+
+        Each token is transferred from the branch (so it is never wider) to the clone.
+        """
+        self._check_open()
+        source = self.get_branch(branch)
+        if name in self._branches:
+            raise ServiceError(f"a branch named `{name}` already exists in this session")
+        tokens = [self.authority.transfer(t, name, by=source.name) for t in source.tokens]
+        twin = source.clone(name, tokens)
+        self._branches[name] = twin
+        return twin
+
+    def get_branch(self, branch: Branch | str) -> Branch:
+        key = branch.name if isinstance(branch, Branch) else branch
+        try:
+            return self._branches[key]
+        except KeyError:
+            known = ", ".join(f"`{n}`" for n in self._branches) or "none"
+            raise ServiceError(
+                f"no branch named `{key}` in this session (known: {known})"
+            ) from None
+
+    def remove_branch(self, branch: Branch | str) -> Branch:
+        """Forget a branch and revoke its tokens: it can do nothing more."""
+        removed = self.get_branch(branch)
+        for token in removed.tokens:
+            self.authority.revoke(token)
+        del self._branches[removed.name]
+        if self._default == removed.name:
+            self._default = next(iter(self._branches), None)
+        return removed
+
+    @property
+    def branches(self) -> Mapping[str, Branch]:
+        return types.MappingProxyType(self._branches)
+
+    @property
+    def default_branch(self) -> Branch:
+        """The first branch made (one is made on first use)."""
+        if self._default is None:
+            return self.new_branch("default")
+        return self._branches[self._default]
+
+    async def chat(self, instruction: str) -> str:
+        """`communicate` on the default branch."""
+        return await self.default_branch.communicate(instruction)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ServiceError("session is closed")
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Revoke every branch's tokens; the log stays readable."""
+        for name in list(self._branches):
+            self.remove_branch(name)
+        self._closed = True
