@@ -14,7 +14,7 @@ chooses whether calls run one after another or concurrently).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
@@ -35,7 +35,7 @@ from lion.services.messages import (
 )
 from lion.services.models import Model
 from lion.services.tools import Tool, ToolRegistry
-from lion.wire.dto import ChatRequest, ToolCall
+from lion.wire.dto import ChatRequest, ToolCall, ToolChoice
 
 if TYPE_CHECKING:
     from lion.wire.dto import ChatCompletion
@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 __all__ = ["Branch"]
 
 Strategy = Literal["sequential", "concurrent"]
+#: ChatRequest fields a branch may set for all its requests (sampling and length).
+OPTIONS = frozenset(
+    {"temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty"}
+)
 OnDeny = Literal["tell", "raise"]
 
 
@@ -65,6 +69,7 @@ class Branch:
         system: str | None = None,
         session: str = "",
         on_deny: OnDeny = "tell",
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ServiceError(f"branch name must be a non-empty str, got `{name!r}`")
@@ -77,6 +82,7 @@ class Branch:
         self.tokens: tuple[str | CapabilityToken, ...] = tuple(tokens)
         self.session = session
         self.on_deny: OnDeny = on_deny
+        self.options = _checked_options(options or {})
         self.messages: Pile[RoledMessage] = Pile(item_type=RoledMessage)
         if system is not None:
             self.messages.include(System(content=system))
@@ -90,11 +96,20 @@ class Branch:
 
     # --- one model call ----------------------------------------------------------------------
 
-    async def _complete(self, history: Sequence[RoledMessage], *, tools: bool) -> AssistantResponse:
+    async def _complete(
+        self,
+        history: Sequence[RoledMessage],
+        *,
+        tools: bool,
+        tool_choice: str | ToolChoice | None = None,
+    ) -> AssistantResponse:
+        offered = tools and len(self.tools) > 0
         request = ChatRequest(
             model=self.model.name,
             messages=to_wire(history),
-            tools=self.tools.to_wire() if tools and len(self.tools) else None,
+            tools=self.tools.to_wire() if offered else None,
+            tool_choice=tool_choice if offered else None,
+            **self.options,
         )
         completion: ChatCompletion = await self.gate.call_model(self.caller, self.model, request)
         if not completion.choices:
@@ -167,17 +182,20 @@ class Branch:
         *,
         max_rounds: int = 4,
         strategy: Strategy = "sequential",
+        tool_choice: str | ToolChoice | None = None,
     ) -> str:
         """Ask, let the model call tools (through the gate) for at most `max_rounds`, answer.
 
         Everything is kept in the history. After the last round the model is
         asked once more without tools, so a run always ends in text.
+        `tool_choice` (`"auto"`, `"none"`, `"required"` or a named tool) is
+        sent with every round that offers tools.
         """
         if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 0:
             raise ServiceError(f"max_rounds must be an int of at least 0, got `{max_rounds!r}`")
         self.messages.include(Instruction(content=instruction))
         for _ in range(max_rounds):
-            answer = await self._complete(list(self.messages), tools=True)
+            answer = await self._complete(list(self.messages), tools=True, tool_choice=tool_choice)
             self.messages.include(answer)
             if not answer.tool_calls:
                 return answer.content
@@ -202,7 +220,17 @@ class Branch:
             tokens=tokens,
             session=self.session,
             on_deny=self.on_deny,
+            options=self.options,
         )
         for message in self.messages:
             twin.messages.include(message)
         return twin
+
+
+def _checked_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(options) - OPTIONS)
+    if unknown:
+        names = ", ".join(f"`{n}`" for n in unknown)
+        allowed = ", ".join(f"`{n}`" for n in sorted(OPTIONS))
+        raise ServiceError(f"unknown request options {names}: expected some of {allowed}")
+    return dict(options)

@@ -94,6 +94,7 @@ class Session:
         system: str | None = None,
         model: Model | None = None,
         on_deny: OnDeny = "tell",
+        options: Mapping[str, Any] | None = None,
     ) -> Branch:
         """A branch whose tokens cover its model and its tools, held by it alone."""
         self._check_open()
@@ -111,6 +112,7 @@ class Session:
             system=system,
             session=self.id,
             on_deny=on_deny,
+            options=options,
         )
         self._branches[name] = branch
         if self._default is None:
