@@ -15,12 +15,14 @@ chooses whether calls run one after another or concurrently).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import anyio
+import msgspec
 
 from lion.domain import Pile
-from lion.errors import ServiceError
+from lion.domain.reply import parse_reply
+from lion.errors import ReplyValidationError, ServiceError
 from lion.kernel.capability import CapabilityToken
 from lion.kernel.ipu import EffectDenied
 from lion.services.gate import Caller, Gate, Outcome, ToolOutcome
@@ -35,13 +37,14 @@ from lion.services.messages import (
 )
 from lion.services.models import Model
 from lion.services.tools import Tool, ToolRegistry
-from lion.wire.dto import ChatRequest, ToolCall, ToolChoice
+from lion.wire.dto import ChatRequest, ResponseFormat, ToolCall, ToolChoice
 
 if TYPE_CHECKING:
     from lion.wire.dto import ChatCompletion
 
 __all__ = ["Branch"]
 
+T = TypeVar("T")
 Strategy = Literal["sequential", "concurrent"]
 #: ChatRequest fields a branch may set for all its requests (sampling and length).
 OPTIONS = frozenset(
@@ -102,6 +105,7 @@ class Branch:
         *,
         tools: bool,
         tool_choice: str | ToolChoice | None = None,
+        response_format: ResponseFormat | None = None,
     ) -> AssistantResponse:
         offered = tools and len(self.tools) > 0
         request = ChatRequest(
@@ -109,6 +113,7 @@ class Branch:
             messages=to_wire(history),
             tools=self.tools.to_wire() if offered else None,
             tool_choice=tool_choice if offered else None,
+            response_format=response_format,
             **self.options,
         )
         completion: ChatCompletion = await self.gate.call_model(self.caller, self.model, request)
@@ -125,13 +130,52 @@ class Branch:
         )
         return answer.content
 
-    async def communicate(self, instruction: str) -> str:
-        """Ask once and keep both the instruction and the answer in the history."""
-        asked = Instruction(content=instruction)
-        answer = await self._complete([*self.messages, asked], tools=False)
-        self.messages.include(asked)
-        self.messages.include(answer)
-        return answer.content
+    @overload
+    async def communicate(self, instruction: str) -> str: ...
+    @overload
+    async def communicate(
+        self, instruction: str, *, response_format: type[T], parse_retries: int = 2
+    ) -> T: ...
+    async def communicate(
+        self,
+        instruction: str,
+        *,
+        response_format: type[Any] | None = None,
+        parse_retries: int = 2,
+    ) -> Any:
+        """Ask and keep the exchange in the history; with `response_format`, a parsed value.
+
+        `response_format` is a type msgspec can decode (a Struct, a dataclass,
+        an OperableModel's Struct, ...). Its JSON schema goes to the server; the
+        answer is parsed tolerantly (`lion.domain.parse_reply`) and, if it does
+        not fit, the model is told why and asked again, at most `parse_retries`
+        more times (each a gated model call), before ReplyValidationError.
+        """
+        if response_format is None:
+            asked = Instruction(content=instruction)
+            answer = await self._complete([*self.messages, asked], tools=False)
+            self.messages.include(asked)
+            self.messages.include(answer)
+            return answer.content
+        _check_count(parse_retries, "parse_retries")
+        name = getattr(response_format, "__name__", "Reply")
+        schema = ResponseFormat.schema(name, msgspec.json.schema(response_format))
+        self.messages.include(Instruction(content=instruction))
+        for attempt in range(parse_retries + 1):
+            answer = await self._complete(list(self.messages), tools=False, response_format=schema)
+            self.messages.include(answer)
+            try:
+                return parse_reply(answer.content, response_format).value
+            except ReplyValidationError as exc:
+                if attempt == parse_retries:
+                    raise
+                self.messages.include(
+                    Instruction(
+                        content=f"Your reply does not fit the required format: {exc}. "
+                        "Answer again with only the JSON object."
+                    )
+                )
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # --- tools -------------------------------------------------------------------------------
 
@@ -191,8 +235,7 @@ class Branch:
         `tool_choice` (`"auto"`, `"none"`, `"required"` or a named tool) is
         sent with every round that offers tools.
         """
-        if isinstance(max_rounds, bool) or not isinstance(max_rounds, int) or max_rounds < 0:
-            raise ServiceError(f"max_rounds must be an int of at least 0, got `{max_rounds!r}`")
+        _check_count(max_rounds, "max_rounds")
         self.messages.include(Instruction(content=instruction))
         for _ in range(max_rounds):
             answer = await self._complete(list(self.messages), tools=True, tool_choice=tool_choice)
@@ -234,3 +277,8 @@ def _checked_options(options: Mapping[str, Any]) -> dict[str, Any]:
         allowed = ", ".join(f"`{n}`" for n in sorted(OPTIONS))
         raise ServiceError(f"unknown request options {names}: expected some of {allowed}")
     return dict(options)
+
+
+def _check_count(value: object, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ServiceError(f"{what} must be an int of at least 0, got `{value!r}`")

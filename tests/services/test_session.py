@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import anyio
+import msgspec
 import pytest
 
 from lion.domain import Pile
-from lion.errors import ServiceError
+from lion.errors import ReplyValidationError, ServiceError
 from lion.kernel.decision import Decision
 from lion.kernel.ipu import EffectDenied, EffectRequest, PolicyResponse
 from lion.kernel.observable import Effect
@@ -195,3 +196,35 @@ def test_concurrent_tool_calls_are_chosen_by_the_host(backend: str) -> None:
     assert responses == ["found a", "found b", "found c"]  # recorded in call order
     with pytest.raises(ServiceError, match="strategy"):
         anyio.run(lambda: branch.act(calls, strategy="parallel"))  # type: ignore[arg-type]
+
+
+class Person(msgspec.Struct):
+    name: str
+    age: int
+
+
+def test_communicate_parses_a_structured_reply_and_retries_when_it_does_not_fit(
+    backend: str,
+) -> None:
+    script = ['```json\n{"name": "Ada", "age": "old"}\n```', '{"name": "Ada", "age": 36}']
+    s = session(backend, script)
+    branch = s.new_branch("b1")
+    person = anyio.run(lambda: branch.communicate("Who?", response_format=Person))
+    assert person == Person(name="Ada", age=36)
+    requests = s.model.requests  # type: ignore[attr-defined]
+    assert requests[0].response_format.json_schema.name == "Person"
+    retry = requests[1].messages[-1]
+    assert retry.role == "user" and "field `age`" in retry.content
+    assert kinds(branch) == ["Instruction", "AssistantResponse", "Instruction", "AssistantResponse"]
+    assert [o.effect.action for o in s.log] == ["chat", "chat"]  # each attempt passed the gate
+
+
+def test_communicate_gives_up_after_its_retries(backend: str) -> None:
+    s = session(backend, ["no json here", "still none"])
+    branch = s.new_branch("b1")
+    with pytest.raises(ReplyValidationError):
+        anyio.run(lambda: branch.communicate("Who?", response_format=Person, parse_retries=1))
+    with pytest.raises(ServiceError, match="parse_retries"):
+        anyio.run(lambda: branch.communicate("Who?", response_format=Person, parse_retries=-1))
+    with pytest.raises(ServiceError, match="unknown request options `temprature`"):
+        s.new_branch("b2", options={"temprature": 0})
