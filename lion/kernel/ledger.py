@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from types import MappingProxyType
 from typing import Final
 
 from lion.errors import KernelError
@@ -61,6 +62,8 @@ class Counters(Mapping[str, int]):
 
 def check_costs(costs: object, what: str = "costs") -> dict[str, int]:
     """`costs` as a plain dict, or a KernelError saying what is wrong with it."""
+    if not costs and isinstance(costs, dict | MappingProxyType):  # the common case: no costs
+        return {}
     if not isinstance(costs, Mapping):
         raise KernelError(f"{what} must be a mapping of counter name to int, got `{costs!r}`")
     checked: dict[str, int] = {}
