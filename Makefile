@@ -49,12 +49,16 @@ test: build $(STAMPS)/llama ## run every test: cargo test, pytest, lion-verify
 
 .PHONY: lint
 lint: build ## ruff, mypy strict, rustfmt and clippy
-	$(VENV)/bin/ruff check lion tests benchmarks
-	$(VENV)/bin/ruff format --check lion tests benchmarks
+	$(VENV)/bin/ruff check lion tests benchmarks examples
+	$(VENV)/bin/ruff format --check lion tests benchmarks examples
 	$(VENV)/bin/mypy
 	$(PY) -m mypy.stubtest lion._native
 	cargo fmt --all -- --check
 	cargo clippy -q --workspace --all-targets -- -D warnings
+
+.PHONY: demo
+demo: build $(STAMPS)/llama ## an offline agent on llama.cpp whose every call passes the kernel
+	$(PY) examples/demo.py
 
 $(STAMPS)/bench: $(STAMPS)/venv
 	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
