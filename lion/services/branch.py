@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 __all__ = ["Branch"]
 
 T = TypeVar("T")
+_REACT = "Think step by step. Use the tools when they help; when you know enough, give the answer."
+_EXTEND = "Look at the tool results. Call tools again if you need more; otherwise answer."
+_FINISH = "No more tool calls: give your final answer now."
 Strategy = Literal["sequential", "concurrent"]
 #: ChatRequest fields a branch may set for all its requests (sampling and length).
 OPTIONS = frozenset(
@@ -237,12 +240,45 @@ class Branch:
         """
         _check_count(max_rounds, "max_rounds")
         self.messages.include(Instruction(content=instruction))
-        for _ in range(max_rounds):
+        return await self._rounds(max_rounds, strategy, tool_choice)
+
+    async def ReAct(  # the v0 name users know
+        self,
+        instruction: str,
+        *,
+        max_extensions: int = 3,
+        strategy: Strategy = "sequential",
+        tool_choice: str | ToolChoice | None = None,
+    ) -> str:
+        """Reason and act: a first round, then at most `max_extensions` more, then an answer.
+
+        Like `operate`, but the model is told to reason step by step and,
+        after each round of tool results, asked whether it needs more; the
+        number of extensions is bounded by the host, so a run always ends.
+        """
+        _check_count(max_extensions, "max_extensions")
+        self.messages.include(Instruction(content=f"{instruction}\n\n{_REACT}"))
+        return await self._rounds(1 + max_extensions, strategy, tool_choice, between=_EXTEND)
+
+    async def _rounds(
+        self,
+        rounds: int,
+        strategy: Strategy,
+        tool_choice: str | ToolChoice | None,
+        *,
+        between: str | None = None,
+    ) -> str:
+        """Up to `rounds` model calls with tools, acting on each; then an answer without tools."""
+        for done in range(rounds):
             answer = await self._complete(list(self.messages), tools=True, tool_choice=tool_choice)
             self.messages.include(answer)
             if not answer.tool_calls:
                 return answer.content
             await self.act(answer.tool_calls, strategy=strategy)
+            if between is not None and done + 1 < rounds:
+                self.messages.include(Instruction(content=between))
+        if between is not None:
+            self.messages.include(Instruction(content=_FINISH))
         final = await self._complete(list(self.messages), tools=False)
         self.messages.include(final)
         return final.content

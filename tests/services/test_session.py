@@ -228,3 +228,25 @@ def test_communicate_gives_up_after_its_retries(backend: str) -> None:
         anyio.run(lambda: branch.communicate("Who?", response_format=Person, parse_retries=-1))
     with pytest.raises(ServiceError, match="unknown request options `temprature`"):
         s.new_branch("b2", options={"temprature": 0})
+
+
+def test_react_extends_a_bounded_number_of_times(backend: str) -> None:
+    looping = [call("search", {"query": str(i)}) for i in range(10)]
+    s = session(backend, [*looping[:3], "final answer"])
+    branch = s.new_branch("b1", tools=[Tool(search)])
+    assert anyio.run(lambda: branch.ReAct("Dig deep", max_extensions=2)) == "final answer"
+    searches = [o for o in s.log if o.effect.action == "call"]
+    assert len(searches) == 3  # the first round and two extensions, no more
+    requests = s.model.requests  # type: ignore[attr-defined]
+    assert requests[-1].tools is None  # the answer is asked for without tools
+    prompts = [m.content for m in branch.messages if isinstance(m, Instruction)]
+    assert prompts[0].startswith("Dig deep") and "step by step" in prompts[0]
+    assert prompts[-1].startswith("No more tool calls")
+    assert len(prompts) == 4  # the task, two "look at the results", the final nudge
+
+
+def test_react_stops_as_soon_as_the_model_answers(backend: str) -> None:
+    s = session(backend, [call("search", {"query": "a"}), "enough"])
+    branch = s.new_branch("b1", tools=[Tool(search)])
+    assert anyio.run(lambda: branch.ReAct("Quick one")) == "enough"
+    assert len(s.model.requests) == 2  # type: ignore[attr-defined]
