@@ -250,3 +250,23 @@ def test_react_stops_as_soon_as_the_model_answers(backend: str) -> None:
     branch = s.new_branch("b1", tools=[Tool(search)])
     assert anyio.run(lambda: branch.ReAct("Quick one")) == "enough"
     assert len(s.model.requests) == 2  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("misbehaves", ["raises", "garbage"])
+def test_an_approver_that_misbehaves_denies(backend: str, misbehaves: str) -> None:
+    def approver(request: EffectRequest, response: PolicyResponse) -> Any:
+        if misbehaves == "raises":
+            raise RuntimeError("approver crashed")
+        return "yes"  # only the value True approves
+
+    PAID.clear()
+    s = session(backend, [call("pay", {"amount": 1}), "ok"], approver=approver)
+    branch = s.new_branch("b1", tools=[Tool(pay)])
+    assert anyio.run(branch.operate, "pay") == "ok"
+    assert PAID == []
+    (response,) = [m for m in branch.messages if isinstance(m, ActionResponse)]
+    assert response.outcome == "denied"
+    expected = "approver failed: RuntimeError" if misbehaves == "raises" else "approver refused"
+    assert expected in response.content
+    (denial,) = [o for o in s.log if o.decision is Decision.DENY]
+    assert denial.effect == Effect("call", "tool/pay")
