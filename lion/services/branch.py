@@ -14,7 +14,8 @@ chooses whether calls run one after another or concurrently).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import anyio
@@ -132,6 +133,21 @@ class Branch:
             [*self.messages, Instruction(content=instruction)], tools=False
         )
         return answer.content
+
+    @contextlib.asynccontextmanager
+    async def stream_chat(self, instruction: str) -> AsyncIterator[AsyncIterator[str]]:
+        """`chat`, with the answer's text arriving piece by piece; nothing is kept.
+
+        ``async with branch.stream_chat("Hi") as pieces: async for text in pieces: ...``.
+        The model call is one gated effect, recorded when the stream ends.
+        """
+        request = ChatRequest(
+            model=self.model.name,
+            messages=to_wire([*self.messages, Instruction(content=instruction)]),
+            **self.options,
+        )
+        async with self.gate.stream_model(self.caller, self.model, request) as pieces:
+            yield pieces
 
     @overload
     async def communicate(self, instruction: str) -> str: ...

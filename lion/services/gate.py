@@ -18,11 +18,13 @@ nothing was asked for.
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import anyio
 import msgspec
 
 from lion.errors import ToolArgumentError
@@ -236,6 +238,58 @@ class Gate:
 
         execution = await self.ipu.execute(effect_request, perform)
         return execution.result
+
+    @contextlib.asynccontextmanager
+    async def stream_model(
+        self, caller: Caller, model: Model, request: ChatRequest
+    ) -> AsyncIterator[AsyncIterator[str]]:
+        """Decide the model call, then stream its text: ``async with gate.stream_model(...) as s``.
+
+        The whole stream is the effect's `perform`: the Observation is
+        recorded when the stream ends (or fails, or the reader stops early).
+        A denial raises EffectDenied when the block is entered, before any
+        text; nothing is sent to the model.
+        """
+        effect_request = EffectRequest(
+            principal=caller.principal,
+            effect=model_effect(model),
+            tokens=caller.tokens,
+            context={"session": caller.session, "messages": len(request.messages)},
+        )
+        # no buffer: perform (and so the effect) ends only once the reader has every piece
+        send, receive = anyio.create_memory_object_stream[str](max_buffer_size=0)
+        started = anyio.Event()
+        outcome: list[BaseException] = []
+
+        async def perform() -> None:
+            started.set()
+            async with send:
+                async for piece in model.stream(request):
+                    await send.send(piece)
+
+        async def run() -> None:
+            try:
+                await self.ipu.execute(effect_request, perform)
+            except BaseException as exc:  # handed to the reader below
+                outcome.append(exc)
+                send.close()
+            finally:
+                started.set()
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(run)
+                await started.wait()
+                if outcome and isinstance(outcome[0], EffectDenied):
+                    raise outcome[0]
+                async with receive:
+                    yield receive
+        except BaseExceptionGroup as group:  # one error, the reader's or ours: raise it as is
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
+        if outcome and not isinstance(outcome[0], anyio.BrokenResourceError):
+            raise outcome[0]
 
     def _last_for(self, request: EffectRequest) -> Observation | None:
         for observation in reversed(self.ipu.log.snapshot()):

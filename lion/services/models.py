@@ -17,7 +17,8 @@ import contextlib
 import contextvars
 import itertools
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import re
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeAlias, runtime_checkable
 
 import msgspec
@@ -64,6 +65,10 @@ class Model(Protocol):
         """The whole completion of `request`."""
         ...
 
+    def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        """The answer's text to `request`, piece by piece as it is generated."""
+        ...
+
 
 def model_requests_allowed() -> bool:
     """False inside `refuse_model_requests()` or when LION_ALLOW_MODEL_REQUESTS is 0/false/no."""
@@ -96,13 +101,24 @@ class ClientModel:
     def name(self) -> str:
         return self._name
 
-    async def complete(self, request: ChatRequest) -> ChatCompletion:
+    def _allowed(self) -> None:
         if not model_requests_allowed():
             raise ModelRequestRefused(
                 f"request to model `{self._name}` refused: real model requests are off "
                 f"({ALLOW_ENV_VAR}=0 or refuse_model_requests()); use a ScriptedModel in tests"
             )
+
+    async def complete(self, request: ChatRequest) -> ChatCompletion:
+        self._allowed()
         return await self.client.chat(msgspec.structs.replace(request, model=self._name))
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        self._allowed()
+        async with self.client.stream(msgspec.structs.replace(request, model=self._name)) as s:
+            async for chunk in s:
+                for choice in chunk.choices:
+                    if choice.delta.content:
+                        yield choice.delta.content
 
     def __repr__(self) -> str:
         return f"ClientModel({self._name!r}, {type(self.client.dialect).__name__})"
@@ -154,6 +170,9 @@ class ScriptedModel:
         return self._name
 
     async def complete(self, request: ChatRequest) -> ChatCompletion:
+        return self._answer(request)
+
+    def _answer(self, request: ChatRequest) -> ChatCompletion:
         self.requests.append(request)
         if callable(self._script):
             reply = self._script(list(request.messages))
@@ -179,6 +198,19 @@ class ScriptedModel:
             choices=[Choice(message=message, finish_reason=finish)],
             usage=usage,
         )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        """The scripted text reply, word by word (a scripted tool call cannot be streamed)."""
+        completion = self._answer(request)
+        message = completion.choices[0].message
+        if message.tool_calls:
+            raise ScriptError(
+                f"scripted model `{self._name}`: reply {self._next} is a tool call; "
+                "streaming gives text only"
+            )
+        text = message.content if isinstance(message.content, str) else ""
+        for piece in re.findall(r"\S+\s*|\s+", text):
+            yield piece
 
     def _message(self, reply: Any) -> Message:
         if isinstance(reply, Message):

@@ -20,8 +20,8 @@ ALLOWED = {
     "invoke": {"gate"},  # running a tool
     "complete": {"gate"},  # asking a model
     "chat": {"models"},  # ChatClient.chat
-    "send": {"models"},  # the transport
-    "stream": {"models"},
+    "send": {"models", "gate"},  # the transport (models); the gate's stream hand-off
+    "stream": {"models", "gate"},  # the transport's (models) and a model's (the gate)
     "fn": {"tools"},  # the raw function behind a tool
 }
 WIRE_CLIENT = ("lion.wire.client", "lion.wire.transport")

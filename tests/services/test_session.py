@@ -270,3 +270,51 @@ def test_an_approver_that_misbehaves_denies(backend: str, misbehaves: str) -> No
     assert expected in response.content
     (denial,) = [o for o in s.log if o.decision is Decision.DENY]
     assert denial.effect == Effect("call", "tool/pay")
+
+
+def test_stream_chat_passes_the_gate_and_records_once_the_stream_ends(backend: str) -> None:
+    s = session(backend, ["Hello there, agent.", "second"])
+    branch = s.new_branch("b1")
+
+    async def main() -> list[str]:
+        pieces = []
+        async with branch.stream_chat("Hi") as stream:
+            async for piece in stream:
+                assert len(s.log) == 0  # the effect is recorded when the stream ends
+                pieces.append(piece)
+        return pieces
+
+    assert anyio.run(main) == ["Hello ", "there, ", "agent."]
+    (obs,) = s.log.snapshot()
+    assert obs.decision is Decision.PERMIT and obs.effects == (Effect("chat", "model/scripted"),)
+    assert len(branch.messages) == 0  # like chat, nothing is kept
+
+
+def test_a_denied_stream_raises_before_any_text(backend: str) -> None:
+    s = session(backend, ["never sent"])
+    branch = s.new_branch("b1")
+    s.authority.revoke(branch.tokens[0])  # its model capability
+
+    async def main() -> None:
+        async with branch.stream_chat("Hi") as stream:
+            async for _ in stream:
+                raise AssertionError("no text may arrive")
+
+    with pytest.raises(EffectDenied, match="revoked"):
+        anyio.run(main)
+    assert s.model.requests == []  # type: ignore[attr-defined]
+
+
+def test_a_reader_that_stops_early_ends_the_effect(backend: str) -> None:
+    s = session(backend, ["one two three four five"])
+    branch = s.new_branch("b1")
+
+    async def main() -> str:
+        async with branch.stream_chat("Hi") as stream:
+            async for piece in stream:
+                return piece
+        return ""
+
+    assert anyio.run(main) == "one "
+    (obs,) = s.log.snapshot()
+    assert obs.effects == () and "perform failed" in obs.reason  # cut short, and recorded so

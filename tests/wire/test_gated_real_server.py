@@ -68,3 +68,20 @@ async def test_a_real_model_call_and_its_tool_call_pass_the_gate(
     else:
         assert effects[1][1] is Decision.DENY and CALLS == []
         assert response.outcome == "denied" and "weather" in response.content
+
+
+async def test_a_real_streamed_chat_is_one_gated_effect(llama_server: LlamaServer) -> None:
+    policies = '@id("chat") permit(principal, action == Action::"chat", resource);'
+    async with ChatClient(LlamaCpp(llama_server.base_url, api_key=llama_server.api_key)) as c:
+        model = ClientModel(c, llama_server.model)
+        async with Session(policies=policies, model=model, key=KEY, backend="rust") as s:
+            branch = s.new_branch("talker", options={"max_tokens": 12, "temperature": 0.0})
+            pieces = []
+            async with branch.stream_chat("Say hello.") as stream:
+                async for piece in stream:
+                    pieces.append(piece)
+            log = s.log.snapshot()
+    assert len(pieces) > 1 and "".join(pieces).strip()
+    (obs,) = log
+    assert obs.decision is Decision.PERMIT
+    assert obs.effects == (Effect("chat", f"model/{llama_server.model}"),)
