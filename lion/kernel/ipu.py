@@ -52,6 +52,7 @@ __all__ = [
     "PolicyResponse",
     "Predicate",
     "cedar_request",
+    "describe_error",
 ]
 
 T = TypeVar("T")
@@ -172,7 +173,8 @@ class _Verdict:
         return self.decision is Decision.PERMIT
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """``Type: message`` (or just ``Type``), as the IPU writes failures into reasons."""
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -301,7 +303,7 @@ class IPU:
             decision = response.decision
             determining = tuple(sorted(str(pid) for pid in response.determining))
         except Exception as exc:  # fail closed: a broken policy or adapter denies
-            return _deny(base, f"policy evaluation failed: {_describe(exc)}", "policy")
+            return _deny(base, f"policy evaluation failed: {describe_error(exc)}", "policy")
         if not isinstance(decision, Decision):
             return _deny(base, f"policy returned `{decision!r}`: expected a Decision", "policy")
         base = _Verdict(
@@ -320,7 +322,7 @@ class IPU:
                 if inspect.isawaitable(answer):
                     answer = await answer
         except Exception as exc:  # fail closed: a broken approver denies
-            return _deny(base, f"{unknown}; approver failed: {_describe(exc)}", "approver")
+            return _deny(base, f"{unknown}; approver failed: {describe_error(exc)}", "approver")
         if answer is not True:
             return _deny(base, f"{unknown}; approver refused", "approver")
         return _Verdict(
@@ -397,6 +399,17 @@ class IPU:
             )
         )
 
+    def _permitted(self, verdict: _Verdict, reserved: Mapping[str, int]) -> _Verdict:
+        """The final PERMIT, its reason naming every check that passed."""
+        return _Verdict(
+            Decision.PERMIT,
+            self._permit_reason(verdict, reserved),
+            "none",
+            verdict.requested,
+            verdict.granted,
+            verdict.determining,
+        )
+
     def _admit(
         self, request: EffectRequest, verdict: _Verdict
     ) -> tuple[_Verdict, Reservation | None]:
@@ -406,15 +419,7 @@ class IPU:
         admitted = self._ledger.admit(request.costs, self._check_invariants)
         if isinstance(admitted, str):
             return _deny(verdict, admitted, "invariant"), None
-        permit = _Verdict(
-            Decision.PERMIT,
-            self._permit_reason(verdict, request.costs),
-            "none",
-            verdict.requested,
-            verdict.granted,
-            verdict.determining,
-        )
-        return permit, admitted
+        return self._permitted(verdict, request.costs), admitted
 
     # --- public entry points ---------------------------------------------------------------
 
@@ -426,14 +431,7 @@ class IPU:
             verdict = (
                 _deny(verdict, problem, "invariant")
                 if problem is not None
-                else _Verdict(
-                    Decision.PERMIT,
-                    self._permit_reason(verdict, {}),
-                    "none",
-                    verdict.requested,
-                    verdict.granted,
-                    verdict.determining,
-                )
+                else self._permitted(verdict, {})
             )
         return self._record(request, verdict)
 
@@ -467,7 +465,7 @@ class IPU:
             result: T = outcome
         except BaseException as exc:
             self._ledger.release(reservation)
-            self._record(request, verdict, (), f"; perform failed: {_describe(exc)}")
+            self._record(request, verdict, (), f"; perform failed: {describe_error(exc)}")
             raise
         self._ledger.commit(reservation)
         return Execution(self._record(request, verdict, (request.effect,)), result)
@@ -497,7 +495,7 @@ def _broken(invariants: Mapping[str, Predicate], counters: Counters) -> str | No
         try:
             holds = predicate(counters)
         except Exception as exc:  # fail closed: an invariant that cannot be checked denies
-            return f"invariant `{name}` raised {_describe(exc)}"
+            return f"invariant `{name}` raised {describe_error(exc)}"
         if not isinstance(holds, bool):
             return f"invariant `{name}` returned `{holds!r}`: expected a bool"
         if not holds:

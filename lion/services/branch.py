@@ -103,6 +103,24 @@ class Branch:
 
     # --- one model call ----------------------------------------------------------------------
 
+    def _request(
+        self,
+        history: Sequence[RoledMessage],
+        *,
+        tools: bool = False,
+        tool_choice: str | ToolChoice | None = None,
+        response_format: ResponseFormat | None = None,
+    ) -> ChatRequest:
+        offered = tools and len(self.tools) > 0
+        return ChatRequest(
+            model=self.model.name,
+            messages=to_wire(history),
+            tools=self.tools.to_wire() if offered else None,
+            tool_choice=tool_choice if offered else None,
+            response_format=response_format,
+            **self.options,
+        )
+
     async def _complete(
         self,
         history: Sequence[RoledMessage],
@@ -111,14 +129,8 @@ class Branch:
         tool_choice: str | ToolChoice | None = None,
         response_format: ResponseFormat | None = None,
     ) -> AssistantResponse:
-        offered = tools and len(self.tools) > 0
-        request = ChatRequest(
-            model=self.model.name,
-            messages=to_wire(history),
-            tools=self.tools.to_wire() if offered else None,
-            tool_choice=tool_choice if offered else None,
-            response_format=response_format,
-            **self.options,
+        request = self._request(
+            history, tools=tools, tool_choice=tool_choice, response_format=response_format
         )
         completion: ChatCompletion = await self.gate.call_model(self.caller, self.model, request)
         if not completion.choices:
@@ -141,11 +153,7 @@ class Branch:
         ``async with branch.stream_chat("Hi") as pieces: async for text in pieces: ...``.
         The model call is one gated effect, recorded when the stream ends.
         """
-        request = ChatRequest(
-            model=self.model.name,
-            messages=to_wire([*self.messages, Instruction(content=instruction)]),
-            **self.options,
-        )
+        request = self._request([*self.messages, Instruction(content=instruction)])
         async with self.gate.stream_model(self.caller, self.model, request) as pieces:
             yield pieces
 

@@ -29,7 +29,7 @@ import msgspec
 
 from lion.errors import ToolArgumentError
 from lion.kernel.capability import CapabilityToken
-from lion.kernel.ipu import IPU, EffectDenied, EffectRequest
+from lion.kernel.ipu import IPU, EffectDenied, EffectRequest, describe_error
 from lion.kernel.observable import Effect, Observation
 from lion.services.models import Model
 from lion.wire.dto import ChatCompletion, ChatRequest, ToolCall
@@ -133,6 +133,16 @@ def runtime_request(request: EffectRequest) -> dict[str, Any]:
     }
 
 
+def _model_call(caller: Caller, model: Model, request: ChatRequest) -> EffectRequest:
+    """The effect of asking `model`: `chat` on `model/<name>`, with the session as context."""
+    return EffectRequest(
+        principal=caller.principal,
+        effect=model_effect(model),
+        tokens=caller.tokens,
+        context={"session": caller.session, "messages": len(request.messages)},
+    )
+
+
 def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -140,11 +150,6 @@ def _as_text(value: Any) -> str:
         return msgspec.json.encode(value).decode()
     except (TypeError, msgspec.EncodeError):
         return repr(value)
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class Gate:
@@ -158,8 +163,6 @@ class Gate:
         caller: Caller,
         tool: GatedTool | None,
         call: ToolCall,
-        *,
-        costs: Mapping[str, int] | None = None,
     ) -> ToolOutcome:
         """Validate, decide, perform: the tool's answer, or why there is none, for the model."""
         name = call.function.name
@@ -180,7 +183,6 @@ class Gate:
             principal=caller.principal,
             effect=tool_effect(tool),
             tokens=caller.tokens,
-            costs=costs or {},
             # the policy sees JSON values (enums, Structs, dates as the wire would send them)
             context={"arguments": msgspec.to_builtins(arguments), "session": caller.session},
         )
@@ -200,12 +202,12 @@ class Gate:
                 error=exc,
             )
         except Exception as exc:  # the tool raised: the model is told, the branch goes on
-            recorded = self._last_for(request)
+            recorded = self.ipu.log.for_subject(request.subject)  # the PERMIT, perform failed
             return ToolOutcome(
                 call,
                 Outcome.FAILED,
-                f"error: tool `{name}` failed: {_describe(exc)}",
-                observation=recorded,
+                f"error: tool `{name}` failed: {describe_error(exc)}",
+                observation=recorded[-1] if recorded else None,
                 error=exc,
             )
         return ToolOutcome(
@@ -217,26 +219,14 @@ class Gate:
         )
 
     async def call_model(
-        self,
-        caller: Caller,
-        model: Model,
-        request: ChatRequest,
-        *,
-        costs: Mapping[str, int] | None = None,
+        self, caller: Caller, model: Model, request: ChatRequest
     ) -> ChatCompletion:
         """Decide the model call as an effect and, on PERMIT, send it; EffectDenied otherwise."""
-        effect_request = EffectRequest(
-            principal=caller.principal,
-            effect=model_effect(model),
-            tokens=caller.tokens,
-            costs=costs or {},
-            context={"session": caller.session, "messages": len(request.messages)},
-        )
 
         async def perform() -> ChatCompletion:
             return await model.complete(request)
 
-        execution = await self.ipu.execute(effect_request, perform)
+        execution = await self.ipu.execute(_model_call(caller, model, request), perform)
         return execution.result
 
     @contextlib.asynccontextmanager
@@ -250,12 +240,7 @@ class Gate:
         A denial raises EffectDenied when the block is entered, before any
         text; nothing is sent to the model.
         """
-        effect_request = EffectRequest(
-            principal=caller.principal,
-            effect=model_effect(model),
-            tokens=caller.tokens,
-            context={"session": caller.session, "messages": len(request.messages)},
-        )
+        effect_request = _model_call(caller, model, request)
         # no buffer: perform (and so the effect) ends only once the reader has every piece
         send, receive = anyio.create_memory_object_stream[str](max_buffer_size=0)
         started = anyio.Event()
@@ -290,9 +275,3 @@ class Gate:
             raise
         if outcome and not isinstance(outcome[0], anyio.BrokenResourceError):
             raise outcome[0]
-
-    def _last_for(self, request: EffectRequest) -> Observation | None:
-        for observation in reversed(self.ipu.log.snapshot()):
-            if observation.subject == request.subject:
-                return observation
-        return None

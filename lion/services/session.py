@@ -98,9 +98,7 @@ class Session:
     ) -> Branch:
         """A branch whose tokens cover its model and its tools, held by it alone."""
         self._check_open()
-        name = name or f"branch-{len(self._branches) + 1}"
-        if name in self._branches:
-            raise ServiceError(f"a branch named `{name}` already exists in this session")
+        name = self._new_name(name or f"branch-{len(self._branches) + 1}")
         model = model or self.model
         tools = [t if isinstance(t, Tool) else Tool(t) for t in tools]
         branch = Branch(
@@ -126,12 +124,16 @@ class Session:
         """
         self._check_open()
         source = self.get_branch(branch)
-        if name in self._branches:
-            raise ServiceError(f"a branch named `{name}` already exists in this session")
+        name = self._new_name(name)
         tokens = [self.authority.transfer(t, name, by=source.name) for t in source.tokens]
         twin = source.clone(name, tokens)
         self._branches[name] = twin
         return twin
+
+    def _new_name(self, name: str) -> str:
+        if name in self._branches:
+            raise ServiceError(f"a branch named `{name}` already exists in this session")
+        return name
 
     def get_branch(self, branch: Branch | str) -> Branch:
         key = branch.name if isinstance(branch, Branch) else branch

@@ -51,7 +51,6 @@ OPS = ("Search", "Send", "Pay")
 SPEND_LIMIT = 1
 MAX_ARRIVALS = 6
 _COST = {"Search": 0, "Send": 0, "Pay": 1}
-_NO_CAPABILITY = "<no capability>"
 _SETTLE_ROUNDS = 20  # loop iterations that park every task again (each call needs < 10)
 
 
@@ -127,8 +126,9 @@ def _drain(loop: asyncio.AbstractEventLoop) -> None:
         loop.close()
 
 
-def _no_cap(call: _Call) -> tuple[str, ...]:
-    return ("no presented capability covers", f"`{call.who}` presented no capability")
+# decision, granted, determining, effects, reason prefix(es), a phrase the reason must contain
+_Ids = tuple[str, ...]
+_Shape = tuple[Decision, _Ids, _Ids, tuple[Effect, ...], str | _Ids, str | None]
 
 
 def _request(who: str, op: str) -> RecordValue:
@@ -290,11 +290,12 @@ class RunnerModel:
         policy_ids = () if decision is Decision.INDETERMINATE else (f"p-{call.who}-{call.op}",)
         effect = Effect("call", f"tool/{call.op}")
         error = call.task.exception()
+        no_capability = ("no presented capability covers", f"`{call.who}` presented no capability")
         denied = isinstance(error, EffectDenied) and error.observation == obs
-        shapes = {
+        shapes: dict[str, _Shape] = {
             "Performed": (Decision.PERMIT, granted, policy_ids, (effect,), "permitted by ", None),
             "Failed": (Decision.PERMIT, granted, policy_ids, (), "permitted by ", "perform failed"),
-            "NoCapability": (Decision.DENY, (), (), (), _NO_CAPABILITY, None),
+            "NoCapability": (Decision.DENY, (), (), (), no_capability, None),
             "PolicyDenied": (Decision.DENY, granted, policy_ids, (), "policy denied", None),
             "Refused": (Decision.DENY, granted, (), (), "policy is indeterminate", "refused"),
             "Revoked": (Decision.DENY, (), (), (), "policy is indeterminate", "no longer covers"),
@@ -310,7 +311,7 @@ class RunnerModel:
                 and obs.effects == eff
                 and obs.principal == call.who
                 and obs.effect == effect
-                and obs.reason.startswith(prefix if prefix != _NO_CAPABILITY else _no_cap(call))
+                and obs.reason.startswith(prefix)
                 and (contains is None or contains in obs.reason)
             )
             expected_end = (
