@@ -37,7 +37,7 @@ from lion.services.messages import (
     to_wire,
 )
 from lion.services.models import Model
-from lion.services.tools import Tool, ToolRegistry
+from lion.services.tools import ToolLike, ToolRegistry
 from lion.wire.dto import ChatRequest, ResponseFormat, ToolCall, ToolChoice
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class Branch:
         *,
         gate: Gate,
         model: Model,
-        tools: Sequence[Tool[..., Any]] = (),
+        tools: Sequence[ToolLike] = (),
         tokens: Sequence[str | CapabilityToken] = (),
         system: str | None = None,
         session: str = "",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 import types
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from lion.errors import ServiceError
@@ -27,7 +27,7 @@ from lion.kernel.observable import ObservationLog
 from lion.services.branch import Branch, OnDeny
 from lion.services.gate import Gate, model_effect, runtime_request, tool_effect
 from lion.services.models import Model
-from lion.services.tools import Tool
+from lion.services.tools import ToolLike, as_tool
 
 __all__ = ["DEFAULT_LIFETIME", "Session"]
 
@@ -81,7 +81,7 @@ class Session:
 
     # --- branches ----------------------------------------------------------------------------
 
-    def _grant(self, name: str, model: Model, tools: Sequence[Tool[..., Any]]) -> list[Any]:
+    def _grant(self, name: str, model: Model, tools: Sequence[ToolLike]) -> list[Any]:
         expiry = int(time.time()) + self.lifetime
         wanted = [model_effect(model), *(tool_effect(t) for t in tools)]
         return [self.authority.mint(name, e.resource, [e.action], expiry) for e in wanted]
@@ -90,7 +90,7 @@ class Session:
         self,
         name: str | None = None,
         *,
-        tools: Sequence[Tool[..., Any]] = (),
+        tools: Sequence[ToolLike | Callable[..., Any]] = (),
         system: str | None = None,
         model: Model | None = None,
         on_deny: OnDeny = "tell",
@@ -100,13 +100,13 @@ class Session:
         self._check_open()
         name = self._new_name(name or f"branch-{len(self._branches) + 1}")
         model = model or self.model
-        tools = [t if isinstance(t, Tool) else Tool(t) for t in tools]
+        offered = [as_tool(t) for t in tools]
         branch = Branch(
             name,
             gate=self.gate,
             model=model,
-            tools=tools,
-            tokens=self._grant(name, model, tools),
+            tools=offered,
+            tokens=self._grant(name, model, offered),
             system=system,
             session=self.id,
             on_deny=on_deny,

@@ -15,7 +15,7 @@ nothing here checks a capability.
 
 from __future__ import annotations
 
-__all__ = ["MAX_ARGUMENT_BYTES", "Tool", "ToolRegistry", "Trust", "tool"]
+__all__ = ["MAX_ARGUMENT_BYTES", "Tool", "ToolLike", "ToolRegistry", "Trust", "as_tool", "tool"]
 
 import contextlib
 import copy
@@ -23,7 +23,17 @@ import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Final, Generic, Literal, ParamSpec, TypeVar, overload
+from typing import (
+    Any,
+    Final,
+    Generic,
+    Literal,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    overload,
+    runtime_checkable,
+)
 
 import anyio.to_thread
 import msgspec
@@ -458,25 +468,53 @@ def tool(
 # ------------------------------------------------------------------------ registry
 
 
-class ToolRegistry(Mapping[str, Tool[..., Any]]):
+@runtime_checkable
+class ToolLike(Protocol):
+    """What a branch needs from a tool: :class:`Tool` fits, and so does a tool that is
+    not a Python function (an MCP server's tool, see :mod:`lion.services.mcp`)."""
+
+    name: str
+    description: str
+    resource: str
+    right: str
+    trust: Trust
+
+    @property
+    def schema(self) -> dict[str, Any]: ...
+
+    def to_wire(self) -> dto.Tool: ...
+
+    def validate(self, arguments: str | bytes | Mapping[str, Any]) -> dict[str, Any]: ...
+
+    async def invoke(self, arguments: Mapping[str, Any]) -> Any: ...
+
+
+def as_tool(item: ToolLike | Callable[..., Any]) -> ToolLike:
+    """`item` if it is a tool already, else ``Tool(item)`` (a plain function)."""
+    if isinstance(item, Tool | ToolLike):
+        return item
+    return Tool(item)
+
+
+class ToolRegistry(Mapping[str, ToolLike]):
     """Tools by name, in registration order; a name is registered once."""
 
     __slots__ = ("_tools",)
 
-    def __init__(self, tools: Iterable[Tool[..., Any] | Callable[..., Any]] = ()) -> None:
-        self._tools: dict[str, Tool[..., Any]] = {}
+    def __init__(self, tools: Iterable[ToolLike | Callable[..., Any]] = ()) -> None:
+        self._tools: dict[str, ToolLike] = {}
         for item in tools:
             self.register(item)
 
-    def register(self, item: Tool[..., Any] | Callable[..., Any], /) -> Tool[..., Any]:
+    def register(self, item: ToolLike | Callable[..., Any], /) -> ToolLike:
         """Add a tool (a plain function becomes ``Tool(fn)``); returns it."""
-        new = item if isinstance(item, Tool) else Tool(item)
+        new = as_tool(item)
         if new.name in self._tools:
             raise ToolDefinitionError(f"a tool named `{new.name}` is already registered")
         self._tools[new.name] = new
         return new
 
-    def __getitem__(self, name: str) -> Tool[..., Any]:
+    def __getitem__(self, name: str) -> ToolLike:
         try:
             return self._tools[name]
         except (KeyError, TypeError):
@@ -497,7 +535,7 @@ class ToolRegistry(Mapping[str, Tool[..., Any]]):
         """Every tool as the request carries it, in registration order."""
         return [t.to_wire() for t in self._tools.values()]
 
-    def resolve(self, call: dto.ToolCall) -> tuple[Tool[..., Any], dict[str, Any]]:
+    def resolve(self, call: dto.ToolCall) -> tuple[ToolLike, dict[str, Any]]:
         """The tool a model's call names and its validated arguments."""
         found = self[call.function.name]
         return found, found.validate(call.function.arguments)
