@@ -24,7 +24,9 @@
     │   └── ReplyValidationError  a model reply does not fit its structured-output type
     ├── ServiceError              the runtime (Session, Branch, models) refused or could not act
     │   ├── ModelRequestRefused   real model requests are switched off (tests, offline runs)
-    │   └── ScriptError           a ScriptedModel has no reply left, or one it cannot give
+    │   ├── ScriptError           a ScriptedModel has no reply left, or one it cannot give
+    │   └── GraphError            an operation graph is malformed (unknown or duplicate operation)
+    │       └── GraphCycleError   a dependency would close a cycle; the cycle is named
     ├── ToolError                 a tool is defined wrongly, or a call to one does not fit
     │   ├── ToolDefinitionError   a function cannot be a tool (name, hints, *args), or a duplicate
     │   ├── ToolArgumentError     a tool call's arguments are malformed or do not fit its schema
@@ -58,6 +60,8 @@ __all__ = [
     "DeadlockError",
     "DeserializationError",
     "DomainError",
+    "GraphCycleError",
+    "GraphError",
     "InvariantViolation",
     "ItemExistsError",
     "ItemNotFoundError",
@@ -217,6 +221,18 @@ class ModelRequestRefused(ServiceError):
 
 class ScriptError(ServiceError):
     """A ScriptedModel ran out of replies, or holds a reply it cannot give."""
+
+
+class GraphError(ServiceError):
+    """An operation graph is malformed: an unknown or duplicate operation, a bad argument."""
+
+
+class GraphCycleError(GraphError):
+    """A dependency would close a cycle; ``cycle`` lists it, first operation repeated last."""
+
+    def __init__(self, message: str, *, cycle: tuple[str, ...] = ()) -> None:
+        self.cycle = cycle
+        super().__init__(message)
 
 
 class ToolError(LionError):
