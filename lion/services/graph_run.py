@@ -1,0 +1,330 @@
+"""The executor of operation graphs (`lion.services.graph`).
+
+One scheduler task owns the run's state; each attempt of an operation runs
+in its own task of one task group and reports back through a stream, so the
+state changes only between awaits of the scheduler, one event at a time:
+
+- after every event (and at the start) the scheduler starts, in the order the
+  operations were added, every operation whose dependencies are all done,
+  while the budget lasts and the concurrency limiter has a slot;
+- every attempt spends one step, first attempts and retries alike;
+- a failed attempt is tried again while the operation has retries left, else
+  it has failed for good and everything depending on it is skipped;
+- when nothing runs, the run ends; an operation never started is NOT_RUN
+  (the budget was spent, or a dependency did not run).
+
+This is the `Workflow` machine of `spec/workflow.lion`: its `run(s)` and
+`fail(s)` are an attempt returning or raising; the live state (`running`,
+`done`, `failed`, `attempts`, `budget_left`, `steps_taken`) is what the bind
+(`lion.verify.bindings.workflow`) compares with the spec after every event.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import anyio
+import anyio.abc
+from anyio.streams.memory import MemoryObjectSendStream
+
+from lion.errors import GraphError
+from lion.services.graph import Graph, Operation, OperationId
+
+__all__ = ["Executor", "OpStatus", "Progress", "RunResult", "run_graph"]
+
+
+class OpStatus(enum.Enum):
+    """How an operation ended."""
+
+    DONE = "done"
+    FAILED = "failed"  # its last attempt raised and no retry was left (or allowed by the budget)
+    SKIPPED = "skipped"  # its condition was false, or a dependency failed or was skipped
+    NOT_RUN = "not_run"  # never started: the step budget was spent, or a dependency did not run
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One event of a run, for a progress callback."""
+
+    op: OperationId
+    event: str  # "started" | "done" | "retrying" | "failed" | "skipped"
+    attempt: int
+    finished: int  # operations done, failed or skipped so far
+    total: int  # operations in the run (expansions included)
+    steps_taken: int
+
+
+@dataclass
+class RunResult:
+    """What a run produced: results, how each operation ended, and why."""
+
+    results: dict[OperationId, Any]
+    status: dict[OperationId, OpStatus]
+    order: list[OperationId]  # done and failed operations, in the order they finished
+    errors: dict[OperationId, BaseException]  # the last error of each failed attempt's operation
+    reasons: dict[OperationId, str]  # why an operation failed, was skipped or did not run
+    attempts: dict[OperationId, int]
+    steps_taken: int
+    budget_left: int
+    budget_exhausted: bool = field(default=False)
+
+    @property
+    def ok(self) -> bool:
+        """Every operation is done."""
+        return all(s is OpStatus.DONE for s in self.status.values())
+
+    def __getitem__(self, op: OperationId | str) -> Any:
+        return self.results[OperationId(op)]
+
+    def with_status(self, status: OpStatus) -> list[OperationId]:
+        return [op for op, s in self.status.items() if s is status]
+
+
+class _Outcome(NamedTuple):
+    op: OperationId
+    ok: bool
+    value: Any  # the result, or the exception
+
+
+class Executor:
+    """Runs a graph once. `limit` bounds the attempts running at once (an int, or
+    an anyio CapacityLimiter shared with other runs); `budget` bounds the
+    attempts of the whole run; `progress` is called with every Progress event."""
+
+    def __init__(
+        self,
+        graph: Graph,
+        *,
+        limit: int | anyio.CapacityLimiter = 8,
+        budget: int = 1000,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        if isinstance(limit, bool) or not isinstance(limit, int | anyio.CapacityLimiter):
+            raise GraphError(f"limit must be an int >= 1 or a CapacityLimiter, not `{limit!r}`")
+        if isinstance(limit, int) and limit < 1:
+            raise GraphError(f"limit must be >= 1, not `{limit}`")
+        if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+            raise GraphError(f"budget must be an int >= 0, not `{budget!r}`")
+        # the run's own copy: expansions grow it, never the caller's graph
+        self.graph = Graph()
+        self.graph._ops = dict(graph.operations)
+        self.graph._expansions = {op: list(graph.expansions(op)) for op in graph.operations}
+        self.limiter = anyio.CapacityLimiter(limit) if isinstance(limit, int) else limit
+        self.budget = budget
+        self.progress = progress
+        # live state, one event at a time
+        self.running: set[OperationId] = set()
+        self.done: set[OperationId] = set()
+        self.failed: set[OperationId] = set()  # failed for good: no retry left
+        self.skipped: dict[OperationId, str] = {}
+        self.attempts: dict[OperationId, int] = dict.fromkeys(self.graph.operations, 0)
+        self.budget_left = budget
+        self.steps_taken = 0
+        self.results: dict[OperationId, Any] = {}
+        self.errors: dict[OperationId, BaseException] = {}
+        self.reasons: dict[OperationId, str] = {}
+        self.order: list[OperationId] = []
+        self._started = False
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._send: MemoryObjectSendStream[_Outcome] | None = None
+
+    @property
+    def operations(self) -> Mapping[OperationId, Operation]:
+        return self.graph.operations
+
+    async def run(self) -> RunResult:
+        """Run every operation that can run; cancelling the caller cancels the attempts."""
+        if self._started:
+            raise GraphError("an Executor runs its graph once: make a new one")
+        self._started = True
+        send, receive = anyio.create_memory_object_stream[_Outcome](math.inf)
+        with send, receive:
+            async with anyio.create_task_group() as tg:
+                self._tg, self._send = tg, send
+                await self._launch()
+                while self.running:
+                    self._settle(await receive.receive())
+                    await self._launch()
+        return self._result()
+
+    # -- the scheduler's steps ----------------------------------------------------------
+
+    def _ready(self, op: OperationId) -> bool:
+        """Not started or waiting for a retry, and every dependency done."""
+        if op in self.running or op in self.done or op in self.failed or op in self.skipped:
+            return False
+        return all(d in self.done for d in self.operations[op].depends_on)
+
+    def _may_retry(self, op: OperationId) -> bool:
+        return self.attempts[op] <= self.operations[op].retries
+
+    def _spend(self, op: OperationId) -> None:
+        self.budget_left -= 1
+        self.steps_taken += 1
+        self.attempts[op] += 1
+
+    async def _launch(self) -> None:
+        for op in list(self.operations):
+            if not self._ready(op):
+                continue
+            node = self.operations[op]
+            if node.condition is not None and self.attempts[op] == 0:
+                try:
+                    go = bool(node.condition(self._parents(node)))
+                except Exception as exc:
+                    self._fail(op, exc, f"its condition raised {type(exc).__name__}: {exc}")
+                    continue
+                if not go:
+                    self._skip(op, "its condition is false")
+                    continue
+            if self.budget_left <= 0:
+                break  # what is left is reported NOT_RUN when the run ends
+            borrower = object()
+            try:
+                self.limiter.acquire_on_behalf_of_nowait(borrower)
+            except anyio.WouldBlock:
+                if self.running:
+                    break  # one of ours will finish and free a slot
+                await self.limiter.acquire_on_behalf_of(borrower)  # held by other runs
+            self._spend(op)
+            self.running.add(op)
+            self._emit(op, "started")
+            assert self._tg is not None
+            self._tg.start_soon(self._attempt, node, borrower, name=f"operation {op}")
+
+    async def _attempt(self, node: Operation, borrower: object) -> None:
+        try:
+            try:
+                value = await node.fn(self._parents(node), **node.kwargs)
+            except Exception as exc:
+                outcome = _Outcome(node.id, False, exc)
+            else:
+                outcome = _Outcome(node.id, True, value)
+        finally:
+            self.limiter.release_on_behalf_of(borrower)
+        assert self._send is not None
+        self._send.send_nowait(outcome)
+
+    def _settle(self, outcome: _Outcome) -> None:
+        op = outcome.op
+        self.running.discard(op)
+        if not outcome.ok:
+            self.errors[op] = outcome.value
+            if self._may_retry(op):
+                self._emit(op, "retrying")
+                return  # ready again: started by the next _launch if the budget allows
+            self._fail(op, outcome.value, f"attempt {self.attempts[op]} raised")
+            return
+        try:
+            self._expand(op, outcome.value)
+        except Exception as exc:
+            self.errors[op] = exc
+            self._fail(op, exc, f"expanding its result raised {type(exc).__name__}: {exc}")
+            return
+        self.results[op] = outcome.value
+        self.done.add(op)
+        self.order.append(op)
+        self._emit(op, "done")
+
+    def _expand(self, op: OperationId, result: Any) -> None:
+        """Add the operations derived from `op`'s result; each depends on `op` alone
+        (finished), so no cycle can form."""
+        for expansion in self.graph.expansions(op):
+            specs = expansion.fn(result)
+            if inspect.isawaitable(specs):
+                raise GraphError(f"the expansion of `{op}` must be a plain function, not async")
+            added = [self.graph._add(spec, (op,), exact=False) for spec in specs]
+            for new in added:
+                self.attempts[new] = 0
+                if expansion.gather_into is not None:
+                    self.graph.add_dependency(expansion.gather_into, new)
+
+    def _fail(self, op: OperationId, exc: BaseException, reason: str) -> None:
+        self.failed.add(op)
+        self.errors[op] = exc
+        self.reasons[op] = reason
+        self.order.append(op)
+        self._emit(op, "failed")
+        self._skip_dependents(op, f"dependency `{op}` failed")
+
+    def _skip(self, op: OperationId, reason: str) -> None:
+        self.skipped[op] = reason
+        self.reasons[op] = reason
+        self._emit(op, "skipped")
+        self._skip_dependents(op, f"dependency `{op}` was skipped")
+
+    def _skip_dependents(self, op: OperationId, reason: str) -> None:
+        for other, node in list(self.operations.items()):
+            if op in node.depends_on and other not in self.skipped and self.attempts[other] == 0:
+                self._skip(other, reason)
+
+    def _parents(self, node: Operation) -> dict[OperationId, Any]:
+        return {d: self.results[d] for d in node.depends_on}
+
+    def _emit(self, op: OperationId, event: str) -> None:
+        if self.progress is not None:
+            finished = len(self.done) + len(self.failed) + len(self.skipped)
+            self.progress(
+                Progress(
+                    op,
+                    event,
+                    self.attempts[op],
+                    finished,
+                    len(self.operations),
+                    self.steps_taken,
+                )
+            )
+
+    def _result(self) -> RunResult:
+        status: dict[OperationId, OpStatus] = {}
+        order = list(self.order)
+        for op in self.operations:
+            if op in self.done:
+                status[op] = OpStatus.DONE
+            elif op in self.failed:
+                status[op] = OpStatus.FAILED
+            elif op in self.skipped:
+                status[op] = OpStatus.SKIPPED
+            elif self.attempts[op] > 0:  # a failed attempt whose retry found no budget
+                status[op] = OpStatus.FAILED
+                order.append(op)
+                self.reasons[op] = (
+                    f"attempt {self.attempts[op]} raised and the step budget of "
+                    f"{self.budget} was spent before a retry"
+                )
+            else:
+                status[op] = OpStatus.NOT_RUN
+                waiting = [d for d in self.operations[op].depends_on if d not in self.done]
+                self.reasons[op] = (
+                    f"not run: dependency `{waiting[0]}` did not run"
+                    if waiting
+                    else f"not run: the step budget of {self.budget} was spent"
+                )
+        return RunResult(
+            results=dict(self.results),
+            status=status,
+            order=order,
+            errors=dict(self.errors),
+            reasons=dict(self.reasons),
+            attempts=dict(self.attempts),
+            steps_taken=self.steps_taken,
+            budget_left=self.budget_left,
+            budget_exhausted=any(s is OpStatus.NOT_RUN for s in status.values())
+            or any(status[op] is OpStatus.FAILED and op not in self.failed for op in status),
+        )
+
+
+async def run_graph(
+    graph: Graph,
+    *,
+    limit: int | anyio.CapacityLimiter = 8,
+    budget: int = 1000,
+    progress: Callable[[Progress], None] | None = None,
+) -> RunResult:
+    """Run `graph` once with a new Executor."""
+    return await Executor(graph, limit=limit, budget=budget, progress=progress).run()
