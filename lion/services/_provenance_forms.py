@@ -1,0 +1,196 @@
+"""Written forms for provenance: normalising text, tokens, numbers, dates, times, identifiers.
+
+Everything here works on text normalised by `normalize` and is linear in
+its length: no pattern has nested unbounded quantifiers that could backtrack
+quadratically (the text may be an attacker's).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Iterator
+from decimal import Decimal
+
+# ---------------------------------------------------------------------------- normalising text
+
+_WS = re.compile(r"\s+")
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def normalize(text: str) -> str:
+    """NFKC, case folded, whitespace collapsed to single spaces and stripped."""
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text).casefold()).strip()
+
+
+def tokens(normalized: str) -> tuple[str, ...]:
+    return tuple(_TOKEN.findall(normalized))
+
+
+# ---------------------------------------------------------------------------- written forms
+# Each finder yields (start, end, atom) spans over normalised text. Atoms are
+# typed canonical strings: "n:1000" (number), "d:2026-12-01" (date),
+# "t:14:30" (time), "p:15551234567" (digits of a phone or account number).
+# Every pattern is linear: no nested unbounded quantifiers that can backtrack.
+
+_NUMBER = re.compile(
+    r"(?<![\w.,])(-?)(\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d+)(\.\d+)?(?!\w|[.,]\d)"
+)
+_MONTH = (
+    r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("jan", "january"),
+            ("feb", "february"),
+            ("mar", "march"),
+            ("apr", "april"),
+            ("may",),
+            ("jun", "june"),
+            ("jul", "july"),
+            ("aug", "august"),
+            ("sep", "sept", "september"),
+            ("oct", "october"),
+            ("nov", "november"),
+            ("dec", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_ORD = r"(?:st|nd|rd|th)?"
+_DATE_ISO = re.compile(r"(?<![\d-])(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
+_DATE_US = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])")
+_DATE_DMY = re.compile(rf"(?<!\d)(\d{{1,2}}){_ORD} (?:of )?{_MONTH}\.?,? (\d{{4}})(?!\d)")
+_DATE_MDY = re.compile(rf"(?<!\w){_MONTH}\.? (\d{{1,2}}){_ORD},? (\d{{4}})(?!\d)")
+_AMPM = r"(a\.?m\.?|p\.?m\.?)"
+_TIME = re.compile(rf"(?<![\d:])(\d{{1,2}}):(\d{{2}})(?::(\d{{2}}))?(?:\.\d+)? ?{_AMPM}?(?![\d:])")
+_TIME_HOUR = re.compile(rf"(?<![\d:])(\d{{1,2}}) ?{_AMPM}(?!\w)")
+_DIGITS = re.compile(r"(?<![\w+])\+?\d[\d ()-]{4,}\d")
+_IBAN = re.compile(r"(?<!\w)[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,3})?(?!\w)")
+_MIN_ACCOUNT_DIGITS = 6
+
+
+def _number_atom(sign: str, whole: str, fraction: str | None) -> str:
+    value = Decimal(sign + whole.replace(",", "").replace(" ", "") + (fraction or ""))
+    return "n:" + canonical_number(value)
+
+
+def canonical_number(value: Decimal | int | float) -> str:
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return repr(value)
+        value = Decimal(repr(value))
+    text = format(Decimal(value).normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def _date_atom(year: str, month: int | str, day: str) -> str | None:
+    try:
+        return "d:" + dt.date(int(year), int(month), int(day)).isoformat()
+    except ValueError:
+        return None
+
+
+def time_atom(hour: str, minute: str, second: str | None, ampm: str | None) -> str | None:
+    h, m, s = int(hour), int(minute), int(second or 0)
+    if ampm:
+        if not 1 <= h <= 12:
+            return None
+        h = h % 12 + (12 if ampm.startswith("p") else 0)
+    if h > 23 or m > 59 or s > 59:
+        return None
+    return f"t:{h:02d}:{m:02d}" + (f":{s:02d}" if s else "")
+
+
+def clock_atom(clock: dt.time) -> str:
+    """The atom of a time of day (seconds kept only when not zero)."""
+    return f"t:{clock.hour:02d}:{clock.minute:02d}" + (
+        f":{clock.second:02d}" if clock.second else ""
+    )
+
+
+def spans(text: str) -> Iterator[tuple[int, int, str]]:
+    """Every number, date, time and long digit run written in `text` (normalised)."""
+    for m in _NUMBER.finditer(text):
+        yield m.start(), m.end(), _number_atom(m[1], m[2], m[3])
+        if " " in m[2]:  # "555 123" may be two numbers as well as one
+            for part in m[2].split(" "):
+                yield m.start(), m.end(), "n:" + canonical_number(Decimal(part))
+    for m in _DATE_ISO.finditer(text):
+        if atom := _date_atom(m[1], m[2], m[3]):
+            yield m.start(), m.end(), atom
+    for m in _DATE_US.finditer(text):
+        if atom := _date_atom(m[3], m[1], m[2]):
+            yield m.start(), m.end(), atom
+    for m in _DATE_DMY.finditer(text):
+        if atom := _date_atom(m[3], _MONTHS[m[2]], m[1]):
+            yield m.start(), m.end(), atom
+    for m in _DATE_MDY.finditer(text):
+        if atom := _date_atom(m[3], _MONTHS[m[1]], m[2]):
+            yield m.start(), m.end(), atom
+    for m in _TIME.finditer(text):
+        if atom := time_atom(m[1], m[2], m[3], m[4]):
+            yield m.start(), m.end(), atom
+    for m in _TIME_HOUR.finditer(text):
+        if atom := time_atom(m[1], "0", None, m[2]):
+            yield m.start(), m.end(), atom
+    for m in _IBAN.finditer(text):
+        yield m.start(), m.end(), "i:" + m[0].replace(" ", "")
+    for m in _DIGITS.finditer(text):
+        digits = re.sub(r"\D", "", m[0])
+        if len(digits) >= _MIN_ACCOUNT_DIGITS:
+            yield m.start(), m.end(), "p:" + digits
+
+
+def whole_atoms(text: str) -> set[str]:
+    """The atoms a whole string is a written form of (`1,000` -> n:1000), if any."""
+    return {atom for start, end, atom in spans(text) if start == 0 and end == len(text)}
+
+
+# ---------------------------------------------------------------------------- identifiers
+
+_URL = re.compile(r"(?:https?|ftp)://[^\s<>\"'`]+|www\.[^\s<>\"'`]+")
+_WORD = re.compile(r"\w[\w.-]*")
+_LOCAL = re.compile(r"[\w.+-]")
+_TLD = re.compile(r"[a-z]{2,24}")
+
+
+def identifiers(text: str) -> set[str]:
+    """URLs, e-mail addresses, domains, IBANs, long ids and digit runs inside `text`."""
+    found: set[str] = set()
+    for m in _URL.finditer(text):
+        found.add(m[0].rstrip(".,;:!?)]}"))
+    # e-mail: expand around each "@" by hand (a regex would backtrack quadratically)
+    at = text.find("@")
+    while at != -1:
+        left = at
+        while left > 0 and _LOCAL.match(text, left - 1):
+            left -= 1
+        right = text.find("@", at + 1)
+        domain = _WORD.match(text, at + 1)
+        if left < at and domain and "." in domain[0].strip(".-"):
+            found.add(text[left:at] + "@" + domain[0].rstrip(".-"))
+        at = right
+    for m in _WORD.finditer(text):
+        word = m[0].rstrip(".-")
+        labels = word.split(".")
+        if len(labels) > 1 and all(labels) and _TLD.fullmatch(labels[-1]):
+            found.add(word)  # a domain name
+        elif (
+            len(word) >= 8
+            and any(c.isdigit() for c in word)
+            and any(c.isalpha() for c in word)
+            and not whole_atoms(word)
+        ):
+            found.add(word)  # a long id: letters and digits
+    for start, end, atom in spans(text):
+        if atom.startswith("i:"):
+            found.add(text[start:end])
+        elif atom.startswith("p:") and not any(a[0] in "dt" for a in whole_atoms(text[start:end])):
+            found.add(text[start:end])  # an account or phone number, not a date
+    return found
