@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from typing import Any
 
 # ---------------------------------------------------------------------------- normalising text
 
@@ -76,11 +77,15 @@ _MIN_ACCOUNT_DIGITS = 6
 
 
 def _number_atom(sign: str, whole: str, fraction: str | None) -> str:
-    value = Decimal(sign + whole.replace(",", "").replace(" ", "") + (fraction or ""))
-    return "n:" + canonical_number(value)
+    # plain string work: Decimal is slow, and a text may hold a million numbers
+    digits = whole.replace(",", "").replace(" ", "").lstrip("0") or "0"
+    decimals = (fraction or "").lstrip(".").rstrip("0")
+    text = f"{digits}.{decimals}" if decimals else digits
+    return "n:" + (sign + text if text != "0" else text)
 
 
 def canonical_number(value: Decimal | int | float) -> str:
+    """`1000`, `1000.0` and `Decimal("1E+3")` all read `1000`."""
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             return repr(value)
@@ -114,42 +119,59 @@ def clock_atom(clock: dt.time) -> str:
     )
 
 
-def spans(text: str) -> Iterator[tuple[int, int, str]]:
-    """Every number, date, time and long digit run written in `text` (normalised)."""
-    for m in _NUMBER.finditer(text):
-        yield m.start(), m.end(), _number_atom(m[1], m[2], m[3])
-        if " " in m[2]:  # "555 123" may be two numbers as well as one
-            for part in m[2].split(" "):
-                yield m.start(), m.end(), "n:" + canonical_number(Decimal(part))
-    for m in _DATE_ISO.finditer(text):
-        if atom := _date_atom(m[1], m[2], m[3]):
-            yield m.start(), m.end(), atom
-    for m in _DATE_US.finditer(text):
-        if atom := _date_atom(m[3], m[1], m[2]):
-            yield m.start(), m.end(), atom
-    for m in _DATE_DMY.finditer(text):
-        if atom := _date_atom(m[3], _MONTHS[m[2]], m[1]):
-            yield m.start(), m.end(), atom
-    for m in _DATE_MDY.finditer(text):
-        if atom := _date_atom(m[3], _MONTHS[m[1]], m[2]):
-            yield m.start(), m.end(), atom
-    for m in _TIME.finditer(text):
-        if atom := time_atom(m[1], m[2], m[3], m[4]):
-            yield m.start(), m.end(), atom
-    for m in _TIME_HOUR.finditer(text):
-        if atom := time_atom(m[1], "0", None, m[2]):
-            yield m.start(), m.end(), atom
-    for m in _IBAN.finditer(text):
-        yield m.start(), m.end(), "i:" + m[0].replace(" ", "")
-    for m in _DIGITS.finditer(text):
-        digits = re.sub(r"\D", "", m[0])
-        if len(digits) >= _MIN_ACCOUNT_DIGITS:
-            yield m.start(), m.end(), "p:" + digits
+def _numbers(m: re.Match[str]) -> list[str]:
+    atoms = [_number_atom(m[1], m[2], m[3])]
+    if " " in m[2]:  # "555 123" may be two numbers as well as one
+        atoms += [_number_atom("", part, None) for part in m[2].split(" ")]
+    return atoms
+
+
+def _one(atom: str | None) -> list[str]:
+    return [atom] if atom else []
+
+
+def _digits(m: re.Match[str]) -> list[str]:
+    digits = re.sub(r"\D", "", m[0])
+    return ["p:" + digits] if len(digits) >= _MIN_ACCOUNT_DIGITS else []
+
+
+def _iban(m: re.Match[str]) -> list[str]:
+    return ["i:" + m[0].replace(" ", "")]
+
+
+_IDS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], list[str]]], ...] = (
+    (_IBAN, _iban),
+    (_DIGITS, _digits),
+)
+_FORMS: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], list[str]]], ...] = (
+    (_NUMBER, _numbers),
+    (_DATE_ISO, lambda m: _one(_date_atom(m[1], m[2], m[3]))),
+    (_DATE_US, lambda m: _one(_date_atom(m[3], m[1], m[2]))),
+    (_DATE_DMY, lambda m: _one(_date_atom(m[3], _MONTHS[m[2]], m[1]))),
+    (_DATE_MDY, lambda m: _one(_date_atom(m[3], _MONTHS[m[1]], m[2]))),
+    (_TIME, lambda m: _one(time_atom(m[1], m[2], m[3], m[4]))),
+    (_TIME_HOUR, lambda m: _one(time_atom(m[1], "0", None, m[2]))),
+    *_IDS,
+)
+
+
+def spans(
+    text: str, forms: tuple[tuple[re.Pattern[str], Any], ...] = _FORMS
+) -> Iterator[tuple[int, int, str]]:
+    """Every number, date, time, IBAN and long digit run written in `text` (normalised)."""
+    for pattern, atoms in forms:
+        for m in pattern.finditer(text):
+            for atom in atoms(m):
+                yield m.start(), m.end(), atom
 
 
 def whole_atoms(text: str) -> set[str]:
     """The atoms a whole string is a written form of (`1,000` -> n:1000), if any."""
-    return {atom for start, end, atom in spans(text) if start == 0 and end == len(text)}
+    found: set[str] = set()
+    for pattern, atoms in _FORMS:
+        if m := pattern.fullmatch(text):
+            found.update(atoms(m)[:1])  # a whole "555 123" is one number, not its parts
+    return found
 
 
 # ---------------------------------------------------------------------------- identifiers
@@ -188,7 +210,7 @@ def identifiers(text: str) -> set[str]:
             and not whole_atoms(word)
         ):
             found.add(word)  # a long id: letters and digits
-    for start, end, atom in spans(text):
+    for start, end, atom in spans(text, _IDS):
         if atom.startswith("i:"):
             found.add(text[start:end])
         elif atom.startswith("p:") and not any(a[0] in "dt" for a in whole_atoms(text[start:end])):
