@@ -2,6 +2,7 @@
 
 from lion.services.branch import Branch
 from lion.services.gate import Gate
+from lion.services.mcp import MCPToolset
 from lion.services.models import ClientModel, ScriptedModel, call
 from lion.services.session import Session
 from lion.services.tools import Tool, ToolRegistry, tool
@@ -10,6 +11,7 @@ __all__ = [
     "Branch",
     "ClientModel",
     "Gate",
+    "MCPToolset",
     "ScriptedModel",
     "Session",
     "Tool",
