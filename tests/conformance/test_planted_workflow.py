@@ -1,0 +1,57 @@
+"""Planted executor bugs that the `Workflow` bind (spec/workflow.lion) must catch.
+
+Each test breaks the real graph executor the way a plausible bug would and
+asserts that conformance finds a run where it and the spec disagree, shrinks
+it, and saves an input that replays the failure.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lion.services import graph_run
+from lion.services.graph import OperationId
+
+from .planted import caught
+
+
+def test_starts_before_a_dependency_finished(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def started_is_enough(self: graph_run.Executor, op: OperationId) -> bool:
+        if op in self.running or op in self.done or op in self.failed or op in self.skipped:
+            return False
+        # the bug: a dependency that has started counts as finished
+        return all(self.attempts[d] > 0 for d in self.operations[op].depends_on)
+
+    monkeypatch.setattr(graph_run.Executor, "_ready", started_is_enough)
+    result = caught("Workflow", tmp_path, examples=300)
+    assert "init(" in result.failing_text
+
+
+def test_retries_one_time_too_many(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def off_by_one(self: graph_run.Executor, op: OperationId) -> bool:
+        return self.attempts[op] <= self.operations[op].retries + 1
+
+    monkeypatch.setattr(graph_run.Executor, "_may_retry", off_by_one)
+    result = caught("Workflow", tmp_path, examples=300)
+    assert "fail(" in result.failing_text
+
+
+def test_failed_attempt_spends_no_budget(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real = graph_run.Executor._settle
+
+    def refunds_failures(self: graph_run.Executor, outcome: graph_run._Outcome) -> None:
+        if not outcome.ok:  # the bug: only successful attempts are charged
+            self.budget_left += 1
+            self.steps_taken -= 1
+        real(self, outcome)
+
+    monkeypatch.setattr(graph_run.Executor, "_settle", refunds_failures)
+    result = caught("Workflow", tmp_path, examples=300)
+    assert "fail(" in result.failing_text
+

@@ -1,0 +1,104 @@
+"""The Workflow chapter (spec/workflow.lion): it proves, and every obligation has teeth.
+
+Each mutant changes the machine the way an executor bug would and must make
+the named obligation REFUTED; together they cover every obligation, so none
+of them holds merely because it cannot fail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lion.spec.load import load_paths
+from lion.verify.cli import _proofs_for
+from lion.verify.prove import Status, prove_module
+
+ROOT = Path(__file__).resolve().parents[2]
+SPEC = ROOT / "spec" / "workflow.lion"
+PROOFS = ROOT / "proofs"
+
+# (what the bug is, original text, mutated text, the obligation it must refute)
+MUTANTS = [
+    (
+        "a step starts once its dependencies have started, not finished",
+        "and deps[s] subset done\n",
+        "and deps[s] subset (done union running)\n",
+        "dag_order",
+    ),
+    (
+        "a step is retried once more than it allows",
+        "if attempts[s] > allowed[s] then failed union {s}",
+        "if attempts[s] > allowed[s] + 1 then failed union {s}",
+        "retries_bounded",
+    ),
+    (
+        "a failed step waits for a retry it has no room for",
+        "if attempts[s] > allowed[s] then failed union {s}",
+        "if attempts[s] > allowed[s] + 1 then failed union {s}",
+        "retry_has_room",
+    ),
+    (
+        "a failed attempt's retry is not charged",
+        "    taken = taken + card(starts(deps, running minus {s}, done, "
+        "failed_after(failed, attempts, allowed, s), budget))\n",
+        "    taken = taken\n",
+        "workflow_terminates",
+    ),
+    (
+        "an attempt is not counted",
+        "    attempts = bump(attempts, starts(deps, running minus {s}, done union {s}, "
+        "failed, budget))\n",
+        "    attempts = attempts\n",
+        "workflow_terminates",
+    ),
+    (
+        "a done step is started again",
+        "  not (s in running) and not (s in done) and not (s in failed) and deps[s] subset done",
+        "  not (s in running) and not (s in failed) and deps[s] subset done",
+        "finished_is_final",
+    ),
+    (
+        "the executor starts steps the budget cannot pay for",
+        "let r0 = ready(deps, running, done, failed, 0) and budget >= 1;",
+        "let r0 = ready(deps, running, done, failed, 0) and budget >= 0;",
+        "Workflow.ranges",
+    ),
+]
+
+
+def _prove(text: str, tmp_path: Path, only: set[str] | None = None) -> dict[str, Status]:
+    target = tmp_path / "workflow.lion"
+    target.write_text(text, encoding="utf-8")
+    (module,) = load_paths([target])
+    results = prove_module(module, _proofs_for(module, PROOFS), only=only)
+    return {r.name: r.status for r in results}
+
+
+def test_the_chapter_proves(tmp_path: Path) -> None:
+    statuses = _prove(SPEC.read_text(encoding="utf-8"), tmp_path)
+    assert set(statuses) >= {
+        "dag_order",
+        "retries_bounded",
+        "retry_has_room",
+        "workflow_terminates",
+        "finished_is_final",
+        "Workflow.ranges",
+    }
+    assert set(statuses.values()) == {Status.PROVED}, statuses
+
+
+def test_every_obligation_has_a_mutant(tmp_path: Path) -> None:
+    statuses = _prove(SPEC.read_text(encoding="utf-8"), tmp_path)
+    assert set(statuses) == {killer for *_, killer in MUTANTS}
+
+
+@pytest.mark.parametrize(
+    ("bug", "old", "new", "killer"), MUTANTS, ids=[f"{m[3]}-{i}" for i, m in enumerate(MUTANTS)]
+)
+def test_mutant_is_refuted(tmp_path: Path, bug: str, old: str, new: str, killer: str) -> None:
+    text = SPEC.read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"mutant does not apply: {old!r}"
+    statuses = _prove(text.replace(old, new), tmp_path, only={killer})
+    assert statuses[killer] is Status.REFUTED, f"{bug}: {statuses}"
