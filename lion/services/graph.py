@@ -205,7 +205,9 @@ class Graph:
 
     # -- building blocks (the executor uses `_add` for expansions) ------------------
 
-    def _add(self, spec: OperationSpec, deps: tuple[OperationId, ...], *, exact: bool) -> OperationId:
+    def _add(
+        self, spec: OperationSpec, deps: tuple[OperationId, ...], *, exact: bool
+    ) -> OperationId:
         op_id = OperationId(spec.name)
         if op_id in self._ops:
             if exact:
@@ -269,7 +271,9 @@ def _with_context(instruction: str, parents: Mapping[OperationId, Any]) -> str:
     return instruction + "\n\nResults of the operations this one depends on:\n" + "\n".join(lines)
 
 
-def _check_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any], label: str) -> None:
+def _check_call(
+    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any], label: str
+) -> None:
     """Refuse, at build time, keyword arguments the operation cannot take."""
     try:
         signature = inspect.signature(fn)
@@ -278,7 +282,9 @@ def _check_call(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[s
     try:
         signature.bind(*args, **kwargs)
     except TypeError as exc:
-        raise GraphError(f"operation `{label}` cannot be called with these arguments: {exc}") from None
+        raise GraphError(
+            f"operation `{label}` cannot be called with these arguments: {exc}"
+        ) from None
 
 
 def _is_async(fn: object) -> bool:

@@ -40,9 +40,7 @@ def test_retries_one_time_too_many(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert "fail(" in result.failing_text
 
 
-def test_failed_attempt_spends_no_budget(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_failed_attempt_spends_no_budget(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     real = graph_run.Executor._settle
 
     def refunds_failures(self: graph_run.Executor, outcome: graph_run._Outcome) -> None:
@@ -54,4 +52,3 @@ def test_failed_attempt_spends_no_budget(
     monkeypatch.setattr(graph_run.Executor, "_settle", refunds_failures)
     result = caught("Workflow", tmp_path, examples=300)
     assert "fail(" in result.failing_text
-
