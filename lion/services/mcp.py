@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import builtins
 import copy
+import os
 import re
 import shlex
+import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, overload
@@ -261,7 +263,7 @@ class MCPTool:
 
 
 def _transport(
-    target: Any, env: Mapping[str, str] | None, cwd: str | Path | None
+    target: Any, env: Mapping[str, str] | None, cwd: str | Path | None, stderr: Path | None
 ) -> ClientTransport | Any:
     """What fastmcp's Client is given: stdio transports we build end the process with us."""
     from fastmcp.client.transports import (
@@ -275,6 +277,7 @@ def _transport(
         "env": dict(env) if env is not None else None,
         "cwd": str(cwd) if cwd is not None else None,
         "keep_alive": False,
+        "log_file": stderr,
     }
     if isinstance(target, ClientTransport):
         return target
@@ -315,7 +318,8 @@ class MCPToolset(Sequence[MCPTool]):
       LION name (default ``tool/{name}``; ``mcp/files`` puts every tool on one)
     - `right`, `trust`: as for Tool (default ``call``, ``untrusted``)
     - `timeout`: seconds a call may take; `connect_timeout`: to connect and list
-    - `env`, `cwd`: for a stdio server process
+    - `env`, `cwd`: for a stdio server process; `stderr`: a file for its stderr
+      (default this process's stderr, or nowhere if that has no file descriptor)
 
     The toolset is a sequence of :class:`MCPTool` (``session.new_branch(tools=toolset)``);
     ``toolset.get(name)`` finds one by its LION name.
@@ -335,6 +339,7 @@ class MCPToolset(Sequence[MCPTool]):
         connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
         env: Mapping[str, str] | None = None,
         cwd: str | Path | None = None,
+        stderr: Path | None = None,
     ) -> None:
         for what, seconds in (("timeout", timeout), ("connect_timeout", connect_timeout)):
             if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
@@ -349,7 +354,7 @@ class MCPToolset(Sequence[MCPTool]):
         self.trust: Trust = trust
         self.timeout = float(timeout)
         self.connect_timeout = float(connect_timeout)
-        self._transport = _transport(target, env, cwd)
+        self._transport = _transport(target, env, cwd, stderr)
         self._client: Client[Any] | None = None
         self._tools: list[MCPTool] = []
         self._lost = False
@@ -365,6 +370,7 @@ class MCPToolset(Sequence[MCPTool]):
             raise ServiceError(
                 "MCP tools need the fastmcp client: pip install 'lion[mcp]'"
             ) from exc
+        _route_stderr(self._transport)
         client = Client(self._transport, timeout=self.timeout, init_timeout=self.connect_timeout)
         try:
             with anyio.fail_after(self.connect_timeout + _GRACE):
@@ -542,6 +548,19 @@ class MCPToolset(Sequence[MCPTool]):
     def __repr__(self) -> str:
         state = "open" if self._client is not None else "closed"
         return f"MCPToolset({self.server!r}, {state}, tools={[t.name for t in self._tools]!r})"
+
+
+def _route_stderr(transport: Any) -> None:
+    """A stdio server's stderr goes to ours, which needs a file descriptor: without one
+    (a notebook, captured output) the process could not start, so it goes nowhere."""
+    from fastmcp.client.transports import StdioTransport
+
+    if not isinstance(transport, StdioTransport) or transport.log_file is not None:
+        return
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        transport.log_file = Path(os.devnull)
 
 
 def _describe(exc: BaseException) -> str:
