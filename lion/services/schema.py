@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lion.services.gate import CHAT
-from lion.services.tools import Tool
+from lion.services.tools import ToolLike
 
 __all__ = ["CedarSchema", "cedar_schema"]
 
@@ -63,7 +63,7 @@ def _record(node: dict[str, Any], path: str, unmapped: list[str]) -> dict[str, A
     return {"type": "Record", "attributes": attributes}
 
 
-def cedar_schema(tools: Iterable[Tool[..., Any]], *, namespace: str = "") -> CedarSchema:
+def cedar_schema(tools: Iterable[ToolLike], *, namespace: str = "") -> CedarSchema:
     """One Cedar action per tool (context typed by its arguments), plus `chat` on models."""
     actions: dict[str, Any] = {
         CHAT: {
