@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -15,6 +16,8 @@ from lion.services.graph import Graph, OperationId, operation
 from lion.services.graph_run import Executor, OpStatus, Progress, RunResult, run_graph
 from lion.services.models import ScriptedModel
 from lion.services.session import Session
+
+from .test_docs import ROOT, run_quick_start
 
 KEY = b"graph-test-key-0123456789abcdef-0123456"
 CHAT = '@id("chat") permit(principal, action == Action::"chat", resource);'
@@ -381,3 +384,17 @@ def test_branch_operations_run_through_the_gate_with_parent_results_as_context()
     assert "- writer.chat: LION gates effects." in last
     assert "- writer.chat_2: It proves its kernel." in last
     assert [o.effect.action for o in session.log] == ["chat"] * 3  # every call was gated
+
+
+def test_the_guide_quick_start_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LION_CAPABILITY_KEY", "docs-quick-start-key-0123456789abcdef")
+    assert run_quick_start(ROOT / "docs" / "graphs.md", tmp_path, capsys) == [
+        "LION checks capabilities and policies before every effect.",
+        "writer.chat done",
+        "writer.chat_3 done",
+        "writer.chat_4 done",
+        "writer.chat_2 done",
+        "steps: 4",
+    ]
