@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import cedarpy
 import pytest
 
 from lion.errors import ServiceError, ToolArgumentError, ToolDefinitionError
@@ -26,6 +27,7 @@ from lion.services.branch import Branch
 from lion.services.mcp import MCPConnectionError, MCPResult, MCPTool
 from lion.services.messages import ActionResponse
 from lion.services.models import ScriptedModel, call
+from lion.services.schema import CedarSchema, cedar_schema
 from lion.services.session import Session
 
 SERVER = Path(__file__).parent / "mcp_servers" / "counter.py"
@@ -407,6 +409,31 @@ def test_prefix_include_names_and_resource_shape_the_tools() -> None:
             await described.invoke({"name": "n"})
 
     anyio.run(main)
+
+
+def test_a_cedar_schema_types_the_policies_from_the_servers_schemas(memory: Any) -> None:
+    async def main() -> CedarSchema:
+        async with memory(include=["add", "info"]) as tools:
+            return cedar_schema(tools)
+
+    schema = anyio.run(main).schema
+
+    def valid(policy: str) -> bool:
+        return bool(cedarpy.validate_policies(policy, schema).validation_passed)
+
+    assert valid(
+        'permit(principal, action == Action::"add", resource) when { context.arguments.a < 100 };'
+    )
+    assert valid(
+        'permit(principal, action == Action::"info", resource) when {'
+        ' context.arguments has tags && context.arguments.tags.contains("x")'
+        ' && context.arguments.name == "n" };'
+    )
+    assert not valid(
+        'permit(principal, action == Action::"add", resource)'
+        ' when { context.arguments.a == "two" };'
+    )  # `a` is an integer
+    assert not valid('permit(principal, action == Action::"delete", resource);')  # not loaded
 
 
 def test_asking_for_a_tool_the_server_lacks_is_refused() -> None:
