@@ -316,11 +316,11 @@ class ProvenanceIndex:
             found |= self._find_atom("x:" + atom)
             if not atom.startswith("n:") or len(atom.lstrip("n:-")) >= MIN_FREE_TEXT:
                 found |= self._find_atom(atom)
-        if len(norm) >= MIN_FREE_TEXT:
+        if not atoms and len(norm) >= MIN_FREE_TEXT:  # a written form is matched as its atom
             found |= self._find_tokens(_forms.tokens(norm))
-        if any(not self._untrusted(sid) for sid in found):
+        if found:
             return found, ()
-        # no vouching source: an identifier inside that only untrusted content holds taints it
+        # found nowhere as a whole: an identifier inside that only untrusted content holds taints it
         tainted: list[str] = []
         for ident in sorted(_forms.identifiers(norm)):
             where = self._find_tokens(_forms.tokens(ident))

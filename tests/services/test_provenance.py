@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
+import runpy
 import time
 import uuid
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -423,28 +426,20 @@ def test_to_context_parents_of_quoted_keys() -> None:
     }
 
 
-POLICIES = """
-@id("send") permit (principal, action == Action::"send_email", resource);
+DOC = Path(__file__).resolve().parents[2] / "docs" / "provenance.md"
+POLICIES = re.search(r"```cedar\n(.*?)```", DOC.read_text(), re.S)[1]  # type: ignore[index]
 
-@id("no-untrusted-destination")
-forbid (principal, action == Action::"send_email", resource)
-when { context.provenance.to.untrusted_only };
 
-@id("ask-unsourced-destination")
-forbid (principal, action == Action::"send_email", resource)
-unless { context.provenance.to.sourced };
-
-@id("no-untrusted-cc")
-forbid (principal, action == Action::"send_email", resource)
-when { context.provenance has cc && context.provenance.cc.untrusted_only };
-
-@id("no-crm-in-body")
-forbid (principal, action == Action::"send_email", resource)
-when {
-  context.provenance has "body.text" &&
-  context.provenance["body.text"].tools.contains("crm")
-};
-"""
+def test_the_guide_example_runs_as_written(tmp_path: Path) -> None:
+    code = re.search(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    assert code is not None
+    script = tmp_path / "example.py"
+    script.write_text(code[1])
+    names = runpy.run_path(str(script))
+    labels = names["labels"]
+    assert labels["to"] == Label(untrusted=True, tools=("read_email",))
+    assert labels["cc[0]"] == Label(user=True)
+    assert names["context"]["provenance"]["cc"]["sourced"] is True
 
 
 @pytest.fixture(params=["python", "rust"])
