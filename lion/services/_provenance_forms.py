@@ -90,7 +90,9 @@ def canonical_number(value: Decimal | int | float) -> str:
         if value != value or value in (float("inf"), float("-inf")):
             return repr(value)
         value = Decimal(repr(value))
-    text = format(Decimal(value).normalize(), "f")
+    text = format(Decimal(value), "f")  # exact: no rounding to the context's precision
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "0") else text
 
 

@@ -76,6 +76,9 @@ MAX_NODES = 10_000
 """Most values (leaves and containers) in one call's arguments: a Cedar record's size bound."""
 
 
+_EXACT_TEXT = 256  # whole fields shorter than this are also kept for exact matches
+
+
 class ProvenanceError(ServiceError):
     """Arguments that provenance cannot label, or a malformed source."""
 
@@ -251,8 +254,9 @@ class ProvenanceIndex:
             elif isinstance(value, bool) or value is None:
                 continue
             elif isinstance(value, int | float | Decimal):
-                self._atom(sid, "x:n:" + _forms.canonical_number(value))
-                self._add_text(sid, str(value), leaf=False)
+                number = _forms.canonical_number(value)  # not str(): no 4300-digit limit
+                self._atom(sid, "x:n:" + number)
+                self._add_text(sid, number, leaf=False)
             elif isinstance(value, dt.date | dt.time):
                 self._add_text(sid, value.isoformat(), leaf=True)
             elif isinstance(value, bytes | bytearray | memoryview):
@@ -266,7 +270,8 @@ class ProvenanceIndex:
     def _add_text(self, sid: int, text: str, *, leaf: bool) -> None:
         norm = _forms.normalize(text)
         if leaf:  # the whole field (or whole message): exact matches of short values count
-            self._atom(sid, "x:s:" + norm)
+            if len(norm) < _EXACT_TEXT:  # longer values are found by their tokens anyway
+                self._atom(sid, "x:s:" + norm)
             for atom in _forms.whole_atoms(norm):
                 self._atom(sid, "x:" + atom)
         for _, _, atom in _forms.spans(norm):

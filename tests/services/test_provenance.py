@@ -260,6 +260,12 @@ def test_a_datetime_needs_its_date_and_time_in_the_same_source() -> None:
     assert one("2026-12-01T14:30:00", [Source.user("Dec 1, 2026 at 2:30 pm")]).unsourced
 
 
+def test_huge_integers_are_labelled_without_the_int_to_str_limit() -> None:
+    big = 10**5000 + 7
+    assert one(big, [Source.tool("t", {"n": big})]).untrusted
+    assert one(big, [Source.tool("t", {"n": big + 1})]).unsourced
+
+
 def test_uuids_are_labelled_as_text() -> None:
     u = uuid.UUID("12345678-1234-5678-1234-567812345678")
     assert one(u, [Source.tool("t", f"id {u} ok")]).untrusted
@@ -567,6 +573,40 @@ def test_any_json_like_argument_labels_without_error(arguments: Any) -> None:
     context = to_context(labels)
     assert set(labels) <= set(context)
     assert all(set(v) >= {"user", "untrusted_only", "tools"} for v in context.values())
+
+
+@given(
+    values=st.lists(
+        st.sampled_from(
+            [
+                "bob@corp.example",
+                "attacker@example.com",
+                "ACME-7731-XK",
+                "Q3 report",
+                1000,
+                "see https://evil.example/x",
+                "bob",
+            ]
+        )
+    ),
+    order=st.permutations(range(len(HISTORY))),
+)
+def test_labels_do_not_depend_on_the_order_of_the_sources(
+    values: list[Any], order: list[int]
+) -> None:
+    shuffled = [HISTORY[i] for i in order]
+    assert label({"v": values}, shuffled) == label({"v": values}, HISTORY)
+
+
+@given(value=WORDS, trusted=st.booleans(), path=st.lists(st.sampled_from(["a", "b"]), max_size=4))
+def test_a_value_in_a_tool_field_carries_the_tool_trust(
+    value: str, trusted: bool, path: list[str]
+) -> None:
+    content: Any = value
+    for key in path:
+        content = {key: [content]}
+    lab = one(value, [Source.user("nothing here"), Source.tool("t", content, trust=trusted)])
+    assert (lab.trusted, lab.untrusted, lab.tools) == (trusted, not trusted, ("t",))
 
 
 @pytest.mark.parametrize(
