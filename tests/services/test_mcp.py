@@ -152,7 +152,15 @@ def test_stdio_calls_pass_the_gate_and_only_permitted_ones_reach_the_server(call
 
     async def main() -> str:
         async with stdio(calls) as tools:
-            assert [t.name for t in tools] == ["add", "delete", "info", "fail", "crash", "hang"]
+            assert [t.name for t in tools] == [
+                "add",
+                "delete",
+                "info",
+                "picture",
+                "fail",
+                "crash",
+                "hang",
+            ]
             branch = s.new_branch("b1", tools=tools)
             answer = await branch.operate("Add 2 and 3, then clean up.")
             assert responses(branch) == [
@@ -405,6 +413,8 @@ def test_prefix_include_names_and_resource_shape_the_tools() -> None:
             assert described is not None and described.trust == "trusted"
             result = await described.invoke(described.validate({"name": "n"}))
             assert result.structured == {"name": "n", "tags": []}
+            picture = tools.get("c_picture")
+            assert picture is None  # not included
         with pytest.raises(MCPConnectionError, match="is not connected"):
             await described.invoke({"name": "n"})
 
@@ -434,6 +444,21 @@ def test_a_cedar_schema_types_the_policies_from_the_servers_schemas(memory: Any)
         ' when { context.arguments.a == "two" };'
     )  # `a` is an integer
     assert not valid('permit(principal, action == Action::"delete", resource);')  # not loaded
+
+
+def test_content_blocks_other_than_text_are_noted_and_kept(memory: Any) -> None:
+    async def main() -> MCPResult:
+        async with memory(include=["picture"]) as tools:
+            return await tools[0].invoke({})
+
+    result = anyio.run(main)
+    assert result == "a red dot\n[image image/png]"
+    assert result.structured is None
+    assert [(b["type"], b.get("mimeType")) for b in result.blocks] == [
+        ("text", None),
+        ("image", "image/png"),
+    ]
+    assert result.blocks[1]["data"]  # the image itself, base64
 
 
 def test_asking_for_a_tool_the_server_lacks_is_refused() -> None:

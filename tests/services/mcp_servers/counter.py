@@ -11,6 +11,7 @@ import sys
 
 import anyio
 from fastmcp import FastMCP
+from fastmcp.utilities.types import Image
 
 server = FastMCP("counter")
 
@@ -41,6 +42,13 @@ def info(name: str, tags: list[str] = []) -> dict[str, object]:  # noqa: B006 - 
     """Describe something: structured content."""
     _record("info")
     return {"name": name, "tags": tags}
+
+
+@server.tool
+def picture() -> list:  # type: ignore[type-arg] - `list[object]` would ask for an output schema
+    """Text and an image: two content blocks."""
+    _record("picture")
+    return ["a red dot", Image(data=b"\x89PNG\r\n\x1a\n", format="png")]
 
 
 @server.tool
