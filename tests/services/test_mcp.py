@@ -32,6 +32,7 @@ from lion.services.session import Session
 
 SERVER = Path(__file__).parent / "mcp_servers" / "counter.py"
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "mcp.md"
+SLOW = 60  # seconds to start a server process: generous, for a loaded machine
 KEY = b"mcp-test-key-0123456789abcdef-0123456789"
 POLICIES = """
 @id("chat") permit(principal, action == Action::"chat", resource);
@@ -63,7 +64,7 @@ def reached(log: Path) -> list[str]:
 def stdio(log: Path, **options: Any) -> MCPToolset:
     """A toolset on the counter server as a stdio subprocess (a command line, as users write it)."""
     command = shlex.join([sys.executable, str(SERVER)])
-    return MCPToolset(command, env={"MCP_CALL_LOG": str(log)}, **options)
+    return MCPToolset(command, env={"MCP_CALL_LOG": str(log)}, connect_timeout=SLOW, **options)
 
 
 def free_port() -> int:
@@ -279,16 +280,16 @@ def test_a_server_that_dies_mid_run_is_a_clear_failure_not_a_hang(calls: Path) -
     s = session([[call("crash", {}), call("add", {"a": 1})], "the server is gone"])
 
     async def main() -> None:
-        with anyio.fail_after(20):
-            async with stdio(calls) as tools:
-                branch = s.new_branch("b1", tools=tools)
+        async with stdio(calls) as tools:
+            branch = s.new_branch("b1", tools=tools)
+            with anyio.fail_after(20):  # the calls end; nothing waits for a dead server
                 assert await branch.operate("crash it") == "the server is gone"
-                (_, crash, crash_text), (_, add, add_text) = responses(branch)
-                assert (crash, add) == ("failed", "failed")
-                assert "MCPConnectionError" in crash_text and "did the server exit?" in crash_text
-                assert "MCPConnectionError" in add_text
-                assert not tools.connected
-            # leaving the block after the server died is quiet
+            (_, crash, crash_text), (_, add, add_text) = responses(branch)
+            assert (crash, add) == ("failed", "failed")
+            assert "MCPConnectionError" in crash_text and "did the server exit?" in crash_text
+            assert "MCPConnectionError" in add_text
+            assert not tools.connected
+        # leaving the block after the server died is quiet
 
     anyio.run(main)
     assert reached(calls) == ["crash"]
@@ -322,7 +323,7 @@ def test_http_calls_pass_the_gate(calls: Path, http_server: tuple[str, Any]) -> 
     s = session([[call("add", {"a": 20, "b": 22}), call("delete", {"path": "x"})], "42"])
 
     async def main() -> None:
-        async with MCPToolset(url, include=["add", "delete"]) as tools:
+        async with MCPToolset(url, include=["add", "delete"], connect_timeout=SLOW) as tools:
             assert tools.server == "counter"
             branch = s.new_branch("b1", tools=tools)
             assert await branch.operate("add") == "42"
@@ -344,16 +345,18 @@ def test_an_http_server_killed_mid_run_fails_the_call(
     s = session(["unused"])
 
     async def main() -> None:
-        with anyio.fail_after(20):
-            async with MCPToolset(url, timeout=3) as tools:
-                branch = s.new_branch("b1", tools=tools)
-                (first,) = await branch.act([call("add", {"a": 1})])
-                assert first.content == "1"
-                process.kill()
-                process.wait(10)
+        async with MCPToolset(url, timeout=3, connect_timeout=SLOW) as tools:
+            branch = s.new_branch("b1", tools=tools)
+            (first,) = await branch.act([call("add", {"a": 1})])
+            assert first.content == "1"
+            process.kill()
+            process.wait(10)
+            with anyio.fail_after(20):
                 (second,) = await branch.act([call("add", {"a": 2})])
-                assert second.outcome.value == "failed"
-                assert "MCPConnectionError" in second.content
+            assert second.outcome.value == "failed"
+            assert "MCPConnectionError" in second.content
+            assert not tools.connected
+        # leaving the block after the server was killed is quiet
 
     anyio.run(main)
     assert reached(calls) == ["add"]
