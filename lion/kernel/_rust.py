@@ -67,11 +67,25 @@ def _capability(raw: tuple[str, str, str, frozenset[str], int, str | None]) -> C
     )
 
 
+# The core reads tokens as text; a branch presents the same parsed token on every call, so
+# its encoding is remembered (keyed by identity, the entry holding the token so the id
+# cannot be reused while cached). Bounded: cleared when full.
+_ENCODED: dict[int, tuple[CapabilityToken, str]] = {}
+_ENCODED_MAX = 4096
+
+
 def _text(token: CapabilityToken | str) -> str:
     if isinstance(token, str):
         return token
     if isinstance(token, CapabilityToken):
-        return token.encode()
+        entry = _ENCODED.get(id(token))
+        if entry is not None and entry[0] is token:
+            return entry[1]
+        text = token.encode()
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()
+        _ENCODED[id(token)] = (token, text)
+        return text
     raise CapabilityError(f"expected a capability token, got {type(token).__name__}")
 
 

@@ -38,7 +38,7 @@ from lion.kernel.backend import Authority
 from lion.kernel.capability import CapabilityToken, decode_token
 from lion.kernel.decision import Decision
 from lion.kernel.ledger import Counters, Ledger, Reservation, check_costs
-from lion.kernel.observable import Effect, Observation, ObservationLog
+from lion.kernel.observable import Effect, Observation, ObservationLog, new_id
 
 __all__ = [
     "IPU",
@@ -89,8 +89,11 @@ Predicate = Callable[[Counters], bool]
 Approver = Callable[["EffectRequest", PolicyResponse], "Awaitable[bool] | bool"]
 
 
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(mapping))
+    return MappingProxyType(dict(mapping)) if mapping else _EMPTY
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,9 +111,9 @@ class EffectRequest:
     principal: str
     effect: Effect
     tokens: tuple[str | CapabilityToken, ...] = ()
-    subject: uuid.UUID = field(default_factory=uuid.uuid4)
-    costs: Mapping[str, int] = field(default_factory=lambda: _frozen({}))
-    context: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
+    subject: uuid.UUID = field(default_factory=new_id)
+    costs: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
+    context: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "costs", _frozen(check_costs(self.costs)))
@@ -166,11 +169,19 @@ class _Verdict:
     requested: tuple[str, ...]
     granted: tuple[str, ...] = ()
     determining: tuple[str, ...] = ()
-    approved: bool = False  # an approver's await came between the checks
 
     @property
     def permits(self) -> bool:
         return self.decision is Decision.PERMIT
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """An INDETERMINATE policy answer that goes to the approver."""
+
+    base: _Verdict
+    response: Any
+    unknown: str  # why the policy could not decide, for the reason
 
 
 def describe_error(exc: BaseException) -> str:
@@ -297,11 +308,12 @@ class IPU:
             reason = f"no presented capability covers `{effect}`: " + "; ".join(problems)
         return _Verdict(Decision.DENY, reason, "capability", tuple(requested))
 
-    async def _check_policy(self, request: EffectRequest, base: _Verdict) -> _Verdict:
+    def _check_policy(self, request: EffectRequest, base: _Verdict) -> _Verdict | _Ask:
+        """The policy's verdict, or an `_Ask` when it is INDETERMINATE and an approver may say."""
         try:
             response = self.policy.evaluate(self.request_adapter(request), self.entities)
             decision = response.decision
-            determining = tuple(sorted(str(pid) for pid in response.determining))
+            determining = tuple(sorted(map(str, response.determining)))
         except Exception as exc:  # fail closed: a broken policy or adapter denies
             return _deny(base, f"policy evaluation failed: {describe_error(exc)}", "policy")
         if not isinstance(decision, Decision):
@@ -316,9 +328,15 @@ class IPU:
         unknown = "policy is indeterminate" + _erroring(response)
         if self.approver is None:
             return _deny(base, f"{unknown} and no approver is configured", "policy")
+        return _Ask(base, response, unknown)
+
+    async def _ask_approver(self, request: EffectRequest, ask: _Ask) -> _Verdict:
+        """The approver's answer to an INDETERMINATE policy (the only await in a decision)."""
+        base, unknown = ask.base, ask.unknown
+        assert self.approver is not None  # _check_policy asks only when there is one
         try:
             with anyio.fail_after(self.approval_timeout):
-                answer = self.approver(request, response)
+                answer = self.approver(request, ask.response)
                 if inspect.isawaitable(answer):
                     answer = await answer
         except Exception as exc:  # fail closed: a broken approver denies
@@ -331,8 +349,7 @@ class IPU:
             "none",
             base.requested,
             base.granted,
-            determining,
-            approved=True,
+            base.determining,
         )
 
     def _recheck_capability(self, request: EffectRequest, base: _Verdict) -> _Verdict:
@@ -359,20 +376,22 @@ class IPU:
         if not isinstance(request.effect, Effect):
             raise KernelError(f"expected an Effect, got `{type(request.effect).__name__}`")
         verdict = self._check_capability(request)
-        if verdict.permits:
-            verdict = await self._check_policy(request, verdict)
-        if verdict.permits and verdict.approved:
+        if not verdict.permits:
+            return verdict
+        checked = self._check_policy(request, verdict)
+        if isinstance(checked, _Verdict):
+            return checked
+        verdict = await self._ask_approver(request, checked)
+        if verdict.permits:  # the approver's await came between: check the capability again
             verdict = self._recheck_capability(request, verdict)
         return verdict
 
     def _permit_reason(self, verdict: _Verdict, costs: Mapping[str, int]) -> str:
-        granted = ", ".join(f"`{g}`" for g in verdict.granted)
-        why = f"capability {granted}, policy" + _by(verdict.determining)
+        why = f"capability {_quoted(verdict.granted)}, policy{_by(verdict.determining)}"
         if verdict.reason:
             why = f"{why}; {verdict.reason}"
         if self._invariants:
-            names = ", ".join(f"`{name}`" for name in self._invariants)
-            why = f"{why}; invariants {names} hold"
+            why = f"{why}; invariants {_quoted(self._invariants)} hold"
         if costs:
             why += "; reserved " + ", ".join(f"{k}={v}" for k, v in sorted(costs.items()))
         return f"permitted by {why}"
@@ -416,7 +435,9 @@ class IPU:
         """The invariants on the counters with this effect reserved; reserve if they hold."""
         if not verdict.permits:
             return verdict, None
-        admitted = self._ledger.admit(request.costs, self._check_invariants)
+        # no invariants, nothing to check: skip building the projected counters
+        check = self._check_invariants if self._invariants else None
+        admitted = self._ledger.admit(request.costs, check)
         if isinstance(admitted, str):
             return _deny(verdict, admitted, "invariant"), None
         return self._permitted(verdict, request.costs), admitted
@@ -504,10 +525,13 @@ def _broken(invariants: Mapping[str, Predicate], counters: Counters) -> str | No
     return None
 
 
+def _quoted(names: Iterable[str]) -> str:
+    """```a`, `b```: names as reasons show them (a join, not a generator: the hot path)."""
+    return "`" + "`, `".join(names) + "`"
+
+
 def _by(determining: tuple[str, ...]) -> str:
-    if not determining:
-        return ""
-    return " (determining: " + ", ".join(f"`{p}`" for p in determining) + ")"
+    return f" (determining: {_quoted(determining)})" if determining else ""
 
 
 def _erroring(response: object) -> str:
@@ -516,7 +540,7 @@ def _erroring(response: object) -> str:
         ids = tuple(str(pid) for pid in getattr(response, "erroring", ()))
     except Exception:  # an explanation only; never let it break the decision
         return ""
-    return " (erroring: " + ", ".join(f"`{p}`" for p in ids) + ")" if ids else ""
+    return f" (erroring: {_quoted(ids)})" if ids else ""
 
 
 def _deny(base: _Verdict, reason: str, cause: Cause) -> _Verdict:

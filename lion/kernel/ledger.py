@@ -37,6 +37,13 @@ class Counters(Mapping[str, int]):
     def __init__(self, values: Mapping[str, int] | None = None) -> None:
         self._values = {k: v for k, v in (values or {}).items() if v}
 
+    @classmethod
+    def _adopt(cls, values: dict[str, int]) -> Counters:
+        """Wrap `values` (no zeros, not shared) without copying: the ledger's hot path."""
+        counters = cls.__new__(cls)
+        counters._values = values
+        return counters
+
     def __getitem__(self, key: str) -> int:
         return self._values.get(key, 0)
 
@@ -140,10 +147,10 @@ class Ledger:
         values = dict(self._committed)
         _add(values, self._reserved, 1)
         _add(values, costs, 1)
-        return Counters(values)
+        return Counters._adopt(values)
 
     def admit(
-        self, costs: Mapping[str, int], check: Callable[[Counters], str | None]
+        self, costs: Mapping[str, int], check: Callable[[Counters], str | None] | None
     ) -> Reservation | str:
         """Check and reserve in one atomic step.
 
@@ -151,13 +158,15 @@ class Ledger:
         may not go ahead, or None; on None the costs are reserved and the
         Reservation returned, else the reason is returned and nothing changes.
         `check` runs under the ledger's lock: it must not call back into it.
+        With `check=None` (nothing to check) the costs are reserved at once.
         """
         costs = check_costs(costs)
         with self._lock:
-            problem = check(self._projected(costs))
+            problem = None if check is None else check(self._projected(costs))
             if problem is not None:
                 return problem
-            _add(self._reserved, costs, 1)
+            if costs:
+                _add(self._reserved, costs, 1)
             self._held += 1
             return Reservation(costs)
 

@@ -31,6 +31,7 @@ from lion.errors import ToolArgumentError
 from lion.kernel.capability import CapabilityToken
 from lion.kernel.ipu import IPU, EffectDenied, EffectRequest, describe_error
 from lion.kernel.observable import Effect, Observation
+from lion.kernel.patterns import covers
 from lion.services.models import Model
 from lion.wire.dto import ChatCompletion, ChatRequest, ToolCall
 
@@ -70,6 +71,23 @@ class Caller:
     principal: str
     tokens: tuple[str | CapabilityToken, ...] = ()
     session: str = ""
+
+    def presenting(self, effect: Effect) -> tuple[str | CapabilityToken, ...]:
+        """The tokens that name `effect` (the key that fits the lock), else all of them.
+
+        Only a choice of what to show: the IPU verifies whatever is presented,
+        and when nothing here fits it sees every token and says why each fails.
+        Trying the fitting token first spares the IPU a failed check per
+        other token on every call.
+        """
+        fitting = tuple(
+            token
+            for token in self.tokens
+            if isinstance(token, CapabilityToken)
+            and effect.action in token.capability.rights
+            and covers(token.capability.resource, effect.resource)
+        )
+        return fitting or self.tokens
 
 
 class Outcome(enum.StrEnum):
@@ -135,10 +153,11 @@ def runtime_request(request: EffectRequest) -> dict[str, Any]:
 
 def _model_call(caller: Caller, model: Model, request: ChatRequest) -> EffectRequest:
     """The effect of asking `model`: `chat` on `model/<name>`, with the session as context."""
+    effect = model_effect(model)
     return EffectRequest(
         principal=caller.principal,
-        effect=model_effect(model),
-        tokens=caller.tokens,
+        effect=effect,
+        tokens=caller.presenting(effect),
         context={"session": caller.session, "messages": len(request.messages)},
     )
 
@@ -179,10 +198,11 @@ class Gate:
                 f"error: invalid arguments: {exc}; nothing was done",
                 error=exc,
             )
+        effect = tool_effect(tool)
         request = EffectRequest(
             principal=caller.principal,
-            effect=tool_effect(tool),
-            tokens=caller.tokens,
+            effect=effect,
+            tokens=caller.presenting(effect),
             # the policy sees JSON values (enums, Structs, dates as the wire would send them)
             context={"arguments": msgspec.to_builtins(arguments), "session": caller.session},
         )

@@ -93,14 +93,14 @@ def test_check_without_reservation(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
 def test_policy_asked_about_another_effect(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     real = ipu.IPU._check_policy
 
-    async def asks_about_search(self: ipu.IPU, request: Any, base: Any) -> Any:
+    def asks_about_search(self: ipu.IPU, request: Any, base: Any) -> Any:
         # the old `policy_request=` hole: the policy decides a request that is not the effect
         decoy = ipu.EffectRequest(
             principal=request.principal,
             effect=observable.Effect("call", "tool/Search"),
             subject=request.subject,
         )
-        return await real(self, decoy, base)
+        return real(self, decoy, base)
 
     monkeypatch.setattr(ipu.IPU, "_check_policy", asks_about_search)
     caught("Runner", tmp_path)
@@ -113,10 +113,10 @@ def test_invariants_skipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
 
 
 def test_indeterminate_fails_open(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    real = ipu.IPU._check_policy
+    real = ipu.IPU._ask_approver
 
-    async def approver_errors_permit(self: ipu.IPU, request: Any, base: Any) -> Any:
-        verdict = await real(self, request, base)
+    async def approver_errors_permit(self: ipu.IPU, request: Any, ask: Any) -> Any:
+        verdict = await real(self, request, ask)
         if verdict.cause == "approver":  # a refusal treated as "no objection"
             return ipu._Verdict(
                 ipu.Decision.PERMIT,
@@ -125,11 +125,10 @@ def test_indeterminate_fails_open(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
                 verdict.requested,
                 verdict.granted,
                 verdict.determining,
-                approved=True,
             )
         return verdict
 
-    monkeypatch.setattr(ipu.IPU, "_check_policy", approver_errors_permit)
+    monkeypatch.setattr(ipu.IPU, "_ask_approver", approver_errors_permit)
     result = caught("Runner", tmp_path)
     assert "approve" in result.failing_text
 
