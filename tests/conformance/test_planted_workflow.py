@@ -8,7 +8,9 @@ it, and saves an input that replays the failure.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 
 from lion.services import graph_run
@@ -52,3 +54,18 @@ def test_failed_attempt_spends_no_budget(monkeypatch: pytest.MonkeyPatch, tmp_pa
     monkeypatch.setattr(graph_run.Executor, "_settle", refunds_failures)
     result = caught("Workflow", tmp_path, examples=300)
     assert "fail(" in result.failing_text
+
+
+def test_concurrency_limit_ignored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def unlimited(self: graph_run.Executor, limit: object) -> None:
+        self.limiter = anyio.CapacityLimiter(100)  # the bug: the caller's limit is dropped
+
+    real = graph_run.Executor.__init__
+
+    def init(self: graph_run.Executor, *args: Any, **kwargs: Any) -> None:
+        real(self, *args, **kwargs)
+        unlimited(self, kwargs.get("limit"))
+
+    monkeypatch.setattr(graph_run.Executor, "__init__", init)
+    result = caught("Workflow", tmp_path, examples=300)
+    assert "init(" in result.failing_text

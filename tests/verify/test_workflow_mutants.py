@@ -60,9 +60,15 @@ MUTANTS = [
         "finished_is_final",
     ),
     (
+        "the concurrency limit is ignored",
+        "  let room = min(budget, LIMIT - card(running));",
+        "  let room = budget;",
+        "concurrency_bounded",
+    ),
+    (
         "the executor starts steps the budget cannot pay for",
-        "let r0 = ready(deps, running, done, failed, 0) and budget >= 1;",
-        "let r0 = ready(deps, running, done, failed, 0) and budget >= 0;",
+        "  let room = min(budget, LIMIT - card(running));",
+        "  let room = min(budget + 1, LIMIT - card(running));",
         "Workflow.ranges",
     ),
 ]
@@ -85,6 +91,7 @@ def test_the_chapter_proves(tmp_path: Path) -> None:
         "workflow_terminates",
         "finished_is_final",
         "Workflow.ranges",
+        "concurrency_bounded",
     }
     assert set(statuses.values()) == {Status.PROVED}, statuses
 

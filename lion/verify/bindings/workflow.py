@@ -3,8 +3,8 @@
 
 `init(d, r)` builds a real `Graph` of four operations `s0`..`s3` (retries
 `r[s]`; `s` depends on each `t < s` in `d[s]`, the spec's `downward`) and
-starts `Executor.run()` on a private event loop, with a limit above the
-number of steps and the spec's budget. Each operation is a puppet: an
+starts `Executor.run()` on a private event loop, with the spec's
+concurrency limit and budget. Each operation is a puppet: an
 attempt parks on a future the adapter holds. The spec's actions are those
 await points:
 
@@ -36,7 +36,7 @@ __all__ = ["RustWorkflowModel", "WorkflowModel"]
 
 STEPS = range(4)
 BUDGET = 6  # the spec's BUDGET
-_LIMIT = 8  # more than the steps: the spec does not model the concurrency limit
+LIMIT = 2  # the spec's LIMIT
 _MAX_TURNS = 10_000  # event-loop turns allowed for one event to settle
 
 
@@ -134,7 +134,7 @@ class WorkflowModel:
         return True
 
     def new_executor(self, graph: Graph) -> Executor:
-        return Executor(graph, limit=_LIMIT, budget=BUDGET)
+        return Executor(graph, limit=LIMIT, budget=BUDGET)
 
     def step(self, action: str, *args: Any) -> bool:
         if action not in ("run", "fail"):
