@@ -266,12 +266,15 @@ def _transport(
     target: Any, env: Mapping[str, str] | None, cwd: str | Path | None, stderr: Path | None
 ) -> ClientTransport | Any:
     """What fastmcp's Client is given: stdio transports we build end the process with us."""
-    from fastmcp.client.transports import (
-        ClientTransport,
-        NodeStdioTransport,
-        PythonStdioTransport,
-        StdioTransport,
-    )
+    try:
+        from fastmcp.client.transports import (
+            ClientTransport,
+            NodeStdioTransport,
+            PythonStdioTransport,
+            StdioTransport,
+        )
+    except ImportError as exc:  # pragma: no cover - the extra is part of dev
+        raise ServiceError("MCP tools need the fastmcp client: pip install 'lion[mcp]'") from exc
 
     options: dict[str, Any] = {
         "env": dict(env) if env is not None else None,
@@ -364,12 +367,8 @@ class MCPToolset(Sequence[MCPTool]):
     async def __aenter__(self) -> MCPToolset:
         if self._client is not None:
             raise ServiceError(f"the MCP toolset for `{self.server}` is already open")
-        try:
-            from fastmcp import Client
-        except ImportError as exc:  # pragma: no cover - the extra is part of dev
-            raise ServiceError(
-                "MCP tools need the fastmcp client: pip install 'lion[mcp]'"
-            ) from exc
+        from fastmcp import Client  # present: the constructor needed it
+
         _route_stderr(self._transport)
         client = Client(self._transport, timeout=self.timeout, init_timeout=self.connect_timeout)
         try:
