@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 import anyio
 import msgspec
 
-from lion.domain import Pile
+from lion.domain import FieldModel, OperableModel, Pile
+from lion.domain.operable_model import json_schema
 from lion.domain.reply import parse_reply
-from lion.errors import ReplyValidationError, ServiceError
+from lion.errors import LionError, ReplyValidationError, ServiceError
 from lion.kernel.capability import CapabilityToken
 from lion.kernel.ipu import EffectDenied
 from lion.services.gate import Caller, Gate, Outcome, ToolOutcome
@@ -55,6 +56,8 @@ OPTIONS = frozenset(
     {"temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty"}
 )
 OnDeny = Literal["tell", "raise"]
+#: What `response_format` takes: a type msgspec decodes, an OperableModel, or FieldModels.
+ResponseType = type[Any] | OperableModel | Sequence[FieldModel]
 
 
 class Branch:
@@ -163,17 +166,26 @@ class Branch:
     async def communicate(
         self, instruction: str, *, response_format: type[T], parse_retries: int = 2
     ) -> T: ...
+    @overload
     async def communicate(
         self,
         instruction: str,
         *,
-        response_format: type[Any] | None = None,
+        response_format: OperableModel | Sequence[FieldModel],
+        parse_retries: int = 2,
+    ) -> Any: ...
+    async def communicate(
+        self,
+        instruction: str,
+        *,
+        response_format: ResponseType | None = None,
         parse_retries: int = 2,
     ) -> Any:
         """Ask and keep the exchange in the history; with `response_format`, a parsed value.
 
         `response_format` is a type msgspec can decode (a Struct, a dataclass,
-        an OperableModel's Struct, ...). Its JSON schema goes to the server; the
+        ...), an OperableModel (its `new_model()`), or FieldModels (the fields
+        of one record). Its JSON schema goes to the server; the
         answer is parsed tolerantly (`lion.domain.parse_reply`) and, if it does
         not fit, the model is told why and asked again, at most `parse_retries`
         more times (each a gated model call), before ReplyValidationError.
@@ -185,14 +197,23 @@ class Branch:
             self.messages.include(answer)
             return answer.content
         _check_count(parse_retries, "parse_retries")
-        name = getattr(response_format, "__name__", "Reply")
-        schema = ResponseFormat.schema(name, msgspec.json.schema(response_format))
         self.messages.include(Instruction(content=instruction))
+        return await self._parsed(response_format, parse_retries)
+
+    async def _parsed(self, response_format: ResponseType, parse_retries: int) -> Any:
+        """Ask for an answer in `response_format` until it parses, at most `parse_retries` again.
+
+        Each attempt is a gated model call without tools, kept in the history;
+        a reply that does not fit is answered with why, so the model can mend it.
+        """
+        target = _reply_type(response_format)
+        name = getattr(target, "__name__", "Reply")
+        schema = ResponseFormat.schema(name, json_schema(target))
         for attempt in range(parse_retries + 1):
             answer = await self._complete(list(self.messages), tools=False, response_format=schema)
             self.messages.include(answer)
             try:
-                return parse_reply(answer.content, response_format).value
+                return parse_reply(answer.content, target).value
             except ReplyValidationError as exc:
                 if attempt == parse_retries:
                     raise
@@ -210,8 +231,7 @@ class Branch:
         self, calls: Sequence[ToolCall], *, strategy: Strategy = "sequential"
     ) -> list[ToolOutcome]:
         """Run tool calls through the gate, in order or concurrently; record each outcome."""
-        if strategy not in ("sequential", "concurrent"):
-            raise ServiceError(f"strategy must be `sequential` or `concurrent`, got `{strategy!r}`")
+        _check_strategy(strategy)
         outcomes: list[ToolOutcome | None] = [None] * len(calls)
 
         async def one(i: int, call: ToolCall) -> None:
@@ -247,33 +267,81 @@ class Branch:
                     raise outcome.error
         return done
 
+    @overload
     async def operate(
         self,
         instruction: str,
         *,
         max_rounds: int = 4,
-        strategy: Strategy = "sequential",
+        action_strategy: Strategy = "sequential",
         tool_choice: str | ToolChoice | None = None,
-    ) -> str:
+    ) -> str: ...
+    @overload
+    async def operate(
+        self,
+        instruction: str,
+        *,
+        max_rounds: int = 4,
+        action_strategy: Strategy = "sequential",
+        tool_choice: str | ToolChoice | None = None,
+        response_format: type[T],
+        parse_retries: int = 2,
+    ) -> T: ...
+    @overload
+    async def operate(
+        self,
+        instruction: str,
+        *,
+        max_rounds: int = 4,
+        action_strategy: Strategy = "sequential",
+        tool_choice: str | ToolChoice | None = None,
+        response_format: OperableModel | Sequence[FieldModel],
+        parse_retries: int = 2,
+    ) -> Any: ...
+    async def operate(
+        self,
+        instruction: str,
+        *,
+        max_rounds: int = 4,
+        action_strategy: Strategy = "sequential",
+        tool_choice: str | ToolChoice | None = None,
+        response_format: ResponseType | None = None,
+        parse_retries: int = 2,
+    ) -> Any:
         """Ask, let the model call tools (through the gate) for at most `max_rounds`, answer.
 
         Everything is kept in the history. After the last round the model is
-        asked once more without tools, so a run always ends in text.
-        `tool_choice` (`"auto"`, `"none"`, `"required"` or a named tool) is
-        sent with every round that offers tools.
+        asked once more without tools, so a run always ends in an answer.
+        `action_strategy` (the host's choice, never the model's) runs each
+        round's calls one after another or concurrently. `tool_choice`
+        (`"auto"`, `"none"`, `"required"` or a named tool) is sent with every
+        round that offers tools. With `response_format` (as for
+        `communicate`) the answer is a parsed value: once the tools are done,
+        the model is asked for it in that format, with `parse_retries`.
         """
         _check_count(max_rounds, "max_rounds")
+        _check_strategy(action_strategy)
+        if response_format is not None:
+            _check_count(parse_retries, "parse_retries")
+            _reply_type(response_format)  # a bad format fails before any call
         self.messages.include(Instruction(content=instruction))
-        return await self._rounds(max_rounds, strategy, tool_choice)
+        text = await self._rounds(
+            max_rounds, action_strategy, tool_choice, answer=response_format is None
+        )
+        if response_format is None:
+            return text
+        return await self._parsed(response_format, parse_retries)
 
     async def ReAct(  # the v0 name users know
         self,
         instruction: str,
         *,
         max_extensions: int = 3,
-        strategy: Strategy = "sequential",
+        action_strategy: Strategy = "sequential",
         tool_choice: str | ToolChoice | None = None,
-    ) -> str:
+        response_format: ResponseType | None = None,
+        parse_retries: int = 2,
+    ) -> Any:
         """Reason and act: a first round, then at most `max_extensions` more, then an answer.
 
         Like `operate`, but the model is told to reason step by step and,
@@ -281,8 +349,21 @@ class Branch:
         number of extensions is bounded by the host, so a run always ends.
         """
         _check_count(max_extensions, "max_extensions")
+        _check_strategy(action_strategy)
+        if response_format is not None:
+            _check_count(parse_retries, "parse_retries")
+            _reply_type(response_format)
         self.messages.include(Instruction(content=f"{instruction}\n\n{_REACT}"))
-        return await self._rounds(1 + max_extensions, strategy, tool_choice, between=_EXTEND)
+        text = await self._rounds(
+            1 + max_extensions,
+            action_strategy,
+            tool_choice,
+            between=_EXTEND,
+            answer=response_format is None,
+        )
+        if response_format is None:
+            return text
+        return await self._parsed(response_format, parse_retries)
 
     async def _rounds(
         self,
@@ -291,18 +372,26 @@ class Branch:
         tool_choice: str | ToolChoice | None,
         *,
         between: str | None = None,
+        answer: bool = True,
     ) -> str:
-        """Up to `rounds` model calls with tools, acting on each; then an answer without tools."""
+        """Up to `rounds` model calls with tools, acting on each; then an answer without tools.
+
+        With `answer=False` the caller asks for the answer itself (in a
+        format): a round that calls no tools ends the loop, and its text is
+        kept but no plain final answer is asked for.
+        """
         for done in range(rounds):
-            answer = await self._complete(list(self.messages), tools=True, tool_choice=tool_choice)
-            self.messages.include(answer)
-            if not answer.tool_calls:
-                return answer.content
-            await self.act(answer.tool_calls, strategy=strategy)
+            reply = await self._complete(list(self.messages), tools=True, tool_choice=tool_choice)
+            self.messages.include(reply)
+            if not reply.tool_calls:
+                return reply.content
+            await self.act(reply.tool_calls, strategy=strategy)
             if between is not None and done + 1 < rounds:
                 self.messages.include(Instruction(content=between))
         if between is not None:
             self.messages.include(Instruction(content=_FINISH))
+        if not answer:
+            return ""
         final = await self._complete(list(self.messages), tools=False)
         self.messages.include(final)
         return final.content
@@ -337,6 +426,32 @@ def _checked_options(options: Mapping[str, Any]) -> dict[str, Any]:
         allowed = ", ".join(f"`{n}`" for n in sorted(OPTIONS))
         raise ServiceError(f"unknown request options {names}: expected some of {allowed}")
     return dict(options)
+
+
+def _check_strategy(strategy: object) -> None:
+    if strategy not in ("sequential", "concurrent"):
+        raise ServiceError(f"strategy must be `sequential` or `concurrent`, got `{strategy!r}`")
+
+
+def _reply_type(response_format: object) -> type[Any]:
+    """The type a reply is parsed into: the type itself, or the Struct of an OperableModel."""
+    try:
+        if isinstance(response_format, OperableModel):
+            return response_format.new_model("Reply")
+        if isinstance(response_format, Sequence) and not isinstance(response_format, str):
+            return OperableModel(list(response_format)).new_model("Reply")
+    except LionError as exc:
+        raise ServiceError(f"response_format: {exc}") from exc
+    if not isinstance(response_format, type):
+        raise ServiceError(
+            "response_format must be a type (a msgspec Struct, a dataclass, ...), an "
+            f"OperableModel or FieldModels, got `{response_format!r}`"
+        )
+    try:
+        msgspec.json.schema(response_format)
+    except (TypeError, ValueError) as exc:
+        raise ServiceError(f"response_format `{response_format.__name__}`: {exc}") from None
+    return response_format
 
 
 def _check_count(value: object, what: str) -> None:

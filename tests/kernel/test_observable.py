@@ -140,3 +140,29 @@ def test_public_api_is_listed_and_sorted() -> None:
     names = module.__all__
     assert names == sorted(names, key=lambda n: (not n.isupper(), n))
     assert all(hasattr(module, name) for name in names)
+
+
+def test_new_ids_are_version_4_uuids_and_do_not_repeat() -> None:
+    from lion.kernel.observable import new_id
+
+    ids = [new_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    for made in ids[:100]:
+        assert made.version == 4 and made.variant == uuid.RFC_4122
+        assert uuid.UUID(str(made)) == made and hash(uuid.UUID(str(made))) == hash(made)
+
+
+def test_a_forked_child_does_not_repeat_its_parents_ids() -> None:
+    import os
+
+    from lion.kernel.observable import new_id
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its next id and leave at once
+        os.write(write, new_id().bytes)
+        os._exit(0)
+    os.close(write)
+    theirs = os.read(read, 16)
+    os.waitpid(pid, 0)
+    assert theirs != new_id().bytes

@@ -167,3 +167,21 @@ def test_typed_arguments_reach_the_policy_as_json_and_the_tool_as_typed(world: A
     assert SEEN_MODES == [Mode.SAFE]
     (obs,) = gate.ipu.log.snapshot()
     assert obs.determining == ("delete-asks",)
+
+
+def test_the_caller_presents_the_token_that_names_the_effect(world: Any) -> None:
+    gate, caller, tools = world
+    tool_token, model_token = caller.tokens
+    assert caller.presenting(Effect("call", "tool/search")) == (tool_token,)
+    assert caller.presenting(Effect("chat", "model/scripted")) == (model_token,)
+    # nothing fits: every token is shown, and the denial says why each one fails
+    assert caller.presenting(Effect("chat", "model/other")) == caller.tokens
+    model = ScriptedModel(["hi"], name="other")
+    request = ChatRequest(model="other", messages=[Message.user("hi")])
+    with pytest.raises(EffectDenied) as denied:
+        anyio.run(gate.call_model, caller, model, request)
+    assert denied.value.observation.requested == tuple(t.id for t in caller.tokens)
+    # text tokens cannot be read without parsing: they are presented as they are
+    as_text = Caller("b1", tuple(t.encode() for t in caller.tokens))
+    assert as_text.presenting(Effect("call", "tool/search")) == as_text.tokens
+    assert run_tool((gate, as_text, tools), "search", {"query": "q"}).ok

@@ -191,7 +191,7 @@ def test_concurrent_tool_calls_are_chosen_by_the_host(backend: str) -> None:
     calls = [call("search", {"query": q}) for q in ("a", "b", "c")]
     s = session(backend, [calls, "all found"])
     branch = s.new_branch("b1", tools=[Tool(search)])
-    assert anyio.run(lambda: branch.operate("find", strategy="concurrent")) == "all found"
+    assert anyio.run(lambda: branch.operate("find", action_strategy="concurrent")) == "all found"
     responses = [m.content for m in branch.messages if isinstance(m, ActionResponse)]
     assert responses == ["found a", "found b", "found c"]  # recorded in call order
     with pytest.raises(ServiceError, match="strategy"):
