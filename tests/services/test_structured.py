@@ -74,7 +74,7 @@ def test_operate_with_an_operable_model_and_field_models(backend: str) -> None:
         s = make(backend, tool_then_json)
         branch = s.new_branch("b", tools=[Tool(lookup, blocking=False)])
         answer = anyio.run(
-            lambda rf=response_format: branch.operate("Paris?", response_format=rf)
+            lambda b=branch, rf=response_format: b.operate("Paris?", response_format=rf)
         )
         assert msgspec.structs.asdict(answer) == {"city": "Paris", "population": 2_100_000}
 
@@ -83,7 +83,8 @@ def test_operate_retries_a_reply_that_does_not_fit_then_gives_up(backend: str) -
     replies = iter(['{"city": "Paris"}', '{"city": "Paris", "population": 2100000}'])
 
     def script(messages: list[Any]) -> Any:
-        return "I know this." if messages[-1].role == "user" and len(messages) == 1 else next(replies)
+        first = messages[-1].role == "user" and len(messages) == 1
+        return "I know this." if first else next(replies)
 
     s = make(backend, script)
     branch = s.new_branch("b")
@@ -103,9 +104,7 @@ def test_operate_retries_a_reply_that_does_not_fit_then_gives_up(backend: str) -
 def test_react_returns_a_parsed_answer(backend: str) -> None:
     s = make(backend, tool_then_json)
     branch = s.new_branch("b", tools=[Tool(lookup, blocking=False)])
-    answer = anyio.run(
-        lambda: branch.ReAct("Paris?", max_extensions=1, response_format=Answer)
-    )
+    answer = anyio.run(lambda: branch.ReAct("Paris?", max_extensions=1, response_format=Answer))
     assert answer.population == 2_100_000
 
 
