@@ -439,8 +439,8 @@ class MCPToolset(Sequence[MCPTool]):
                 )
             seen.add(name)
             annotations = getattr(definition, "annotations", None)
-            tools.append(
-                MCPTool(
+            try:
+                made = MCPTool(
                     name,
                     definition.input_schema,
                     call=self._call,
@@ -454,7 +454,9 @@ class MCPToolset(Sequence[MCPTool]):
                         annotations.model_dump(exclude_none=True) if annotations else None
                     ),
                 )
-            )
+            except ToolDefinitionError as exc:
+                raise ToolDefinitionError(f"MCP server `{self.server}`: {exc}") from None
+            tools.append(made)
         missing = sorted((self.include or set()) - {t.mcp_name for t in tools})
         if missing:
             offered = ", ".join(f"`{d.name}`" for d in listed) or "none"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import re
@@ -104,8 +105,8 @@ def http_server(calls: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.P
         process.wait(10)
 
 
-def session(script: Any) -> Session:
-    return Session(policies=POLICIES, model=ScriptedModel(script), key=KEY)
+def session(script: Any, backend: str | None = None) -> Session:
+    return Session(policies=POLICIES, model=ScriptedModel(script), key=KEY, backend=backend)
 
 
 def counter_server() -> Any:
@@ -191,8 +192,11 @@ def test_stdio_calls_pass_the_gate_and_only_permitted_ones_reach_the_server(call
     }
 
 
-def test_a_call_no_capability_covers_is_denied_and_never_sent(calls: Path, memory: Any) -> None:
-    s = session([call("info", {"name": "x"}), "no"])
+@pytest.mark.parametrize("backend", ["python", "rust"])
+def test_a_call_no_capability_covers_is_denied_and_never_sent(
+    calls: Path, memory: Any, backend: str
+) -> None:
+    s = session([call("info", {"name": "x"}), "no"], backend)
 
     async def main() -> None:
         async with memory() as tools:
@@ -471,6 +475,24 @@ def test_asking_for_a_tool_the_server_lacks_is_refused() -> None:
 
     with pytest.raises(ToolDefinitionError, match=r"has no tool `nope` \(it offers `add`"):
         anyio.run(main)
+
+
+def test_a_server_name_that_cannot_be_a_tool_name_needs_a_new_name() -> None:
+    from fastmcp import FastMCP
+
+    server = FastMCP("files")
+
+    @server.tool(name="files.read")
+    def read(path: str) -> str:
+        return f"read {path}"
+
+    async def main(**options: Any) -> list[str]:
+        async with MCPToolset(server, **options) as tools:
+            return [t.name for t in tools]
+
+    with pytest.raises(ToolDefinitionError, match=r"MCP server `files`: .*`files\.read` is not"):
+        anyio.run(main)
+    assert anyio.run(functools.partial(main, names={"files.read": "read_file"})) == ["read_file"]
 
 
 def test_bad_options_are_refused() -> None:
