@@ -72,8 +72,11 @@ _AMPM = r"(a\.?m\.?|p\.?m\.?)"
 _TIME = re.compile(rf"(?<![\d:])(\d{{1,2}}):(\d{{2}})(?::(\d{{2}}))?(?:\.\d+)? ?{_AMPM}?(?![\d:])")
 _TIME_HOUR = re.compile(rf"(?<![\d:])(\d{{1,2}}) ?{_AMPM}(?!\w)")
 _DIGITS = re.compile(r"(?<![\w+])\+?\d[\d ()-]{4,}\d")
-_IBAN = re.compile(r"(?<!\w)[a-z]{2}\d{2}(?: ?[a-z0-9]{4}){2,7}(?: ?[a-z0-9]{1,3})?(?!\w)")
+_IBAN = re.compile(  # all together, or in groups of four: never a mix that swallows a word
+    r"(?<!\w)[a-z]{2}\d{2}(?:[a-z0-9]{8,28}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,3})?)(?!\w)"
+)
 _MIN_ACCOUNT_DIGITS = 6
+_ANY_DIGIT = re.compile(r"\d")
 
 
 def _number_atom(sign: str, whole: str, fraction: str | None) -> str:
@@ -161,6 +164,8 @@ def spans(
     text: str, forms: tuple[tuple[re.Pattern[str], Any], ...] = _FORMS
 ) -> Iterator[tuple[int, int, str]]:
     """Every number, date, time, IBAN and long digit run written in `text` (normalised)."""
+    if not _ANY_DIGIT.search(text):  # every form holds a digit: prose costs one scan
+        return
     for pattern, atoms in forms:
         for m in pattern.finditer(text):
             for atom in atoms(m):
@@ -170,6 +175,8 @@ def spans(
 def whole_atoms(text: str) -> set[str]:
     """The atoms a whole string is a written form of (`1,000` -> n:1000), if any."""
     found: set[str] = set()
+    if not _ANY_DIGIT.search(text):
+        return found
     for pattern, atoms in _FORMS:
         if m := pattern.fullmatch(text):
             found.update(atoms(m)[:1])  # a whole "555 123" is one number, not its parts

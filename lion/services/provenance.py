@@ -321,7 +321,9 @@ class ProvenanceIndex:
             found |= self._find_atom("x:" + atom)
             if not atom.startswith("n:") or len(atom.lstrip("n:-")) >= MIN_FREE_TEXT:
                 found |= self._find_atom(atom)
-        if not atoms and len(norm) >= MIN_FREE_TEXT:  # a written form is matched as its atom
+        # a number, date or time is matched as its atom only: "1,000" is not in "1,000,000"
+        precise = atoms and all(atom[0] in "ndt" for atom in atoms)
+        if not precise and len(norm) >= MIN_FREE_TEXT:
             found |= self._find_tokens(_forms.tokens(norm))
         if found:
             return found, ()
