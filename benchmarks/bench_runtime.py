@@ -51,7 +51,7 @@ reservation and an Observation), on each backend. Three settings:
    gated step. Both branches must get the same answers.
 
 Knobs: LION_BENCH_RUNTIME_ROUNDS (rounds over HTTP, default 20) and
-LION_BENCH_LLAMA_PAIRS (gated/ungated pairs on llama.cpp, default 8).
+LION_BENCH_LLAMA_PAIRS (gated/ungated pairs on llama.cpp, default 10).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ from benchmarks._table import Row
 
 STEPS = 300
 ROUNDS = int(os.environ.get("LION_BENCH_RUNTIME_ROUNDS", "20"))
-LLAMA_PAIRS = int(os.environ.get("LION_BENCH_LLAMA_PAIRS", "8"))
+LLAMA_PAIRS = int(os.environ.get("LION_BENCH_LLAMA_PAIRS", "10"))
 KEY = b"bench-runtime-" * 3
 POLICIES = """
 @id("chat") permit(principal, action == Action::"chat", resource);
@@ -542,7 +542,7 @@ async def _llama_pairs(server: Any) -> list[_Pair]:
     async with ChatClient(LlamaCpp(server.base_url, api_key=server.api_key)) as client:
         model = _TimedModel(ClientModel(client, server.model))
         session = Session(policies=POLICIES, model=model, key=KEY, backend="rust")
-        options = {"temperature": 0.0, "seed": 1, "max_tokens": 32}
+        options = {"temperature": 0.0, "seed": 1, "max_tokens": 16}
         tools = [Tool(search, blocking=False)]
         gated = session.new_branch("gated", tools=tools, options=options)
         timed = _TimedGate(session.gate)
