@@ -176,7 +176,7 @@ class Orchestrator:
             # delegated authority ends with the orchestrator; the session's own
             # branches are the session's to revoke
             for name in self._spawned:
-                self._revoke_tokens(self._branches[name])
+                self._revoke_tokens(self._branches[name].tokens)
 
     @property
     def report(self) -> ShutdownReport | None:
@@ -231,9 +231,13 @@ class Orchestrator:
         self._parents[branch.name] = parent
 
     def add(self, branch: Branch | str) -> Branch:
-        """Run a branch of the session (by object or name) as an actor."""
+        """Run a branch as an actor: one of the session's (by object or name), or one
+        the host built on the session's gate with tokens from its authority."""
         self._running()
-        found = self.session.get_branch(branch)
+        if isinstance(branch, Branch) and branch.gate is self.session.gate:
+            found = branch
+        else:
+            found = self.session.get_branch(branch)
         if found.name in self._branches:
             raise ServiceError(f"branch `{found.name}` is already in this orchestrator")
         self._start(found, None)
@@ -295,7 +299,8 @@ class Orchestrator:
         parent token's own) must not be later than the parent's. Anything the
         parent's valid tokens do not cover: `DelegationRefused`, recorded.
         """
-        return self._spawn(parent, name, tools, rights, scope, expiry, chat, system, ())
+        source, picked, tokens = self._authorize(parent, name, tools, rights, scope, expiry, chat)
+        return self._make(source, name, picked, tokens, system, ())
 
     async def handoff(
         self,
@@ -303,29 +308,29 @@ class Orchestrator:
         child_name: str,
         instruction: str,
         *,
+        tools: Sequence[ToolLike | str] | None = None,
+        rights: Iterable[str] | None = None,
+        scope: str | None = None,
+        expiry: int | None = None,
+        chat: bool = True,
         op: Op = "operate",
         timeout: float | None = None,
-        **delegation: Any,
     ) -> str:
-        """Hand the conversation to a new child: it gets a copy of the parent's history
-        and narrowed authority (as `spawn`, with the same keywords), then answers."""
-        history = await self.history(parent)
-        child = self._spawn(
-            parent,
-            child_name,
-            delegation.pop("tools", None),
-            delegation.pop("rights", None),
-            delegation.pop("scope", None),
-            delegation.pop("expiry", None),
-            delegation.pop("chat", True),
-            None,
-            history,
+        """Hand the conversation to a new child: narrowed authority (as `spawn`) and a
+        copy of the parent's history, read by the parent's actor; then the child answers."""
+        # the delegation is decided (and a refusal recorded) before anything else
+        source, picked, tokens = self._authorize(
+            parent, child_name, tools, rights, scope, expiry, chat
         )
-        if delegation:
-            raise ServiceError(f"unknown delegation options: {', '.join(sorted(delegation))}")
+        try:
+            history = await self.history(source)
+            child = self._make(source, child_name, picked, tokens, None, history)
+        except BaseException:
+            self._revoke_tokens(tokens)  # no child: nobody may hold what it was given
+            raise
         return await self.ask(child, instruction, op=op, timeout=timeout)
 
-    def _spawn(
+    def _authorize(
         self,
         parent: Branch | str,
         name: str,
@@ -334,23 +339,35 @@ class Orchestrator:
         scope: str | None,
         expiry: int | None,
         chat: bool,
-        system: str | None,
-        history: Sequence[RoledMessage],
-    ) -> Branch:
+    ) -> tuple[Branch, list[ToolLike], list[CapabilityToken]]:
         self._running()
         source = self._branch(parent)
+        self._check_new_name(name)
+        picked = self._pick_tools(source, tools)
+        grants = self._grants(source, picked, rights, scope, chat)
+        return source, picked, self._delegate(source, name, grants, expiry)
+
+    def _check_new_name(self, name: object) -> None:
         if not isinstance(name, str) or not name:
             raise ServiceError(f"branch name must be a non-empty str, got `{name!r}`")
         if name in self._branches or name in self.session.branches:
             raise ServiceError(f"a branch named `{name}` already exists")
-        picked = self._pick_tools(source, tools)
-        grants = self._grants(source, picked, rights, scope, chat)
-        tokens = self._delegate(source, name, grants, expiry)
+
+    def _make(
+        self,
+        source: Branch,
+        name: str,
+        tools: Sequence[ToolLike],
+        tokens: Sequence[CapabilityToken],
+        system: str | None,
+        history: Sequence[RoledMessage],
+    ) -> Branch:
+        self._check_new_name(name)  # again: a handoff awaited the history meanwhile
         child = Branch(
             name,
             gate=source.gate,
             model=source.model,
-            tools=picked,
+            tools=tools,
             tokens=tokens,
             system=system,
             session=source.session,
@@ -394,7 +411,10 @@ class Orchestrator:
             grants.append(Grant(f"model/{source.model.name}", frozenset({CHAT})))
         for t in tools:
             grants.append(
-                Grant(t.resource if scope is None else scope, wanted or frozenset({t.right}))
+                Grant(
+                    t.resource if scope is None else scope,
+                    frozenset({t.right}) if wanted is None else wanted,
+                )
             )
         if not tools and (wanted is not None or scope is not None):
             if wanted is None or scope is None:
@@ -467,10 +487,10 @@ class Orchestrator:
             for grant, (token, cap) in chosen:
                 tokens.append(self._derive(source.name, child, token, cap, grant, expiry))
         except CapabilityError as exc:  # revoked meanwhile, or the store failed: fail closed
-            for t in tokens:
-                self.session.authority.revoke(t)
+            self._revoke_tokens(tokens)
             self._refuse(source, child, f"the kernel refused to derive it: {exc}")
-        self._record(source, child, Decision.PERMIT, f"delegated {len(tokens)} grants", tokens)
+        used = tuple(cap.id for _, (_, cap) in chosen)
+        self._record(source, child, Decision.PERMIT, f"delegated {len(tokens)} grants", used)
         return tokens
 
     def _why(
@@ -502,7 +522,7 @@ class Orchestrator:
         child: str,
         decision: Decision,
         reason: str,
-        tokens: Sequence[CapabilityToken],
+        used: tuple[str, ...],
     ) -> None:
         effect = Effect(DELEGATE, f"branch/{child}")
         permitted = decision is Decision.PERMIT
@@ -514,7 +534,7 @@ class Orchestrator:
                 decision=decision,
                 reason=reason,
                 requested=tuple(_token_id(t) for t in source.tokens),
-                granted=tuple(t.chain[-2].id for t in tokens) if permitted else (),
+                granted=used,  # the parent's capabilities the child's derive from
                 effects=(effect,) if permitted else (),
             )
         )
@@ -523,10 +543,10 @@ class Orchestrator:
 
     def revoke(self, branch: Branch | str) -> None:
         """Revoke the branch's tokens; every branch delegated from it loses them too."""
-        self._revoke_tokens(self._branch(branch))
+        self._revoke_tokens(self._branch(branch).tokens)
 
-    def _revoke_tokens(self, branch: Branch) -> None:
-        for token in branch.tokens:
+    def _revoke_tokens(self, tokens: Iterable[CapabilityToken | str]) -> None:
+        for token in tokens:
             self.session.authority.revoke(token)
 
     def refusals(self) -> tuple[Observation, ...]:
