@@ -25,8 +25,11 @@
     ├── ServiceError              the runtime (Session, Branch, models) refused or could not act
     │   ├── ModelRequestRefused   real model requests are switched off (tests, offline runs)
     │   ├── ScriptError           a ScriptedModel has no reply left, or one it cannot give
-    │   └── GraphError            an operation graph is malformed (unknown or duplicate operation)
-    │       └── GraphCycleError   a dependency would close a cycle; the cycle is named
+    │   ├── GraphError            an operation graph is malformed (unknown or duplicate operation)
+    │   │   └── GraphCycleError   a dependency would close a cycle; the cycle is named
+    │   └── MCPError              talking to an MCP server failed
+    │       ├── MCPConnectionError    no connection, it dropped, or no answer in time
+    │       └── MCPToolError          the server answered a tool call with an error
     ├── ToolError                 a tool is defined wrongly, or a call to one does not fit
     │   ├── ToolDefinitionError   a function cannot be a tool (name, hints, *args), or a duplicate
     │   ├── ToolArgumentError     a tool call's arguments are malformed or do not fit its schema
@@ -67,6 +70,9 @@ __all__ = [
     "ItemNotFoundError",
     "KernelError",
     "LionError",
+    "MCPConnectionError",
+    "MCPError",
+    "MCPToolError",
     "MailboxFullError",
     "ModelRequestRefused",
     "PolicyError",
@@ -233,6 +239,23 @@ class GraphCycleError(GraphError):
     def __init__(self, message: str, *, cycle: tuple[str, ...] = ()) -> None:
         self.cycle = cycle
         super().__init__(message)
+
+
+class MCPError(ServiceError):
+    """Talking to an MCP server failed; `server` names it, `tool` the tool called (if any)."""
+
+    def __init__(self, message: str, *, server: str, tool: str | None = None) -> None:
+        self.server = server
+        self.tool = tool
+        super().__init__(message)
+
+
+class MCPConnectionError(MCPError):
+    """No connection to the MCP server, it dropped, or no answer came in time."""
+
+
+class MCPToolError(MCPError):
+    """The MCP server answered a tool call with an error (the tool failed or refused)."""
 
 
 class ToolError(LionError):

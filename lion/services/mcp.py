@@ -39,7 +39,13 @@ from typing import TYPE_CHECKING, Any, Final, overload
 import anyio
 import msgspec
 
-from lion.errors import ServiceError, ToolDefinitionError
+from lion.errors import (
+    MCPConnectionError,
+    MCPError,
+    MCPToolError,
+    ServiceError,
+    ToolDefinitionError,
+)
 from lion.kernel.patterns import is_resource
 from lion.services._json_arguments import JSONArguments
 from lion.services.tools import Trust
@@ -72,23 +78,6 @@ _GRACE: Final = 5.0  # the client's own timeout fires first; this catches a clie
 _NAME_RE: Final = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _CONNECTION_CLOSED: Final = -32000  # JSON-RPC codes the MCP SDK uses for its own failures
 _REQUEST_TIMEOUT: Final = -32001
-
-
-class MCPError(ServiceError):
-    """Talking to an MCP server failed; `server` names it, `tool` the tool called (if any)."""
-
-    def __init__(self, message: str, *, server: str, tool: str | None = None) -> None:
-        self.server = server
-        self.tool = tool
-        super().__init__(message)
-
-
-class MCPConnectionError(MCPError):
-    """No connection to the MCP server, it dropped, or no answer came in time."""
-
-
-class MCPToolError(MCPError):
-    """The MCP server answered a tool call with an error (the tool failed or refused)."""
 
 
 def _show(text: str, limit: int = 200) -> str:
