@@ -547,6 +547,32 @@ def test_a_value_inserted_into_a_user_source_is_labelled_user(
     assert one(value, sources).user
 
 
+@given(
+    value=st.emails(),
+    before=st.text(max_size=80),
+    after=st.text(max_size=80),
+    where=st.sampled_from(["user", "tool", "field"]),
+)
+def test_an_address_inside_any_text_is_found(
+    value: str, before: str, after: str, where: str
+) -> None:
+    text = f"{before} {value} {after}"
+    source = {
+        "user": Source.user(text),
+        "tool": Source.tool("t", text, trust="trusted"),
+        "field": Source.tool("t", {"k": [text]}),
+    }[where]
+    assert not one(value, [source]).unsourced
+
+
+@given(value=st.emails(), before=FILLER, after=FILLER)
+def test_a_sentence_embedding_an_untrusted_address_is_untrusted(
+    value: str, before: str, after: str
+) -> None:
+    sources = [Source.user(f"{before} please"), Source.tool("web", f"contact: {value}")]
+    assert one(f"{before} {value} {after}", sources).untrusted_only
+
+
 @given(value=WORDS, text=st.text(max_size=300))
 def test_a_value_absent_everywhere_is_unsourced(value: str, text: str) -> None:
     assume(value not in normalize(text))
