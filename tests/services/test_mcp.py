@@ -137,7 +137,7 @@ def tool_decisions(s: Session) -> list[tuple[Effect, Decision]]:
     return [(o.effect, o.decision) for o in s.log if o.effect.action != "chat"]
 
 
-# ------------------------------------------------------------------ gated calls, stdio
+# ------------------------------- gated calls (stdio, and the same server in memory)
 
 
 def test_stdio_calls_pass_the_gate_and_only_permitted_ones_reach_the_server(calls: Path) -> None:
@@ -165,12 +165,10 @@ def test_stdio_calls_pass_the_gate_and_only_permitted_ones_reach_the_server(call
             ]
             branch = s.new_branch("b1", tools=tools)
             answer = await branch.operate("Add 2 and 3, then clean up.")
-            assert responses(branch) == [
-                ("add", "done", "5"),
-                ("delete", "denied", responses(branch)[1][2]),
-                ("add", "denied", responses(branch)[2][2]),
-            ]
-            assert "no-delete" in responses(branch)[1][2]
+            added, deleted, big = responses(branch)
+            assert added == ("add", "done", "5")
+            assert deleted[:2] == ("delete", "denied") and "no-delete" in deleted[2]
+            assert big[:2] == ("add", "denied")  # `small-adds` does not hold: default deny
             return answer
 
     assert anyio.run(main) == "2 + 3 = 5; the rest was refused."
