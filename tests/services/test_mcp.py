@@ -453,7 +453,8 @@ def test_a_cedar_schema_types_the_policies_from_the_servers_schemas(memory: Any)
 
 def test_content_blocks_other_than_text_are_noted_and_kept(memory: Any) -> None:
     async def main() -> MCPResult:
-        async with memory(include=["picture"]) as tools:
+        toolset: MCPToolset = memory(include=["picture"])
+        async with toolset as tools:
             return await tools[0].invoke({})
 
     result = anyio.run(main)

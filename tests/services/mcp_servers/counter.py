@@ -45,7 +45,7 @@ def info(name: str, tags: list[str] = []) -> dict[str, object]:  # noqa: B006 - 
 
 
 @server.tool
-def picture() -> list:  # type: ignore[type-arg] - `list[object]` would ask for an output schema
+def picture() -> list:  # type: ignore[type-arg]  # `list[object]` would ask for an output schema
     """Text and an image: two content blocks."""
     _record("picture")
     return ["a red dot", Image(data=b"\x89PNG\r\n\x1a\n", format="png")]
