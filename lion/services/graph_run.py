@@ -22,6 +22,7 @@ This is the `Workflow` machine of `spec/workflow.lion`: its `run(s)` and
 from __future__ import annotations
 
 import enum
+import heapq
 import inspect
 import math
 from collections.abc import Callable, Mapping
@@ -33,7 +34,7 @@ import anyio.abc
 from anyio.streams.memory import MemoryObjectSendStream
 
 from lion.errors import GraphError
-from lion.services.graph import Graph, Operation, OperationId
+from lion.services.graph import Graph, Operation, OperationId, OperationSpec
 
 __all__ = ["Executor", "OpStatus", "Progress", "RunResult", "run_graph"]
 
@@ -122,7 +123,7 @@ class Executor:
         self.done: set[OperationId] = set()
         self.failed: set[OperationId] = set()  # failed for good: no retry left
         self.skipped: dict[OperationId, str] = {}
-        self.attempts: dict[OperationId, int] = dict.fromkeys(self.graph.operations, 0)
+        self.attempts: dict[OperationId, int] = {}
         self.budget_left = budget
         self.steps_taken = 0
         self.results: dict[OperationId, Any] = {}
@@ -130,6 +131,13 @@ class Executor:
         self.reasons: dict[OperationId, str] = {}
         self.order: list[OperationId] = []
         self._started = False
+        # readiness, kept up to date event by event (no rescans: O(log n) per event)
+        self._index: dict[OperationId, int] = {}
+        self._waiting: dict[OperationId, int] = {}  # dependencies not yet done
+        self._dependents: dict[OperationId, list[OperationId]] = {}
+        self._queue: list[tuple[int, OperationId]] = []  # may start, by insertion order
+        for op in self.graph.operations:
+            self._register(op)
         self._tg: anyio.abc.TaskGroup | None = None
         self._send: MemoryObjectSendStream[_Outcome] | None = None
 
@@ -154,11 +162,27 @@ class Executor:
 
     # -- the scheduler's steps ----------------------------------------------------------
 
-    def _ready(self, op: OperationId) -> bool:
-        """Not started or waiting for a retry, and every dependency done."""
-        if op in self.running or op in self.done or op in self.failed or op in self.skipped:
-            return False
-        return all(d in self.done for d in self.operations[op].depends_on)
+    def _register(self, op: OperationId) -> None:
+        """Count what `op` still waits for; queue it if that is nothing."""
+        self._index[op] = len(self._index)
+        self.attempts.setdefault(op, 0)
+        deps = self.operations[op].depends_on
+        self._waiting[op] = sum(1 for d in deps if d not in self.done)
+        for d in deps:
+            self._dependents.setdefault(d, []).append(op)
+        if self._waiting[op] == 0:
+            self._enqueue(op)
+
+    def _enqueue(self, op: OperationId) -> None:
+        """`op` may start: every dependency is done (or its last attempt failed)."""
+        heapq.heappush(self._queue, (self._index[op], op))
+
+    def _release_dependents(self, op: OperationId, dependents: list[OperationId]) -> None:
+        """`op` is done: each dependent waits for one operation fewer."""
+        for other in dependents:
+            self._waiting[other] -= 1
+            if self._waiting[other] == 0 and other not in self.skipped:
+                self._enqueue(other)
 
     def _may_retry(self, op: OperationId) -> bool:
         return self.attempts[op] <= self.operations[op].retries
@@ -169,33 +193,39 @@ class Executor:
         self.attempts[op] += 1
 
     async def _launch(self) -> None:
-        for op in list(self.operations):
-            if not self._ready(op):
-                continue
+        """Start queued operations, lowest first, while the budget and the limiter allow."""
+        while self._queue:
+            op = self._queue[0][1]
             node = self.operations[op]
             if node.condition is not None and self.attempts[op] == 0:
                 try:
                     go = bool(node.condition(self._parents(node)))
                 except Exception as exc:
+                    heapq.heappop(self._queue)
                     self._fail(op, exc, f"its condition raised {type(exc).__name__}: {exc}")
                     continue
                 if not go:
+                    heapq.heappop(self._queue)
                     self._skip(op, "its condition is false")
                     continue
             if self.budget_left <= 0:
-                break  # what is left is reported NOT_RUN when the run ends
+                return  # what is left is reported when the run ends
             borrower = object()
             try:
                 self.limiter.acquire_on_behalf_of_nowait(borrower)
             except anyio.WouldBlock:
                 if self.running:
-                    break  # one of ours will finish and free a slot
+                    return  # one of ours will finish and free a slot
                 await self.limiter.acquire_on_behalf_of(borrower)  # held by other runs
-            self._spend(op)
-            self.running.add(op)
-            self._emit(op, "started")
-            assert self._tg is not None
-            self._tg.start_soon(self._attempt, node, borrower, name=f"operation {op}")
+            heapq.heappop(self._queue)
+            self._start(node, borrower)
+
+    def _start(self, node: Operation, borrower: object) -> None:
+        self._spend(node.id)
+        self.running.add(node.id)
+        self._emit(node.id, "started")
+        assert self._tg is not None
+        self._tg.start_soon(self._attempt, node, borrower, name=f"operation {node.id}")
 
     async def _attempt(self, node: Operation, borrower: object) -> None:
         try:
@@ -217,32 +247,46 @@ class Executor:
             self.errors[op] = outcome.value
             if self._may_retry(op):
                 self._emit(op, "retrying")
-                return  # ready again: started by the next _launch if the budget allows
+                self._enqueue(op)  # started by the next _launch if the budget allows
+                return
             self._fail(op, outcome.value, f"attempt {self.attempts[op]} raised")
             return
         try:
-            self._expand(op, outcome.value)
+            specs = self._expansions(op, outcome.value)
         except Exception as exc:
-            self.errors[op] = exc
             self._fail(op, exc, f"expanding its result raised {type(exc).__name__}: {exc}")
             return
+        dependents = list(self._dependents.get(op, ()))
         self.results[op] = outcome.value
         self.done.add(op)
         self.order.append(op)
         self._emit(op, "done")
+        # New operations depend on `op` alone, which is done: they never close a cycle.
+        for spec, gather_into in specs:
+            new = self.graph._add(spec, (op,), exact=False)
+            self._register(new)
+            if gather_into is not None:
+                self.graph.add_dependency(gather_into, new)
+                self._waiting[gather_into] += 1
+                self._dependents.setdefault(new, []).append(gather_into)
+        self._release_dependents(op, dependents)
 
-    def _expand(self, op: OperationId, result: Any) -> None:
-        """Add the operations derived from `op`'s result; each depends on `op` alone
-        (finished), so no cycle can form."""
+    def _expansions(
+        self, op: OperationId, result: Any
+    ) -> list[tuple[OperationSpec, OperationId | None]]:
+        """The operations derived from `op`'s result, each with the operation gathering it."""
+        found = []
         for expansion in self.graph.expansions(op):
             specs = expansion.fn(result)
             if inspect.isawaitable(specs):
                 raise GraphError(f"the expansion of `{op}` must be a plain function, not async")
-            added = [self.graph._add(spec, (op,), exact=False) for spec in specs]
-            for new in added:
-                self.attempts[new] = 0
-                if expansion.gather_into is not None:
-                    self.graph.add_dependency(expansion.gather_into, new)
+            for spec in specs:
+                if not isinstance(spec, OperationSpec):
+                    raise GraphError(
+                        f"the expansion of `{op}` returned `{spec!r}`, not an operation()"
+                    )
+                found.append((spec, expansion.gather_into))
+        return found
 
     def _fail(self, op: OperationId, exc: BaseException, reason: str) -> None:
         self.failed.add(op)
@@ -259,8 +303,8 @@ class Executor:
         self._skip_dependents(op, f"dependency `{op}` was skipped")
 
     def _skip_dependents(self, op: OperationId, reason: str) -> None:
-        for other, node in list(self.operations.items()):
-            if op in node.depends_on and other not in self.skipped and self.attempts[other] == 0:
+        for other in self._dependents.get(op, ()):
+            if other not in self.skipped and self.attempts[other] == 0:
                 self._skip(other, reason)
 
     def _parents(self, node: Operation) -> dict[OperationId, Any]:

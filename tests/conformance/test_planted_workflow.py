@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from lion.services import graph_run
-from lion.services.graph import OperationId
+from lion.services.graph import Operation, OperationId
 
 from .planted import caught
 
@@ -22,13 +22,15 @@ from .planted import caught
 def test_starts_before_a_dependency_finished(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    def started_is_enough(self: graph_run.Executor, op: OperationId) -> bool:
-        if op in self.running or op in self.done or op in self.failed or op in self.skipped:
-            return False
-        # the bug: a dependency that has started counts as finished
-        return all(self.attempts[d] > 0 for d in self.operations[op].depends_on)
+    real_start = graph_run.Executor._start
+    release = graph_run.Executor._release_dependents
 
-    monkeypatch.setattr(graph_run.Executor, "_ready", started_is_enough)
+    def start_releases(self: graph_run.Executor, node: Operation, borrower: object) -> None:
+        real_start(self, node, borrower)
+        if self.attempts[node.id] == 1:  # the bug: a started dependency counts as finished
+            release(self, node.id, list(self._dependents.get(node.id, ())))
+
+    monkeypatch.setattr(graph_run.Executor, "_start", start_releases)
     result = caught("Workflow", tmp_path, examples=300)
     assert "init(" in result.failing_text
 
