@@ -59,6 +59,7 @@ __all__ = [
     "ProvenanceIndex",
     "Source",
     "Trust",
+    "cedar_entry_type",
     "label",
     "normalize",
     "result_trusted",
@@ -456,6 +457,24 @@ def _record(labels: Sequence[Label]) -> dict[str, Any]:
         # absent when a value comes from nowhere, so a policy that reads it is UNKNOWN there
         record["sourced"] = True
     return record
+
+
+def cedar_entry_type() -> dict[str, Any]:
+    """The Cedar schema type (JSON format) of one `context.provenance` entry.
+
+    `sourced` is optional: Cedar's validator refuses a policy that reads it
+    without `has`, so schema-checked policies ask with an approval entity
+    instead (docs/provenance.md).
+    """
+    flags = ("user", "system", "trusted", "untrusted", "unsourced", "untrusted_only")
+    return {
+        "type": "Record",
+        "attributes": {
+            **{flag: {"type": "Boolean"} for flag in flags},
+            "tools": {"type": "Set", "element": {"type": "String"}},
+            "sourced": {"type": "Boolean", "required": False},
+        },
+    }
 
 
 def to_context(labels: Mapping[str, Label]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from lion.services.provenance import (
     ProvenanceError,
     ProvenanceIndex,
     Source,
+    cedar_entry_type,
     label,
     normalize,
     result_trusted,
@@ -72,6 +73,19 @@ def test_sources_take_their_trust_from_their_kind() -> None:
 def test_malformed_sources_are_refused(make: Any, message: str) -> None:
     with pytest.raises(ProvenanceError, match=message):
         make()
+
+
+def test_all_is_complete() -> None:
+    import lion.services.provenance as provenance
+
+    public = {
+        name
+        for name, obj in vars(provenance).items()
+        if not name.startswith("_")
+        and getattr(obj, "__module__", None) == provenance.__name__
+        and callable(obj)
+    }
+    assert public <= set(provenance.__all__)  # the order is ruff's (RUF022)
 
 
 def test_provenance_error_is_a_service_error() -> None:
@@ -433,7 +447,7 @@ def test_to_context_parents_of_quoted_keys() -> None:
 
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "provenance.md"
-POLICIES = re.search(r"```cedar\n(.*?)```", DOC.read_text(), re.S)[1]  # type: ignore[index]
+POLICIES, ASK_WITH_APPROVAL = re.findall(r"```cedar\n(.*?)```", DOC.read_text(), re.S)
 
 
 def test_the_guide_example_runs_as_written(tmp_path: Path) -> None:
@@ -499,6 +513,77 @@ def test_policy_reads_tool_names_and_dotted_paths(policies: Any) -> None:
         "DENY",
         ("no-crm-in-body",),
     )
+
+
+@pytest.mark.parametrize("backend", ["python", "rust"])
+@pytest.mark.parametrize(
+    ("to", "approved", "decision"),
+    [
+        ("bob@corp.example", False, "PERMIT"),
+        ("carol@elsewhere.example", False, "INDETERMINATE"),
+        ("carol@elsewhere.example", True, "PERMIT"),
+        ("attacker@example.com", False, "PERMIT"),  # sourced: the other policy's business
+    ],
+)
+def test_the_schema_valid_ask_reads_a_missing_approval_entity(
+    backend: str, to: str, approved: bool, decision: str
+) -> None:
+    kernel = get_backend(backend)
+    approval = {
+        "uid": {"type": "Approval", "id": "unsourced-destination"},
+        "attrs": {"granted": True},
+    }
+    response = kernel.policy_set(ASK_WITH_APPROVAL).evaluate(
+        {
+            "principal": 'Agent::"main"',
+            "action": 'Action::"send_email"',
+            "resource": 'Tool::"send_email"',
+            "context": {"provenance": to_context(label({"to": to}, HISTORY))},
+        },
+        kernel.entities([approval] if approved else []),
+    )
+    assert response.decision.name == decision
+    errors = [e.policy_id for e in response.errors]
+    assert errors == (["ask-unsourced-destination"] if decision == "INDETERMINATE" else [])
+
+
+def test_cedar_validates_the_policies_against_the_entry_type() -> None:
+    import cedarpy
+
+    entry = cedar_entry_type()
+    optional = {**entry, "required": False}
+    context = {"to": entry, "cc": optional, "body.text": optional}
+    shape = {"type": "Record", "attributes": {"granted": {"type": "Boolean"}}}
+    schema = {
+        "": {
+            "entityTypes": {"Agent": {}, "Tool": {}, "Approval": {"shape": shape}},
+            "actions": {
+                "send_email": {
+                    "appliesTo": {
+                        "principalTypes": ["Agent"],
+                        "resourceTypes": ["Tool"],
+                        "context": {
+                            "type": "Record",
+                            "attributes": {"provenance": {"type": "Record", "attributes": context}},
+                        },
+                    }
+                }
+            },
+        }
+    }
+
+    def errors(policies: str) -> list[str]:
+        return [str(e.error) for e in cedarpy.validate_policies(policies, schema).errors]
+
+    assert errors(ASK_WITH_APPROVAL) == []
+    assert errors(POLICIES.replace(_policy(POLICIES, "ask-unsourced-destination"), "")) == []
+    assert "optional attribute `provenance.to.sourced`" in " ".join(errors(POLICIES))
+
+
+def _policy(text: str, policy_id: str) -> str:
+    """One policy's text, from its @id annotation to its closing semicolon."""
+    start = text.index(f'@id("{policy_id}")')
+    return text[start : text.index("};", start) + 2]
 
 
 # ---------------------------------------------------------------------------- taint
