@@ -172,14 +172,20 @@ class Label:
 # ---------------------------------------------------------------------------- walking values
 
 
-def _plain(value: Any) -> Any:
+_LEAVES = (str, int, float, Decimal, dt.date, dt.time, uuid.UUID)
+
+
+def _plain(value: Any, where: str = "") -> Any:
     """JSON-like builtins for a Struct, dataclass or enum; other values as they are."""
     if isinstance(value, msgspec.Struct | enum.Enum) or (
         dataclasses.is_dataclass(value) and not isinstance(value, type)
     ):
-        return msgspec.to_builtins(
-            value, builtin_types=(dt.datetime, dt.date, dt.time, Decimal, uuid.UUID)
-        )
+        try:
+            return msgspec.to_builtins(
+                value, builtin_types=(dt.datetime, dt.date, dt.time, Decimal, uuid.UUID)
+            )
+        except (TypeError, ValueError) as exc:  # msgspec's EncodeError is a ValueError
+            raise ProvenanceError(f"{where or 'value'}: cannot read it as data: {exc}") from None
     return value
 
 
@@ -245,7 +251,11 @@ class ProvenanceIndex:
         # iterative walk: a deep tool result must not hit the recursion limit
         stack: list[Any] = [source.content]
         while stack:
-            value = _plain(stack.pop())
+            value = stack.pop()
+            try:
+                value = _plain(value)
+            except ProvenanceError:
+                value = repr(value)  # a result that is not data is read as its text
             if isinstance(value, Mapping):
                 for key, item in value.items():
                     self._add_text(sid, str(key), leaf=False)
@@ -364,18 +374,17 @@ class ProvenanceIndex:
             return set(self._find_atom(_forms.clock_atom(value))), ()
         if isinstance(value, uuid.UUID):
             return self._text_sources(str(value))
-        raise TypeError(type(value).__name__)  # INVARIANT: the walk only passes leaves above
+        # INVARIANT: lookup passes only _LEAVES, and every one is handled above
+        raise AssertionError(type(value).__name__)
 
     def lookup(self, value: Any) -> Label:
         """The label of one value (a leaf: text, number, date, time or UUID)."""
         if isinstance(value, bool) or value is None:
             return Label()
-        try:
-            found, embedded = self._value_sources(_plain(value))
-        except TypeError:
-            raise ProvenanceError(
-                f"cannot label a value of type `{type(value).__name__}`"
-            ) from None
+        plain = _plain(value)
+        if isinstance(plain, bool) or not isinstance(plain, _LEAVES):
+            raise ProvenanceError(f"cannot label a value of type `{type(value).__name__}`")
+        found, embedded = self._value_sources(plain)
         sources = [self._sources[sid] for sid in sorted(found)]
         return Label(
             user=any(s.kind == "user" for s in sources),
@@ -393,7 +402,7 @@ class ProvenanceIndex:
         keys, nesting deeper than `MAX_DEPTH` and more than `MAX_NODES` values
         raise `ProvenanceError` naming the path.
         """
-        arguments = _plain(arguments)
+        arguments = _plain(arguments, "arguments")
         if not isinstance(arguments, Mapping):
             raise ProvenanceError(
                 f"arguments must be a mapping of names to values, got `{type(arguments).__name__}`"
@@ -409,7 +418,7 @@ class ProvenanceIndex:
             where = f"argument `{path or '$'}`"
             if depth > MAX_DEPTH:
                 raise ProvenanceError(f"{where}: nested deeper than {MAX_DEPTH} levels")
-            value = _plain(value)
+            value = _plain(value, where)
             if isinstance(value, Mapping):
                 children: list[tuple[str, Any, int]] = []
                 for key, item in value.items():
@@ -424,7 +433,7 @@ class ProvenanceIndex:
                 stack.extend(reversed(items))
             elif isinstance(value, bool) or value is None:
                 continue
-            elif isinstance(value, str | int | float | Decimal | dt.date | dt.time | uuid.UUID):
+            elif isinstance(value, _LEAVES):
                 labels[path] = self.lookup(value)
             else:
                 raise ProvenanceError(

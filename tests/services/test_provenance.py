@@ -372,6 +372,22 @@ def test_values_of_types_it_cannot_label_are_refused(
         label(arguments, HISTORY)
 
 
+def test_a_struct_holding_an_object_is_refused_with_its_path() -> None:
+    class Odd(msgspec.Struct):
+        thing: Any
+
+    with pytest.raises(ProvenanceError, match="argument `a\\[0\\]`: cannot read it as data"):
+        label({"a": [Odd(object())]}, HISTORY)
+
+
+def test_a_result_that_is_not_data_is_read_as_its_text() -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "Opaque(owner=zoe@x.example)"
+
+    assert one("zoe@x.example", [Source.tool("t", Opaque())]).untrusted
+
+
 def test_arguments_must_be_a_mapping() -> None:
     with pytest.raises(ProvenanceError, match="must be a mapping"):
         label(["x"], HISTORY)  # type: ignore[arg-type]
