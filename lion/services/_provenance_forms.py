@@ -33,10 +33,12 @@ def tokens(normalized: str) -> tuple[str, ...]:
 # Each finder yields (start, end, atom) spans over normalised text. Atoms are
 # typed canonical strings: "n:1000" (number), "d:2026-12-01" (date),
 # "t:14:30" (time), "p:15551234567" (digits of a phone or account number).
+# Each pattern opens with a lookahead on its first character so the regex engine
+# can skip ahead to candidates (a leading lookbehind alone defeats that).
 # Every pattern is linear: no nested unbounded quantifiers that can backtrack.
 
 _NUMBER = re.compile(
-    r"(?<![\w.,])(-?)(\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d+)(\.\d+)?(?!\w|[.,]\d)"
+    r"(?=[-\d])(?<![\w.,])(-?)(\d{1,3}(?:,\d{3})+|\d{1,3}(?: \d{3})+|\d+)(\.\d+)?(?!\w|[.,]\d)"
 )
 _MONTH = (
     r"(jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
@@ -64,16 +66,19 @@ _MONTHS = {
     for name in names
 }
 _ORD = r"(?:st|nd|rd|th)?"
-_DATE_ISO = re.compile(r"(?<![\d-])(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
-_DATE_US = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])")
-_DATE_DMY = re.compile(rf"(?<!\d)(\d{{1,2}}){_ORD} (?:of )?{_MONTH}\.?,? (\d{{4}})(?!\d)")
-_DATE_MDY = re.compile(rf"(?<!\w){_MONTH}\.? (\d{{1,2}}){_ORD},? (\d{{4}})(?!\d)")
+_DATE_ISO = re.compile(r"(?=\d)(?<![\d-])(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
+_DATE_US = re.compile(r"(?=\d)(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/])")
+_DATE_DMY = re.compile(rf"(?=\d)(?<!\d)(\d{{1,2}}){_ORD} (?:of )?{_MONTH}\.?,? (\d{{4}})(?!\d)")
+_DATE_MDY = re.compile(rf"(?=[adfjmnos])(?<!\w){_MONTH}\.? (\d{{1,2}}){_ORD},? (\d{{4}})(?!\d)")
 _AMPM = r"(a\.?m\.?|p\.?m\.?)"
-_TIME = re.compile(rf"(?<![\d:])(\d{{1,2}}):(\d{{2}})(?::(\d{{2}}))?(?:\.\d+)? ?{_AMPM}?(?![\d:])")
-_TIME_HOUR = re.compile(rf"(?<![\d:])(\d{{1,2}}) ?{_AMPM}(?!\w)")
-_DIGITS = re.compile(r"(?<![\w+])\+?\d[\d ()-]{4,}\d")
+_TIME = re.compile(
+    rf"(?=\d)(?<![\d:])(\d{{1,2}}):(\d{{2}})(?::(\d{{2}}))?(?:\.\d+)? ?{_AMPM}?(?![\d:])"
+)
+_TIME_HOUR = re.compile(rf"(?=\d)(?<![\d:])(\d{{1,2}}) ?{_AMPM}(?!\w)")
+_DIGITS = re.compile(r"(?=[+\d])(?<![\w+])\+?\d[\d ()-]{4,}\d")
 _IBAN = re.compile(  # all together, or in groups of four: never a mix that swallows a word
-    r"(?<!\w)[a-z]{2}\d{2}(?:[a-z0-9]{8,28}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,3})?)(?!\w)"
+    r"(?=[a-z])(?<!\w)[a-z]{2}\d{2}"
+    r"(?:[a-z0-9]{8,28}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,3})?)(?!\w)"
 )
 _MIN_ACCOUNT_DIGITS = 6
 _ANY_DIGIT = re.compile(r"\d")
