@@ -428,7 +428,9 @@ class ProvenanceIndex:
                         )
                     children.append((_key_path(path, key), item, depth + 1))
                 stack.extend(reversed(children))
-            elif isinstance(value, list | tuple):
+            elif isinstance(value, list | tuple | set | frozenset):
+                if isinstance(value, set | frozenset):  # a stable order for the paths
+                    value = sorted(value, key=repr)
                 items = [(f"{path}[{i}]", item, depth + 1) for i, item in enumerate(value)]
                 stack.extend(reversed(items))
             elif isinstance(value, bool) or value is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import re
 import runpy
 import time
@@ -32,6 +33,7 @@ from lion.services.provenance import (
     result_trusted,
     to_context,
 )
+from lion.services.tools import Tool
 
 USER = Source.user("Please send the Q3 report to bob@corp.example by Friday")
 EMAIL = Source.tool(
@@ -350,6 +352,32 @@ def test_lists_and_records_are_labelled_leaf_by_leaf() -> None:
     assert labels["to[0]"].user and labels["to[1]"].untrusted_only
     assert labels["body.subject"].user
     assert labels['["x-id"]["a b"]'].trusted
+
+
+class Priority(enum.Enum):
+    HIGH = "high"
+
+
+class Address(msgspec.Struct):
+    email: str
+    name: str = ""
+
+
+def send(to: Address, cc: set[str], when: dt.date, priority: Priority, amount: Decimal) -> None:
+    """Send a message."""
+
+
+def test_a_tools_validated_arguments_are_labelled_as_they_are() -> None:
+    arguments = Tool(send).validate(
+        '{"to": {"email": "bob@corp.example", "name": "Bob"}, '
+        '"cc": ["attacker@example.com", "zed@made.example"], "when": "2026-12-01", '
+        '"priority": "high", "amount": "1250.00"}'
+    )
+    sources = [*HISTORY, Source.user("pay 1,250 on 12/01/2026, high priority")]
+    labels = label(arguments, sources)
+    assert labels["to.email"].user and labels["to.name"].trusted  # CRM's whole field "Bob"
+    assert labels["cc[0]"].untrusted_only and labels["cc[1]"].unsourced  # sorted: stable
+    assert labels["when"].user and labels["amount"].user and labels["priority"].user
 
 
 def test_booleans_and_nulls_are_not_labelled() -> None:
