@@ -753,6 +753,30 @@ def test_labels_do_not_depend_on_the_order_of_the_sources(
     assert label({"v": values}, shuffled) == label({"v": values}, HISTORY)
 
 
+@given(
+    texts=st.lists(
+        st.tuples(st.sampled_from(["user", "trusted", "untrusted"]), FILLER), max_size=6
+    ),
+    value=st.lists(WORDS, min_size=1, max_size=2).map(" ".join),
+)
+def test_more_sources_never_take_a_vouching_flag_away(
+    texts: list[tuple[str, str]], value: str
+) -> None:
+    sources = [
+        Source.user(text) if kind == "user" else Source.tool("t", text, trust=kind == "trusted")
+        for kind, text in texts
+    ]
+    index = ProvenanceIndex()
+    before = index.lookup(value)
+    for source in [*sources, Source.user(value)]:
+        index.add(source)
+        after = index.lookup(value)
+        for flag in ("user", "system", "trusted"):
+            assert getattr(after, flag) >= getattr(before, flag)
+        before = after
+    assert before.user  # and the last source holds it
+
+
 @given(value=WORDS, trusted=st.booleans(), path=st.lists(st.sampled_from(["a", "b"]), max_size=4))
 def test_a_value_in_a_tool_field_carries_the_tool_trust(
     value: str, trusted: bool, path: list[str]
