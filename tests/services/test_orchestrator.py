@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import runpy
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -17,6 +20,7 @@ from lion.services.session import Session
 from lion.services.tools import Tool
 from lion.wire.dto import Message
 
+ROOT = Path(__file__).resolve().parents[2]
 KEY = b"orchestrator-test-key-0123456789abcdef"
 POLICIES = """
 @id("chat") permit(principal, action == Action::"chat", resource);
@@ -329,3 +333,18 @@ def test_leaving_revokes_what_was_delegated_and_misuse_is_refused() -> None:
             session.authority.verify(lead.tokens[0])  # the session's own branch is the session's
 
     run(main)
+
+
+def test_the_guide_quick_start_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LION_CAPABILITY_KEY", "docs-quick-start-key-0123456789abcdef")
+    doc = (ROOT / "docs" / "orchestrator.md").read_text()
+    blocks = re.search(
+        r"## Quick start\n\n```python\n(.*?)```\n\nprints\n\n```\n(.*?)```", doc, re.S
+    )
+    assert blocks is not None
+    script = tmp_path / "quick_start.py"
+    script.write_text(blocks.group(1))
+    runpy.run_path(str(script), run_name="__main__")
+    assert capsys.readouterr().out.splitlines() == blocks.group(2).splitlines()
