@@ -1,12 +1,17 @@
 """Planted executor bugs that the `Workflow` bind (spec/workflow.lion) must catch.
 
-Each test breaks the real graph executor the way a plausible bug would and
-asserts that conformance finds a run where it and the spec disagree, shrinks
-it, and saves an input that replays the failure.
+Each bug breaks the real graph executor the way a plausible bug would. The
+search tests assert that conformance finds a run where it and the spec
+disagree, shrinks it, and saves an input that replays the failure; the
+corpus test asserts that the shrunk runs kept in
+`tests/corpus/conformance/workflow.Workflow.*.json` catch every bug at once.
+
+Regenerate that corpus with ``python -m tests.conformance.test_planted_workflow``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +21,12 @@ import pytest
 from lion.services import graph_run
 from lion.services.graph import Operation, OperationId
 
-from .planted import caught
+from .planted import caught, find_bind
+
+CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "conformance"
 
 
-def test_starts_before_a_dependency_finished(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def starts_before_a_dependency_finished(monkeypatch: pytest.MonkeyPatch) -> None:
     real_start = graph_run.Executor._start
     release = graph_run.Executor._release_dependents
 
@@ -31,20 +36,16 @@ def test_starts_before_a_dependency_finished(
             release(self, node.id, list(self._dependents.get(node.id, ())))
 
     monkeypatch.setattr(graph_run.Executor, "_start", start_releases)
-    result = caught("Workflow", tmp_path, examples=300)
-    assert "init(" in result.failing_text
 
 
-def test_retries_one_time_too_many(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def retries_one_time_too_many(monkeypatch: pytest.MonkeyPatch) -> None:
     def off_by_one(self: graph_run.Executor, op: OperationId) -> bool:
         return self.attempts[op] <= self.operations[op].retries + 1
 
     monkeypatch.setattr(graph_run.Executor, "_may_retry", off_by_one)
-    result = caught("Workflow", tmp_path, examples=300)
-    assert "fail(" in result.failing_text
 
 
-def test_failed_attempt_spends_no_budget(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def failed_attempt_spends_no_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     real = graph_run.Executor._settle
 
     def refunds_failures(self: graph_run.Executor, outcome: graph_run._Outcome) -> None:
@@ -54,20 +55,65 @@ def test_failed_attempt_spends_no_budget(monkeypatch: pytest.MonkeyPatch, tmp_pa
         real(self, outcome)
 
     monkeypatch.setattr(graph_run.Executor, "_settle", refunds_failures)
-    result = caught("Workflow", tmp_path, examples=300)
-    assert "fail(" in result.failing_text
 
 
-def test_concurrency_limit_ignored(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    def unlimited(self: graph_run.Executor, limit: object) -> None:
-        self.limiter = anyio.CapacityLimiter(100)  # the bug: the caller's limit is dropped
-
+def concurrency_limit_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     real = graph_run.Executor.__init__
 
     def init(self: graph_run.Executor, *args: Any, **kwargs: Any) -> None:
         real(self, *args, **kwargs)
-        unlimited(self, kwargs.get("limit"))
+        self.limiter = anyio.CapacityLimiter(100)  # the bug: the caller's limit is dropped
 
     monkeypatch.setattr(graph_run.Executor, "__init__", init)
+
+
+# each bug, and the variables of which the first to disagree must be one
+BUGS: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], tuple[str, ...]]] = {
+    "starts_before_a_dependency_finished": (
+        starts_before_a_dependency_finished,
+        ("running", "done", "failed", "attempts"),
+    ),
+    "retries_one_time_too_many": (retries_one_time_too_many, ("running", "failed")),
+    "failed_attempt_spends_no_budget": (failed_attempt_spends_no_budget, ("budget", "taken")),
+    "concurrency_limit_ignored": (concurrency_limit_ignored, ("running",)),
+}
+
+
+@pytest.mark.parametrize("bug", sorted(BUGS))
+def test_the_search_catches_the_bug(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, bug: str
+) -> None:
+    plant, variables = BUGS[bug]
+    plant(monkeypatch)
     result = caught("Workflow", tmp_path, examples=300)
-    assert "init(" in result.failing_text
+    assert any(f"`{v}` is" in result.message for v in variables), result.message
+
+
+@pytest.mark.parametrize("backend", ["python", "rust"])
+@pytest.mark.parametrize("bug", sorted(BUGS))
+def test_the_saved_corpus_catches_the_bug(
+    monkeypatch: pytest.MonkeyPatch, bug: str, backend: str
+) -> None:
+    from lion.verify.conformance import replay_corpus
+
+    module, bind = find_bind("Workflow")
+    assert replay_corpus(module, bind, CORPUS, backend) == []  # the real executor passes
+    BUGS[bug][0](monkeypatch)
+    assert replay_corpus(module, bind, CORPUS, backend) != []
+
+
+def _regenerate() -> None:
+    """Search each bug once more and keep its shrunk run in the corpus, per backend."""
+    from lion.verify.conformance import check_bind
+
+    module, bind = find_bind("Workflow")
+    for name, (plant, _) in sorted(BUGS.items()):
+        for backend in ("python", "rust"):
+            with pytest.MonkeyPatch.context() as mp:
+                plant(mp)
+                result = check_bind(module, bind, examples=1000, backends=(backend,), corpus=CORPUS)
+            print(f"{name} ({backend}): {result.failing_text}")
+
+
+if __name__ == "__main__":
+    _regenerate()
