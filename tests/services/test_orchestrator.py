@@ -348,3 +348,56 @@ def test_the_guide_quick_start_runs(
     script.write_text(blocks.group(1))
     runpy.run_path(str(script), run_name="__main__")
     assert capsys.readouterr().out.splitlines() == blocks.group(2).splitlines()
+
+
+def test_a_stopped_parent_is_still_refused_and_recorded_and_nothing_is_lost(
+    backend: str,
+) -> None:
+    def reply(messages: list[Message]) -> str:
+        if last_user(messages).startswith("boom"):
+            raise RuntimeError("broken")
+        return "ok"
+
+    async def main() -> None:
+        async with make(backend, reply) as session:
+            async with Orchestrator(session, max_restarts=0, mailbox_size=8) as orch:
+                lead = orch.add(session.new_branch("lead", tools=[search]))
+                # queue a failure and two notes behind it: the notes are stranded by the stop
+                await orch.send("lead", "first")
+                with pytest.raises(ActorError):
+                    await orch.ask("lead", "boom")
+                assert orch.status("lead") == "stopped"
+                expiry = session.authority.verify(lead.tokens[0]).expiry
+                with pytest.raises(DelegationRefused, match="later than"):
+                    await orch.handoff(lead, "late", "x", expiry=expiry + 1)
+                assert len(orch.refusals()) == 1  # decided before the parent's actor is asked
+                before = session.authority.revoked
+                with pytest.raises(ActorError):  # covered, but the parent cannot hand its history
+                    await orch.handoff(lead, "orphan", "x", tools=[])
+                assert "orphan" not in orch.branches
+                orphan = [o for o in session.log if o.effect.resource == "branch/orphan"]
+                assert [o.decision for o in orphan] == [Decision.PERMIT]
+                # the chat token derived for the child that never came is revoked, and only it
+                (gone,) = session.authority.revoked - before
+                assert gone not in {session.authority.verify(t).id for t in lead.tokens}
+            report = orch.report
+            assert report is not None
+            assert report.accepted["lead"] == 2  # the note and the failing ask
+            assert report.processed["lead"] == 1 and report.failed["lead"] == 1
+            assert report.drained
+
+    run(main)
+
+
+def test_removing_a_root_from_the_session_cuts_off_its_whole_tree(backend: str) -> None:
+    async def main() -> None:
+        async with make(backend, ["x"]) as session, Orchestrator(session) as orch:
+            root = orch.add(session.new_branch("root", tools=[search]))
+            child = orch.spawn(root, "child")
+            grandchild = orch.spawn(child, "grandchild", tools=["search"], chat=False)
+            session.remove_branch("root")
+            for token in (*child.tokens, *grandchild.tokens):
+                with pytest.raises(CapabilityError, match="revoked"):
+                    session.authority.verify(token)
+
+    run(main)
