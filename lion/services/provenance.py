@@ -173,10 +173,13 @@ class Label:
 
 
 _LEAVES = (str, int, float, Decimal, dt.date, dt.time, uuid.UUID)
+_PLAIN = frozenset({str, int, float, bool, type(None), dict, list, tuple})
 
 
 def _plain(value: Any, where: str = "") -> Any:
     """JSON-like builtins for a Struct, dataclass or enum; other values as they are."""
+    if type(value) in _PLAIN:  # the common case, without the checks below
+        return value
     if isinstance(value, msgspec.Struct | enum.Enum) or (
         dataclasses.is_dataclass(value) and not isinstance(value, type)
     ):
@@ -385,13 +388,21 @@ class ProvenanceIndex:
         if isinstance(plain, bool) or not isinstance(plain, _LEAVES):
             raise ProvenanceError(f"cannot label a value of type `{type(value).__name__}`")
         found, embedded = self._value_sources(plain)
-        sources = [self._sources[sid] for sid in sorted(found)]
+        kinds: set[str] = set()
+        tools: set[str] = set()
+        for sid in found:
+            source = self._sources[sid]
+            if source.kind == "tool":
+                kinds.add("trusted" if source.trusted else "untrusted")
+                tools.add(source.name)
+            else:
+                kinds.add(source.kind)
         return Label(
-            user=any(s.kind == "user" for s in sources),
-            system=any(s.kind == "system" for s in sources),
-            trusted=any(s.kind == "tool" and s.trusted for s in sources),
-            untrusted=any(s.kind == "tool" and not s.trusted for s in sources),
-            tools=tuple(sorted({s.name for s in sources if s.kind == "tool"})),
+            user="user" in kinds,
+            system="system" in kinds,
+            trusted="trusted" in kinds,
+            untrusted="untrusted" in kinds,
+            tools=tuple(sorted(tools)),
             embedded=embedded,
         )
 
