@@ -403,9 +403,9 @@ class Orchestrator:
         scope: str | None,
         chat: bool,
     ) -> list[Grant]:
-        wanted = None if rights is None else frozenset(rights)
-        if isinstance(rights, str):
+        if isinstance(rights, str):  # a bare string would become a set of characters
             raise ServiceError(f"rights must be a collection of strings, got the string `{rights}`")
+        wanted = None if rights is None else frozenset(rights)
         grants: list[Grant] = []
         if chat:
             grants.append(Grant(f"model/{source.model.name}", frozenset({CHAT})))

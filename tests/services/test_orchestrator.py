@@ -326,6 +326,11 @@ def test_leaving_revokes_what_was_delegated_and_misuse_is_refused() -> None:
                     orch.spawn(lead, "child")
                 with pytest.raises(ServiceError, match="no tool `nope`"):
                     orch.spawn(lead, "c2", tools=["nope"])
+                with pytest.raises(ServiceError, match="the string `read`"):
+                    orch.spawn(lead, "c3", tools=[], rights="read", scope="docs/*")
+                with pytest.raises(ServiceError, match="needs both"):
+                    orch.spawn(lead, "c4", tools=[], rights={"read"})
+                assert orch.refusals() == ()  # misuse is not a delegation request
                 with pytest.raises(ServiceError, match="op must be"):
                     await orch.ask(lead, "x", op="shout")  # type: ignore[arg-type]
             with pytest.raises(CapabilityError, match="revoked"):
