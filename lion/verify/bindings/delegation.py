@@ -24,6 +24,7 @@ log. `last` is a ghost.
 from __future__ import annotations
 
 import asyncio
+import atexit
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -75,8 +76,7 @@ class DelegationModel:
 
     def __init__(self) -> None:
         # The harness drops a model after its run; close those left open here.
-        while DelegationModel._open:
-            DelegationModel._open.pop().close()
+        DelegationModel.close_all()
         DelegationModel._open.append(self)
         self.now = 0
         self.loop = asyncio.new_event_loop()
@@ -96,6 +96,12 @@ class DelegationModel:
         self._ready = asyncio.Event()
         self._main = self.loop.create_task(self._serve())
         self._run(self._ready.wait)
+
+    @staticmethod
+    def close_all() -> None:
+        """Close every model still open (the harness never says when a run is over)."""
+        while DelegationModel._open:
+            DelegationModel._open.pop().close()
 
     async def _serve(self) -> None:
         async with self.orch:
@@ -237,6 +243,9 @@ class DelegationModel:
         except CapabilityError:
             return False
         return True
+
+
+atexit.register(DelegationModel.close_all)
 
 
 class RustDelegationModel(DelegationModel):
