@@ -37,7 +37,7 @@ from lion.errors import CapabilityError, InvariantViolation, KernelError
 from lion.kernel.backend import Authority
 from lion.kernel.capability import CapabilityToken, decode_token
 from lion.kernel.decision import Decision
-from lion.kernel.ledger import Counters, Ledger, Reservation, check_costs
+from lion.kernel.ledger import Counters, Ledger, Reservation, check_costs, exceeds
 from lion.kernel.observable import Effect, Observation, ObservationLog, new_id
 
 __all__ = [
@@ -105,7 +105,9 @@ class EffectRequest:
     ints, e.g. ``{"spent": 3}``); they are reserved at admission. `context`
     describes the effect (a tool's validated arguments) and goes into the
     policy request the IPU builds; the principal, action and resource of that
-    request always come from `principal` and `effect`.
+    request always come from `principal` and `effect`. `hold` is a batch's
+    reservation (`IPU.reserve`): the costs are drawn from it instead of being
+    checked alone, so a batch admitted as a whole cannot be cut short.
     """
 
     principal: str
@@ -114,12 +116,15 @@ class EffectRequest:
     subject: uuid.UUID = field(default_factory=new_id)
     costs: Mapping[str, int] = field(default_factory=lambda: _EMPTY)
     context: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    hold: Reservation | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "costs", _frozen(check_costs(self.costs)))
         if not isinstance(self.context, Mapping):
             raise KernelError(f"context must be a mapping, got `{type(self.context).__name__}`")
         object.__setattr__(self, "context", _frozen(self.context))
+        if self.hold is not None and not isinstance(self.hold, Reservation):
+            raise KernelError(f"hold must be a Reservation, got `{type(self.hold).__name__}`")
 
 
 def cedar_request(request: EffectRequest) -> dict[str, Any]:
@@ -272,6 +277,11 @@ class IPU:
     def reserved(self) -> Counters:
         """The costs reserved by effects admitted and still performing."""
         return self._ledger.reserved
+
+    @property
+    def projected(self) -> Counters:
+        """Committed plus reserved: what the next admission is checked against."""
+        return self._ledger.projected()
 
     @property
     def in_flight(self) -> int:
@@ -437,12 +447,33 @@ class IPU:
             return verdict, None
         # no invariants, nothing to check: skip building the projected counters
         check = self._check_invariants if self._invariants else None
-        admitted = self._ledger.admit(request.costs, check)
+        if request.hold is not None:  # a batch's reservation, checked when it was made
+            admitted = self._ledger.draw(request.hold, request.costs)
+        else:
+            admitted = self._ledger.admit(request.costs, check)
         if isinstance(admitted, str):
             return _deny(verdict, admitted, "invariant"), None
         return self._permitted(verdict, request.costs), admitted
 
     # --- public entry points ---------------------------------------------------------------
+
+    def reserve(self, costs: Mapping[str, int]) -> Reservation:
+        """Hold `costs` for a batch of effects, checked against the invariants as one step.
+
+        Each effect of the batch names the hold (`EffectRequest.hold`) and
+        draws its costs from it; `release` gives back what is left. If the
+        batch as a whole does not fit, the hold is refused (`refusal` says
+        which invariant) and every effect that draws on it is denied and recorded.
+        """
+        admitted = self._ledger.admit(costs, self._check_invariants)
+        if isinstance(admitted, str):
+            return Reservation({}, refusal=f"the batch does not fit: {admitted}")
+        return admitted
+
+    def release(self, hold: Reservation) -> None:
+        """Give back what is left of a batch's hold (a refused hold needs no release)."""
+        if hold.refusal is None:
+            self._ledger.release(hold)
 
     async def validate(self, request: EffectRequest) -> Observation:
         """Decide `request` and record the verdict; nothing is reserved or performed."""
@@ -458,12 +489,26 @@ class IPU:
 
     @overload
     async def execute(
-        self, request: EffectRequest, perform: Callable[[], Awaitable[T]]
+        self,
+        request: EffectRequest,
+        perform: Callable[[], Awaitable[T]],
+        *,
+        spent: Callable[[T], Mapping[str, int]] | None = None,
     ) -> Execution[T]: ...
     @overload
-    async def execute(self, request: EffectRequest, perform: Callable[[], T]) -> Execution[T]: ...
     async def execute(
-        self, request: EffectRequest, perform: Callable[[], Awaitable[T] | T]
+        self,
+        request: EffectRequest,
+        perform: Callable[[], T],
+        *,
+        spent: Callable[[T], Mapping[str, int]] | None = None,
+    ) -> Execution[T]: ...
+    async def execute(
+        self,
+        request: EffectRequest,
+        perform: Callable[[], Awaitable[T] | T],
+        *,
+        spent: Callable[[T], Mapping[str, int]] | None = None,
     ) -> Execution[T]:
         """Run `perform` only if `request` is permitted; record the verdict and the effect.
 
@@ -474,6 +519,11 @@ class IPU:
         recorded when it returns (the reservation committed) or fails (the
         reservation released, the failure noted in the reason, the effect
         left out, and the exception re-raised).
+
+        `costs` are an upper bound when the real use is known only afterwards
+        (a model's tokens): `spent(result)` then says what was used, and only
+        that is committed; a report above the reservation is cut to it and
+        noted in the reason (nothing can spend what was not reserved).
         """
         verdict, reservation = self._admit(request, await self._decide(request))
         if reservation is None:
@@ -488,8 +538,29 @@ class IPU:
             self._ledger.release(reservation)
             self._record(request, verdict, (), f"; perform failed: {describe_error(exc)}")
             raise
-        self._ledger.commit(reservation)
-        return Execution(self._record(request, verdict, (request.effect,)), result)
+        if spent is None:
+            self._ledger.commit(reservation)
+            return Execution(self._record(request, verdict, (request.effect,)), result)
+        used, note = _within_reservation(spent, result, reservation.costs)
+        self._ledger.commit(reservation, used)
+        return Execution(self._record(request, verdict, (request.effect,), note), result)
+
+
+def _within_reservation(
+    spent: Callable[[T], Mapping[str, int]], result: T, reserved: Mapping[str, int]
+) -> tuple[dict[str, int], str]:
+    """What `spent` reports, cut to the reservation; and the note the record carries."""
+    try:
+        reported = check_costs(spent(result), "spent")
+    except Exception as exc:  # the effect happened: charge the whole reservation
+        return dict(reserved), f"; spent unknown ({describe_error(exc)}): charged as reserved"
+    over = exceeds(reported, reserved)
+    used = {k: min(v, reserved.get(k, 0)) for k, v in reported.items()}
+    note = "; spent " + (", ".join(f"{k}={v}" for k, v in sorted(used.items())) or "nothing")
+    if over:
+        shown = ", ".join(f"{k} by {v}" for k, v in sorted(over.items()))
+        note += f" (reported more than reserved, {shown}: cut to the reservation)"
+    return used, note
 
 
 def _token_id(token: object) -> str | None:

@@ -24,7 +24,7 @@ from typing import Final
 
 from lion.errors import KernelError
 
-__all__ = ["Counters", "Ledger", "Reservation", "check_costs"]
+__all__ = ["Counters", "Ledger", "Reservation", "check_costs", "exceeds"]
 
 MAX_COUNTER: Final = 2**63 - 1
 
@@ -89,17 +89,27 @@ def check_costs(costs: object, what: str = "costs") -> dict[str, int]:
 
 
 class Reservation:
-    """The costs one admitted effect holds until it is committed or released."""
+    """The costs one admitted effect (or batch) holds until it is committed or released.
 
-    __slots__ = ("costs", "settled")
+    A refused reservation (`refusal` says why) holds nothing and is settled
+    from the start: effects that draw from it are denied with that reason.
+    """
 
-    def __init__(self, costs: Mapping[str, int]) -> None:
+    __slots__ = ("costs", "refusal", "settled")
+
+    def __init__(self, costs: Mapping[str, int], refusal: str | None = None) -> None:
         self.costs: Final = dict(costs)
-        self.settled = False
+        self.refusal: Final = refusal
+        self.settled = refusal is not None
 
     def __repr__(self) -> str:
-        state = "settled" if self.settled else "held"
+        state = "refused" if self.refusal else "settled" if self.settled else "held"
         return f"Reservation({self.costs!r}, {state})"
+
+
+def exceeds(costs: Mapping[str, int], limit: Mapping[str, int]) -> dict[str, int]:
+    """The counters on which `costs` is above `limit` (by how much): empty if within."""
+    return {k: v - limit.get(k, 0) for k, v in costs.items() if v > limit.get(k, 0)}
 
 
 def _add(target: dict[str, int], costs: Mapping[str, int], sign: int) -> None:
@@ -170,11 +180,42 @@ class Ledger:
             self._held += 1
             return Reservation(costs)
 
-    def commit(self, reservation: Reservation) -> None:
-        """The effect completed: its reserved costs become committed."""
+    def commit(self, reservation: Reservation, spent: Mapping[str, int] | None = None) -> None:
+        """The effect completed: its reserved costs (or only `spent` of them) become committed.
+
+        `spent` is what the effect really used when that is known only
+        afterwards (a model's tokens); it must be within the reservation (a
+        KernelError otherwise, and nothing changes): the rest is released.
+        """
+        used = reservation.costs if spent is None else check_costs(spent, "spent")
+        over = exceeds(used, reservation.costs)
+        if over:
+            raise KernelError(f"spent more than reserved ({over}) by {reservation!r}")
         with self._lock:
             self._settle(reservation)
-            _add(self._committed, reservation.costs, 1)
+            _add(self._committed, used, 1)
+
+    def draw(self, hold: Reservation, costs: Mapping[str, int]) -> Reservation | str:
+        """Move `costs` out of `hold` (a batch's reservation) into a reservation of their own.
+
+        Nothing is checked: the hold was, when it was admitted, and reserved
+        totals do not change. Returns why not if the hold is settled or does
+        not have that much left.
+        """
+        costs = check_costs(costs)
+        with self._lock:
+            if hold.refusal is not None:
+                return hold.refusal
+            if hold.settled:
+                return f"{hold!r} is already settled"
+            short = exceeds(costs, hold.costs)
+            if short:
+                shown = ", ".join(f"{k} by {v}" for k, v in sorted(short.items()))
+                return f"the batch's reservation is short: {shown}"
+            for name, amount in costs.items():
+                hold.costs[name] -= amount
+            self._held += 1
+            return Reservation(costs)
 
     def release(self, reservation: Reservation) -> None:
         """The effect did not complete: give its reserved costs back."""

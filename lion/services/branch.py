@@ -233,18 +233,25 @@ class Branch:
         """Run tool calls through the gate, in order or concurrently; record each outcome."""
         _check_strategy(strategy)
         outcomes: list[ToolOutcome | None] = [None] * len(calls)
+        caller = self.caller
+        # concurrent calls are one batch: with budgets, reserved whole or refused whole
+        hold = self.gate.reserve_batch(caller, len(calls)) if strategy == "concurrent" else None
 
         async def one(i: int, call: ToolCall) -> None:
             tool = self.tools.get(call.function.name)
-            outcomes[i] = await self.gate.call_tool(self.caller, tool, call)
+            outcomes[i] = await self.gate.call_tool(caller, tool, call, hold=hold)
 
         if strategy == "sequential":
             for i, call in enumerate(calls):
                 await one(i, call)
         else:
-            async with anyio.create_task_group() as tg:
-                for i, call in enumerate(calls):
-                    tg.start_soon(one, i, call)
+            try:
+                async with anyio.create_task_group() as tg:
+                    for i, call in enumerate(calls):
+                        tg.start_soon(one, i, call)
+            finally:
+                if hold is not None:
+                    self.gate.ipu.release(hold)
         done = [o for o in outcomes if o is not None]
         for outcome in done:
             call = outcome.call

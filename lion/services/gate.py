@@ -30,8 +30,10 @@ import msgspec
 from lion.errors import ToolArgumentError
 from lion.kernel.capability import CapabilityToken
 from lion.kernel.ipu import IPU, EffectDenied, EffectRequest, describe_error
+from lion.kernel.ledger import Counters, Reservation
 from lion.kernel.observable import Effect, Observation
 from lion.kernel.patterns import covers
+from lion.services.budget import Meter
 from lion.services.models import Model
 from lion.wire.dto import ChatCompletion, ChatRequest, ToolCall
 
@@ -151,17 +153,6 @@ def runtime_request(request: EffectRequest) -> dict[str, Any]:
     }
 
 
-def _model_call(caller: Caller, model: Model, request: ChatRequest) -> EffectRequest:
-    """The effect of asking `model`: `chat` on `model/<name>`, with the session as context."""
-    effect = model_effect(model)
-    return EffectRequest(
-        principal=caller.principal,
-        effect=effect,
-        tokens=caller.presenting(effect),
-        context={"session": caller.session, "messages": len(request.messages)},
-    )
-
-
 def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
@@ -172,18 +163,65 @@ def _as_text(value: Any) -> str:
 
 
 class Gate:
-    """Asks the IPU about every model and tool call, and runs only what it permits."""
+    """Asks the IPU about every model and tool call, and runs only what it permits.
 
-    def __init__(self, ipu: IPU) -> None:
+    With a `meter` (the session's budgets), each call also reserves what it
+    may spend, a model call is settled with the usage the server reports,
+    and the policy context holds what is left (`context.budget`).
+    """
+
+    def __init__(self, ipu: IPU, meter: Meter | None = None) -> None:
         self.ipu = ipu
+        self.meter = meter
+
+    def _budget_context(
+        self, caller: Caller, context: dict[str, Any], hold: Reservation | None = None
+    ) -> dict[str, Any]:
+        """`context.budget`: what is left, not counting the batch's hold this call draws on."""
+        if self.meter is not None:
+            used = self.ipu.projected
+            if hold is not None and hold.costs:
+                used = Counters({k: v - hold.costs.get(k, 0) for k, v in used.items()})
+            context["budget"] = self.meter.remaining(caller.principal, used)
+        return context
+
+    def _model_call(
+        self, caller: Caller, model: Model, request: ChatRequest
+    ) -> tuple[EffectRequest, ChatRequest]:
+        """The effect of asking `model` (`chat` on `model/<name>`), and the request to send."""
+        costs: dict[str, int] = {}
+        if self.meter is not None:
+            costs, request = self.meter.model_costs(caller.principal, request, self.ipu.projected)
+        effect = model_effect(model)
+        context = {"session": caller.session, "messages": len(request.messages)}
+        effect_request = EffectRequest(
+            principal=caller.principal,
+            effect=effect,
+            tokens=caller.presenting(effect),
+            costs=costs,
+            context=self._budget_context(caller, context),
+        )
+        return effect_request, request
+
+    def reserve_batch(self, caller: Caller, calls: int) -> Reservation | None:
+        """With budgets, hold what `calls` tool calls cost, so a batch runs whole or not at all."""
+        if self.meter is None or calls == 0:
+            return None
+        costs = {k: v * calls for k, v in self.meter.tool_costs(caller.principal).items()}
+        return self.ipu.reserve(costs)
 
     async def call_tool(
         self,
         caller: Caller,
         tool: GatedTool | None,
         call: ToolCall,
+        *,
+        hold: Reservation | None = None,
     ) -> ToolOutcome:
-        """Validate, decide, perform: the tool's answer, or why there is none, for the model."""
+        """Validate, decide, perform: the tool's answer, or why there is none, for the model.
+
+        `hold` is the batch's reservation (`reserve_batch`) the call draws from.
+        """
         name = call.function.name
         if tool is None:
             return ToolOutcome(
@@ -199,12 +237,15 @@ class Gate:
                 error=exc,
             )
         effect = tool_effect(tool)
+        # the policy sees JSON values (enums, Structs, dates as the wire would send them)
+        context = {"arguments": msgspec.to_builtins(arguments), "session": caller.session}
         request = EffectRequest(
             principal=caller.principal,
             effect=effect,
             tokens=caller.presenting(effect),
-            # the policy sees JSON values (enums, Structs, dates as the wire would send them)
-            context={"arguments": msgspec.to_builtins(arguments), "session": caller.session},
+            costs=self.meter.tool_costs(caller.principal) if self.meter is not None else {},
+            context=self._budget_context(caller, context, hold),
+            hold=hold,
         )
 
         async def perform() -> Any:
@@ -243,11 +284,19 @@ class Gate:
     ) -> ChatCompletion:
         """Decide the model call as an effect and, on PERMIT, send it; EffectDenied otherwise."""
 
+        effect_request, request = self._model_call(caller, model, request)
+
         async def perform() -> ChatCompletion:
             return await model.complete(request)
 
-        execution = await self.ipu.execute(_model_call(caller, model, request), perform)
-        return execution.result
+        meter = self.meter
+        if meter is None:
+            return (await self.ipu.execute(effect_request, perform)).result
+
+        def spent(completion: ChatCompletion) -> Mapping[str, int]:
+            return meter.model_spent(caller.principal, request, completion)
+
+        return (await self.ipu.execute(effect_request, perform, spent=spent)).result
 
     @contextlib.asynccontextmanager
     async def stream_model(
@@ -260,7 +309,8 @@ class Gate:
         A denial raises EffectDenied when the block is entered, before any
         text; nothing is sent to the model.
         """
-        effect_request = _model_call(caller, model, request)
+        effect_request, request = self._model_call(caller, model, request)
+        # no usage is reported for a stream: the whole reservation is charged
         # no buffer: perform (and so the effect) ends only once the reader has every piece
         send, receive = anyio.create_memory_object_stream[str](max_buffer_size=0)
         started = anyio.Event()

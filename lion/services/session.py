@@ -25,6 +25,7 @@ from lion.kernel.backend import Backend, get_backend
 from lion.kernel.ipu import IPU, Approver, Predicate
 from lion.kernel.observable import ObservationLog
 from lion.services.branch import Branch, OnDeny
+from lion.services.budget import Budget, Meter, Price
 from lion.services.gate import Gate, model_effect, runtime_request, tool_effect
 from lion.services.models import Model
 from lion.services.tools import ToolLike, as_tool
@@ -50,6 +51,8 @@ class Session:
         budgets: Mapping[str, int] | None = None,
         entities: Any = None,
         lifetime: int = DEFAULT_LIFETIME,
+        budget: Budget | None = None,
+        prices: Mapping[str, Price] | None = None,
     ) -> None:
         kernel = backend if backend is not None and not isinstance(backend, str) else None
         self.backend: Backend = kernel or get_backend(backend if isinstance(backend, str) else None)
@@ -65,7 +68,12 @@ class Session:
             entities=None if entities is None else self.backend.entities(entities),
             request_adapter=runtime_request,
         )
-        self.gate = Gate(self.ipu)
+        if budget is not None and not isinstance(budget, Budget):
+            raise ServiceError(f"budget must be a Budget, got `{budget!r}`")
+        self.meter = Meter(budget, prices)
+        if budget is not None:  # even an empty Budget(): branches may bring their own limits
+            self.ipu.register("budgets", self.meter.check)
+        self.gate = Gate(self.ipu, self.meter if budget is not None else None)
         self.model = model
         if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime <= 0:
             raise ServiceError(f"lifetime must be a positive int of seconds, got `{lifetime!r}`")
@@ -95,10 +103,23 @@ class Session:
         model: Model | None = None,
         on_deny: OnDeny = "tell",
         options: Mapping[str, Any] | None = None,
+        budget: Budget | None = None,
     ) -> Branch:
-        """A branch whose tokens cover its model and its tools, held by it alone."""
+        """A branch whose tokens cover its model and its tools, held by it alone.
+
+        `budget` limits what this branch may spend (within the session's own
+        budget); it needs a session made with `budget=` (an empty `Budget()`
+        will do), whose gate counts spending.
+        """
         self._check_open()
         name = self._new_name(name or f"branch-{len(self._branches) + 1}")
+        if budget is not None:
+            if self.gate.meter is None:
+                raise ServiceError(
+                    "a branch budget needs a session made with `budget=` (Budget() for no "
+                    "session-wide limit): without it the session does not count spending"
+                )
+            self.meter.limit(name, budget)
         model = model or self.model
         offered = [as_tool(t) for t in tools]
         branch = Branch(
