@@ -35,9 +35,11 @@ from lion.services.messages import (
     Instruction,
     RoledMessage,
     System,
+    source_of,
     to_wire,
 )
 from lion.services.models import Model
+from lion.services.provenance import ProvenanceIndex, result_trusted
 from lion.services.tools import ToolLike, ToolRegistry
 from lion.wire.dto import ChatRequest, ResponseFormat, ToolCall, ToolChoice
 
@@ -94,8 +96,24 @@ class Branch:
         self.on_deny: OnDeny = on_deny
         self.options = _checked_options(options or {})
         self.messages: Pile[RoledMessage] = Pile(item_type=RoledMessage)
+        self._index = ProvenanceIndex()
+        self._indexed: tuple[Pile[RoledMessage] | None, int] = (None, 0)  # which pile, how far
         if system is not None:
             self.messages.include(System(content=system))
+
+    @property
+    def provenance(self) -> ProvenanceIndex:
+        """The history as provenance sources, indexed up to the last message."""
+        pile, done = self._indexed
+        history = list(self.messages)
+        if pile is not self.messages or done > len(history):  # replaced or cut: start again
+            self._index, done = ProvenanceIndex(), 0
+        for message in history[done:]:
+            source = source_of(message)
+            if source is not None:
+                self._index.add(source)
+        self._indexed = (self.messages, len(history))
+        return self._index
 
     @property
     def caller(self) -> Caller:
@@ -237,9 +255,13 @@ class Branch:
         # concurrent calls are one batch: with budgets, reserved whole or refused whole
         hold = self.gate.reserve_batch(caller, len(calls)) if strategy == "concurrent" else None
 
+        provenance = self.provenance  # the batch is labelled against the history before it
+
         async def one(i: int, call: ToolCall) -> None:
             tool = self.tools.get(call.function.name)
-            outcomes[i] = await self.gate.call_tool(caller, tool, call, hold=hold)
+            outcomes[i] = await self.gate.call_tool(
+                caller, tool, call, hold=hold, provenance=provenance
+            )
 
         if strategy == "sequential":
             for i, call in enumerate(calls):
@@ -260,12 +282,16 @@ class Branch:
                     call_id=call.id, function=call.function.name, arguments=call.function.arguments
                 )
             )
+            tool = self.tools.get(call.function.name)
+            declared = tool is not None and tool.trust == "trusted"
             self.messages.include(
                 ActionResponse(
                     content=outcome.content,
                     call_id=call.id,
                     function=call.function.name,
                     outcome=outcome.outcome.value,
+                    # taint: an untrusted argument makes even a trusted tool's output untrusted
+                    trusted=result_trusted(declared, outcome.labels),
                 )
             )
         if self.on_deny == "raise":

@@ -35,6 +35,7 @@ from lion.kernel.observable import Effect, Observation
 from lion.kernel.patterns import covers
 from lion.services.budget import Meter
 from lion.services.models import Model
+from lion.services.provenance import Label, ProvenanceError, ProvenanceIndex, to_context
 from lion.wire.dto import ChatCompletion, ChatRequest, ToolCall
 
 __all__ = [
@@ -111,6 +112,7 @@ class ToolOutcome:
     result: Any = None
     observation: Observation | None = None
     error: BaseException | None = field(default=None, repr=False)
+    labels: Mapping[str, Label] = field(default_factory=dict, repr=False)  # the arguments'
 
     @property
     def ok(self) -> bool:
@@ -217,10 +219,14 @@ class Gate:
         call: ToolCall,
         *,
         hold: Reservation | None = None,
+        provenance: ProvenanceIndex | None = None,
     ) -> ToolOutcome:
         """Validate, decide, perform: the tool's answer, or why there is none, for the model.
 
         `hold` is the batch's reservation (`reserve_batch`) the call draws from.
+        With `provenance` (the conversation so far), each argument is labelled
+        with where its value appears, and the policy sees the labels as
+        `context.provenance` (docs/provenance.md).
         """
         name = call.function.name
         if tool is None:
@@ -238,7 +244,17 @@ class Gate:
             )
         effect = tool_effect(tool)
         # the policy sees JSON values (enums, Structs, dates as the wire would send them)
-        context = {"arguments": msgspec.to_builtins(arguments), "session": caller.session}
+        plain = msgspec.to_builtins(arguments)
+        context: dict[str, Any] = {"arguments": plain, "session": caller.session}
+        labels: dict[str, Label] = {}
+        if provenance is not None:
+            try:
+                labels = provenance.label(plain)
+            except ProvenanceError as exc:  # nothing asked for, so nothing for the IPU to record
+                return ToolOutcome(
+                    call, Outcome.INVALID, f"error: {exc}; nothing was done", error=exc
+                )
+            context["provenance"] = to_context(labels)
         request = EffectRequest(
             principal=caller.principal,
             effect=effect,
@@ -261,6 +277,7 @@ class Gate:
                 f"denied: {reason}",
                 observation=exc.observation,
                 error=exc,
+                labels=labels,
             )
         except Exception as exc:  # the tool raised: the model is told, the branch goes on
             recorded = self.ipu.log.for_subject(request.subject)  # the PERMIT, perform failed
@@ -270,6 +287,7 @@ class Gate:
                 f"error: tool `{name}` failed: {describe_error(exc)}",
                 observation=recorded[-1] if recorded else None,
                 error=exc,
+                labels=labels,
             )
         return ToolOutcome(
             call,
@@ -277,6 +295,7 @@ class Gate:
             _as_text(execution.result),
             result=execution.result,
             observation=execution.observation,
+            labels=labels,
         )
 
     async def call_model(

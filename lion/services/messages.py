@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from lion.domain import Element
+from lion.services.provenance import Source
 from lion.wire.dto import Message, ToolCall
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Instruction",
     "RoledMessage",
     "System",
+    "source_of",
     "to_wire",
 ]
 
@@ -70,12 +72,17 @@ class ActionRequest(RoledMessage, kw_only=True):
 
 
 class ActionResponse(RoledMessage, kw_only=True):
-    """What a tool call came to: its output, or why there is none (`outcome`)."""
+    """What a tool call came to: its output, or why there is none (`outcome`).
+
+    `trusted` says whether the output is trusted content for provenance: the
+    tool is declared trusted and no argument that produced it was untrusted.
+    """
 
     role: ClassVar[str] = "tool"
     call_id: str = ""
     function: str = ""
     outcome: str = ""
+    trusted: bool = False
 
     def to_wire(self) -> Message:
         return Message(role="tool", content=self.content, tool_call_id=self.call_id)
@@ -84,3 +91,19 @@ class ActionResponse(RoledMessage, kw_only=True):
 def to_wire(messages: Any) -> list[Message]:
     """The wire messages of a conversation (ActionRequests travel in their AssistantResponse)."""
     return [m.to_wire() for m in messages if not isinstance(m, ActionRequest)]
+
+
+def source_of(message: RoledMessage) -> Source | None:
+    """Where a message's content came from, for provenance (None: it vouches for nothing).
+
+    The system prompt and instructions are trusted; a tool's output is its
+    tool's (trusted only as `ActionResponse.trusted` says); a denial or an
+    invalid call is the runtime's own text, and the model's words are no source.
+    """
+    if isinstance(message, System):
+        return Source.system(message.content)
+    if isinstance(message, Instruction):
+        return Source.user(message.content)
+    if isinstance(message, ActionResponse) and message.outcome in ("done", "failed"):
+        return Source.tool(message.function or "?", message.content, trust=message.trusted)
+    return None

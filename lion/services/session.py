@@ -28,6 +28,16 @@ from lion.services.branch import Branch, OnDeny
 from lion.services.budget import Budget, Meter, Price
 from lion.services.gate import Gate, model_effect, runtime_request, tool_effect
 from lion.services.models import Model
+from lion.services.plan import (
+    Plan,
+    PlanError,
+    PlanReply,
+    allowed,
+    attenuated,
+    check_plan,
+    plan_policies,
+    planning_prompt,
+)
 from lion.services.tools import ToolLike, as_tool
 
 __all__ = ["DEFAULT_LIFETIME", "Session"]
@@ -59,6 +69,8 @@ class Session:
         self.id = uuid.uuid4().hex
         self.authority = self.backend.authority(key)
         self.policies = self.backend.policy_set(policies, "<session policies>")
+        self._policy_text = policies
+        self._plans: dict[str, Plan] = {}
         self.ipu = IPU(
             self.authority,
             self.policies,
@@ -150,6 +162,59 @@ class Session:
         twin = source.clone(name, tokens)
         self._branches[name] = twin
         return twin
+
+    # --- plans -----------------------------------------------------------------------------
+
+    def fix_plan(self, branch: Branch | str, plan: Plan) -> Branch:
+        """Attenuate `branch` to `plan` for the rest of its life (see lion.services.plan).
+
+        Its tokens are replaced by tokens derived from them that cover only
+        the planned tools and the tools without side effects, and the plan's
+        argument constraints become policies for this branch.
+        """
+        target = self.get_branch(branch)
+        if target.name in self._plans:
+            raise PlanError(f"branch `{target.name}` already has a plan: a plan is fixed once")
+        check_plan(plan, target)
+        keep = allowed(plan, target.tools)
+        tokens = attenuated(target.tokens, target.tools, keep, self.authority.attenuate)
+        text = plan_policies(target.name, plan)
+        if text:
+            combined = "\n".join([self._policy_text, *self._plan_texts(), text])
+            policy = self.backend.policy_set(combined, "<session and plan policies>")
+            self.ipu.policy = policy  # one assignment: each decision sees the old set or the new
+        self._plans[target.name] = plan
+        target.tokens = tuple(tokens)
+        return target
+
+    def _plan_texts(self) -> list[str]:
+        return [plan_policies(name, plan) for name, plan in self._plans.items()]
+
+    async def plan(self, branch: Branch | str, instruction: str) -> Plan:
+        """Ask the branch's model for a plan, seeing only `instruction` and the tools; fix it.
+
+        The planning call is a gated model call like any other, made from a
+        fresh history (nothing the branch has read), with `PlanReply` as its
+        response format.
+        """
+        target = self.get_branch(branch)
+        planner = Branch(  # the same principal and authority, with nothing read yet
+            target.name,
+            gate=self.gate,
+            model=target.model,
+            tokens=target.tokens,
+            system=planning_prompt(list(target.tools.values())),
+            session=self.id,
+            options=target.options,
+        )
+        reply = await planner.communicate(instruction, response_format=PlanReply)
+        plan = Plan(tools=frozenset(reply.tools), arguments=reply.arguments)
+        self.fix_plan(target, plan)
+        return plan
+
+    def plan_of(self, branch: Branch | str) -> Plan | None:
+        """The plan fixed for `branch`, if any."""
+        return self._plans.get(self.get_branch(branch).name)
 
     def _new_name(self, name: str) -> str:
         if name in self._branches:

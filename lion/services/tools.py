@@ -162,6 +162,9 @@ class Tool(Generic[P, R]):
       ``tool/<name>``); `resource` is a concrete resource path
     - `trust`: whether the tool's results are trusted content (default
       ``"untrusted"``: fail safe for provenance)
+    - `side_effects`: whether a call changes the world (default True: fail
+      safe); a plan (lion.services.plan) names the side-effecting tools a
+      task may use, and tools without side effects stay usable
     - `blocking`: run a sync function in a worker thread (default); ``False``
       runs it inline on the event loop, for small fast functions
 
@@ -182,6 +185,7 @@ class Tool(Generic[P, R]):
         "name",
         "resource",
         "right",
+        "side_effects",
         "trust",
     )
 
@@ -194,6 +198,7 @@ class Tool(Generic[P, R]):
         resource: str | None = None,
         right: str = "call",
         trust: Trust = "untrusted",
+        side_effects: bool = True,
         blocking: bool = True,
     ) -> None:
         if not callable(fn):
@@ -219,6 +224,7 @@ class Tool(Generic[P, R]):
         self.fn: Callable[P, R] = fn
         self.right: str = right
         self.trust: Trust = trust
+        self.side_effects: bool = bool(side_effects)
         self.blocking: bool = blocking
         self.is_async: bool = _is_async(fn)
         doc = parse_docstring(inspect.getdoc(named))
@@ -434,6 +440,7 @@ def tool(
     resource: str | None = None,
     right: str = "call",
     trust: Trust = "untrusted",
+    side_effects: bool = True,
     blocking: bool = True,
 ) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 
@@ -447,6 +454,7 @@ def tool(
     resource: str | None = None,
     right: str = "call",
     trust: Trust = "untrusted",
+    side_effects: bool = True,
     blocking: bool = True,
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
     """Make a function a :class:`Tool`: ``@tool`` or ``@tool(name=..., resource=...)``."""
@@ -459,6 +467,7 @@ def tool(
             resource=resource,
             right=right,
             trust=trust,
+            side_effects=side_effects,
             blocking=blocking,
         )
 
