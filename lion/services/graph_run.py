@@ -4,19 +4,23 @@ One scheduler task owns the run's state; each attempt of an operation runs
 in its own task of one task group and reports back through a stream, so the
 state changes only between awaits of the scheduler, one event at a time:
 
-- after every event (and at the start) the scheduler starts, in the order the
-  operations were added, every operation whose dependencies are all done,
-  while the budget lasts and the concurrency limiter has a slot;
+- when every dependency of an operation is done, its condition (if any) is
+  asked once: false skips it, and whatever depends on a skipped or failed
+  operation is skipped in turn;
+- after every event (and at the start) the scheduler starts queued
+  operations in the order they were added, while the budget lasts and the
+  concurrency limiter has a slot; readiness is counted, not rescanned;
 - every attempt spends one step, first attempts and retries alike;
-- a failed attempt is tried again while the operation has retries left, else
-  it has failed for good and everything depending on it is skipped;
+- a failed attempt is queued again while the operation has retries left,
+  else the operation has failed for good;
 - when nothing runs, the run ends; an operation never started is NOT_RUN
   (the budget was spent, or a dependency did not run).
 
 This is the `Workflow` machine of `spec/workflow.lion`: its `run(s)` and
 `fail(s)` are an attempt returning or raising; the live state (`running`,
-`done`, `failed`, `attempts`, `budget_left`, `steps_taken`) is what the bind
-(`lion.verify.bindings.workflow`) compares with the spec after every event.
+`done`, `failed`, `skipped`, `attempts`, `budget_left`, `steps_taken`) is
+what the bind (`lion.verify.bindings.workflow`) compares with the spec after
+every event.
 """
 
 from __future__ import annotations
@@ -136,8 +140,7 @@ class Executor:
         self._waiting: dict[OperationId, int] = {}  # dependencies not yet done
         self._dependents: dict[OperationId, list[OperationId]] = {}
         self._queue: list[tuple[int, OperationId]] = []  # may start, by insertion order
-        for op in self.graph.operations:
-            self._register(op)
+        self.attempts.update(dict.fromkeys(self.graph.operations, 0))
         self._tg: anyio.abc.TaskGroup | None = None
         self._send: MemoryObjectSendStream[_Outcome] | None = None
 
@@ -154,6 +157,11 @@ class Executor:
         with send, receive:
             async with anyio.create_task_group() as tg:
                 self._tg, self._send = tg, send
+                for op in self.operations:
+                    self._register(op)
+                for op in list(self.operations):
+                    if self._waiting[op] == 0:
+                        self._dependencies_done(op)
                 await self._launch()
                 while self.running:
                     self._settle(await receive.receive())
@@ -163,18 +171,30 @@ class Executor:
     # -- the scheduler's steps ----------------------------------------------------------
 
     def _register(self, op: OperationId) -> None:
-        """Count what `op` still waits for; queue it if that is nothing."""
+        """Count what `op` still waits for (every edge known before any is acted on)."""
         self._index[op] = len(self._index)
         self.attempts.setdefault(op, 0)
         deps = self.operations[op].depends_on
         self._waiting[op] = sum(1 for d in deps if d not in self.done)
         for d in deps:
             self._dependents.setdefault(d, []).append(op)
-        if self._waiting[op] == 0:
-            self._enqueue(op)
+
+    def _dependencies_done(self, op: OperationId) -> None:
+        """Every dependency of `op` is done: ask its condition (once), then queue it."""
+        node = self.operations[op]
+        if node.condition is not None:
+            try:
+                go = bool(node.condition(self._parents(node)))
+            except Exception as exc:
+                self._fail(op, exc, f"its condition raised {type(exc).__name__}: {exc}")
+                return
+            if not go:
+                self._skip(op, "its condition is false")
+                return
+        self._enqueue(op)
 
     def _enqueue(self, op: OperationId) -> None:
-        """`op` may start: every dependency is done (or its last attempt failed)."""
+        """`op` may start (a first attempt, or a retry)."""
         heapq.heappush(self._queue, (self._index[op], op))
 
     def _release_dependents(self, op: OperationId, dependents: list[OperationId]) -> None:
@@ -182,7 +202,7 @@ class Executor:
         for other in dependents:
             self._waiting[other] -= 1
             if self._waiting[other] == 0 and other not in self.skipped:
-                self._enqueue(other)
+                self._dependencies_done(other)
 
     def _may_retry(self, op: OperationId) -> bool:
         return self.attempts[op] <= self.operations[op].retries
@@ -195,19 +215,7 @@ class Executor:
     async def _launch(self) -> None:
         """Start queued operations, lowest first, while the budget and the limiter allow."""
         while self._queue:
-            op = self._queue[0][1]
-            node = self.operations[op]
-            if node.condition is not None and self.attempts[op] == 0:
-                try:
-                    go = bool(node.condition(self._parents(node)))
-                except Exception as exc:
-                    heapq.heappop(self._queue)
-                    self._fail(op, exc, f"its condition raised {type(exc).__name__}: {exc}")
-                    continue
-                if not go:
-                    heapq.heappop(self._queue)
-                    self._skip(op, "its condition is false")
-                    continue
+            node = self.operations[self._queue[0][1]]
             if self.budget_left <= 0:
                 return  # what is left is reported when the run ends
             borrower = object()
@@ -262,6 +270,7 @@ class Executor:
         self.order.append(op)
         self._emit(op, "done")
         # New operations depend on `op` alone, which is done: they never close a cycle.
+        added = []
         for spec, gather_into in specs:
             new = self.graph._add(spec, (op,), exact=False)
             self._register(new)
@@ -269,6 +278,9 @@ class Executor:
                 self.graph.add_dependency(gather_into, new)
                 self._waiting[gather_into] += 1
                 self._dependents.setdefault(new, []).append(gather_into)
+            added.append(new)
+        for new in added:
+            self._dependencies_done(new)
         self._release_dependents(op, dependents)
 
     def _expansions(

@@ -67,15 +67,32 @@ def concurrency_limit_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(graph_run.Executor, "__init__", init)
 
 
+def condition_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_condition(self: graph_run.Executor, op: OperationId) -> None:
+        self._enqueue(op)  # the bug: the condition is never asked
+
+    monkeypatch.setattr(graph_run.Executor, "_dependencies_done", no_condition)
+
+
+def skip_not_passed_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    def skip_alone(self: graph_run.Executor, op: OperationId, reason: str) -> None:
+        self.skipped[op] = reason  # the bug: what depends on a skipped step is left waiting
+        self.reasons[op] = reason
+
+    monkeypatch.setattr(graph_run.Executor, "_skip", skip_alone)
+
+
 # each bug, and the variables of which the first to disagree must be one
 BUGS: dict[str, tuple[Callable[[pytest.MonkeyPatch], None], tuple[str, ...]]] = {
     "starts_before_a_dependency_finished": (
         starts_before_a_dependency_finished,
-        ("running", "done", "failed", "attempts"),
+        ("running", "done", "failed", "skipped", "attempts"),
     ),
     "retries_one_time_too_many": (retries_one_time_too_many, ("running", "failed")),
     "failed_attempt_spends_no_budget": (failed_attempt_spends_no_budget, ("budget", "taken")),
     "concurrency_limit_ignored": (concurrency_limit_ignored, ("running",)),
+    "condition_ignored": (condition_ignored, ("running", "skipped")),
+    "skip_not_passed_on": (skip_not_passed_on, ("skipped",)),
 }
 
 

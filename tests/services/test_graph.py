@@ -257,6 +257,33 @@ def test_conditions_skip_an_operation_and_its_dependents() -> None:
     assert result.steps_taken == 2  # skipped operations spend nothing
 
 
+def test_a_root_whose_condition_is_false_skips_operations_added_after_it() -> None:
+    g = Graph()
+    flag = g.add_operation(value, name="flag", condition=lambda parents: False)
+    first = g.add_operation(value, name="first", depends_on=[flag])
+    second = g.add_operation(value, name="second", depends_on=[first])
+    result = run(g)
+    assert result.status == dict.fromkeys([flag, first, second], OpStatus.SKIPPED)
+    assert result.reasons[second] == "dependency `first` was skipped"
+    assert result.steps_taken == 0
+
+
+def test_expanded_operations_may_be_skipped_and_so_is_what_gathers_them() -> None:
+    g = Graph()
+    src = g.add_operation(value, name="src", v=[1, -1])
+    end = g.add_operation(collect, name="end", depends_on=[src])
+    g.expand_from_result(
+        src,
+        lambda xs: [operation(value, v=x, condition=lambda p, x=x: x > 0) for x in xs],
+        gather_into=end,
+    )
+    result = run(g)
+    assert result.status["value"] is OpStatus.DONE
+    assert result.status["value_2"] is OpStatus.SKIPPED
+    assert result.status[end] is OpStatus.SKIPPED
+    assert result.reasons[end] == "dependency `value_2` was skipped"
+
+
 def test_expansion_adds_operations_that_depend_only_on_the_finished_one() -> None:
     async def items(parents: Mapping[OperationId, Any]) -> list[int]:
         return [1, 2, 3]

@@ -1,8 +1,9 @@
 """`spec/workflow.lion` machine `Workflow` <-> the real graph executor
 (`lion.services.graph_run.Executor`).
 
-`init(d, r)` builds a real `Graph` of four operations `s0`..`s3` (retries
-`r[s]`; `s` depends on each `t < s` in `d[s]`, the spec's `downward`) and
+`init(d, r, c)` builds a real `Graph` of four operations `s0`..`s3` (retries
+`r[s]`, a condition answering `c[s]`; `s` depends on each `t < s` in `d[s]`,
+the spec's `downward`) and
 starts `Executor.run()` on a private event loop, with the spec's
 concurrency limit and budget. Each operation is a puppet: an
 attempt parks on a future the adapter holds. The spec's actions are those
@@ -15,9 +16,10 @@ await points:
 After each action the loop runs until no task is ready, so the executor has
 reacted (started what it starts) and a run is a deterministic interleaving
 that replays from its recorded actions. Every variable is read off the run:
-`deps` and `allowed` from the executor's graph, `running` from the attempts
-actually parked (reported as text, so it cannot match, if the executor's own
-`running` disagrees), `done`, `failed`, `attempts`, `budget` and `taken`
+`deps`, `allowed` and `cond` from the executor's graph (`cond` by asking
+each operation's condition), `running` from the attempts actually parked
+(reported as text, so it cannot match, if the executor's own `running`
+disagrees), `done`, `failed`, `skipped`, `attempts`, `budget` and `taken`
 from the executor's state.
 """
 
@@ -28,7 +30,7 @@ import atexit
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from lion.services.graph import Graph, OperationId
+from lion.services.graph import Condition, Graph, OperationId
 from lion.services.graph_run import Executor
 from lion.verify.values import MapValue
 
@@ -50,6 +52,20 @@ def _op(s: int) -> OperationId:
 
 def _step(op: OperationId) -> int:
     return int(op[1:])
+
+
+def _answers(answer: bool) -> Condition:
+    """A condition that gives `answer` whatever the parents' results."""
+
+    def condition(parents: Mapping[OperationId, Any]) -> bool:
+        return answer
+
+    return condition
+
+
+def _asks(condition: Condition | None) -> bool:
+    """What an operation's condition answers (no condition: it runs)."""
+    return True if condition is None else bool(condition({}))
 
 
 class WorkflowModel:
@@ -114,7 +130,7 @@ class WorkflowModel:
 
     # -- the machine interface ---------------------------------------------------------
 
-    def init(self, d: MapValue, r: MapValue) -> bool:
+    def init(self, d: MapValue, r: MapValue, c: MapValue) -> bool:
         graph = Graph()
         for s in STEPS:
             graph.add_operation(
@@ -122,6 +138,7 @@ class WorkflowModel:
                 name=_op(s),
                 depends_on=[_op(t) for t in sorted(d[s]) if t < s],
                 retries=r[s],
+                condition=_answers(bool(c[s])),
                 step=s,
             )
         self.executor = self.new_executor(graph)
@@ -161,9 +178,11 @@ class WorkflowModel:
                 {s: frozenset(_step(t) for t in ops[_op(s)].depends_on) for s in STEPS}
             ),
             "allowed": MapValue({s: ops[_op(s)].retries for s in STEPS}),
+            "cond": MapValue({s: _asks(ops[_op(s)].condition) for s in STEPS}),
             "running": running,
             "done": frozenset(_step(op) for op in ex.done),
             "failed": frozenset(_step(op) for op in ex.failed),
+            "skipped": frozenset(_step(op) for op in ex.skipped),
             "attempts": MapValue({s: ex.attempts[_op(s)] for s in STEPS}),
             "budget": ex.budget_left,
             "taken": ex.steps_taken,
