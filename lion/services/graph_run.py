@@ -71,7 +71,9 @@ class RunResult:
     results: dict[OperationId, Any]
     status: dict[OperationId, OpStatus]
     order: list[OperationId]  # done and failed operations, in the order they finished
-    errors: dict[OperationId, BaseException]  # the last error of each failed attempt's operation
+    errors: dict[
+        OperationId, BaseException
+    ]  # each operation's last exception (a retry may have won)
     reasons: dict[OperationId, str]  # why an operation failed, was skipped or did not run
     attempts: dict[OperationId, int]
     steps_taken: int

@@ -104,6 +104,13 @@ def test_the_chapter_proves(tmp_path: Path) -> None:
     assert set(statuses.values()) == {Status.PROVED}, statuses
 
 
+def test_every_obligation_says_what_it_guarantees() -> None:
+    (module,) = load_paths([SPEC])
+    assert module.chapter == "Workflow"
+    for obligation in [*module.theorems, *module.invariants]:
+        assert obligation.doc, f"`{obligation.name}` has no plain-English line"
+
+
 def test_every_obligation_has_a_mutant(tmp_path: Path) -> None:
     statuses = _prove(SPEC.read_text(encoding="utf-8"), tmp_path)
     assert set(statuses) == {killer for *_, killer in MUTANTS}
