@@ -54,6 +54,7 @@ __all__ = [
     "CapabilityToken",
     "attenuation_error",
     "canonical_payload",
+    "capability_key",
     "chain_error",
     "covers",
     "decode_token",
@@ -242,6 +243,14 @@ def _wall_clock() -> int:
 def _new_id() -> str:
     """128 random bits as 32 lowercase hex digits; only the authority mints ids."""
     return secrets.token_hex(16)
+
+
+def capability_key(key: bytes | str | None) -> bytes:
+    """The key bytes an authority would use: `key`, else LION_CAPABILITY_KEY; checked.
+
+    For keys derived from the same secret (the session's seal on paused runs).
+    """
+    return _key_bytes(key)
 
 
 def _key_bytes(key: bytes | str | None) -> bytes:

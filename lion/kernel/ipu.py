@@ -29,7 +29,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Generic, Literal, Protocol, TypeVar, overload
+from typing import Any, Final, Generic, Literal, Protocol, TypeVar, overload
 
 import anyio
 
@@ -41,9 +41,12 @@ from lion.kernel.ledger import Counters, Ledger, Reservation, check_costs, excee
 from lion.kernel.observable import Effect, Observation, ObservationLog, new_id
 
 __all__ = [
+    "DEFER",
     "IPU",
     "Approver",
     "CapabilityDenied",
+    "Defer",
+    "EffectDeferred",
     "EffectDenied",
     "EffectRequest",
     "Execution",
@@ -57,7 +60,28 @@ __all__ = [
 
 T = TypeVar("T")
 
-Cause = Literal["capability", "policy", "approver", "invariant", "none"]
+Cause = Literal["capability", "policy", "approver", "deferred", "invariant", "none"]
+
+
+class Defer:
+    """What an approver answers to leave the decision to later (a person, another process).
+
+    The effect is not performed; it is recorded as INDETERMINATE and
+    `execute` raises EffectDeferred, whose observation names the call.
+    """
+
+    _instance: Defer | None = None
+
+    def __new__(cls) -> Defer:  # one value, compared with `is`
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "DEFER"
+
+
+DEFER: Final = Defer()
 
 
 class PolicyResponse(Protocol):
@@ -86,7 +110,7 @@ class Policy(Protocol):
 #: It must be downward closed (holding for some counters, it holds for smaller ones).
 Predicate = Callable[[Counters], bool]
 #: Called on INDETERMINATE with the request and the policy response; True approves.
-Approver = Callable[["EffectRequest", PolicyResponse], "Awaitable[bool] | bool"]
+Approver = Callable[["EffectRequest", PolicyResponse], "Awaitable[bool | Defer] | bool | Defer"]
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -164,6 +188,14 @@ class CapabilityDenied(EffectDenied, CapabilityError):
 
 class InvariantDenied(EffectDenied, InvariantViolation):
     """Denied because the step would break (or could not check) an invariant."""
+
+
+class EffectDeferred(EffectDenied):
+    """Not performed, and not refused either: the approver deferred the decision (DEFER).
+
+    The observation is INDETERMINATE; a later decision for exactly this call
+    runs it through the IPU again.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +383,15 @@ class IPU:
                     answer = await answer
         except Exception as exc:  # fail closed: a broken approver denies
             return _deny(base, f"{unknown}; approver failed: {describe_error(exc)}", "approver")
+        if answer is DEFER:
+            return _Verdict(
+                Decision.INDETERMINATE,
+                f"{unknown}; deferred to a later decision",
+                "deferred",
+                base.requested,
+                base.granted,
+                base.determining,
+            )
         if answer is not True:
             return _deny(base, f"{unknown}; approver refused", "approver")
         return _Verdict(
@@ -623,4 +664,6 @@ def _denied(observation: Observation, cause: str) -> EffectDenied:
         return CapabilityDenied(observation, cause)
     if cause == "invariant":
         return InvariantDenied(observation, cause)
+    if cause == "deferred":
+        return EffectDeferred(observation, cause)
     return EffectDenied(observation, cause)

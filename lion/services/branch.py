@@ -27,6 +27,7 @@ from lion.domain.reply import parse_reply
 from lion.errors import LionError, ReplyValidationError, ServiceError
 from lion.kernel.capability import CapabilityToken
 from lion.kernel.ipu import EffectDenied
+from lion.services.approvals import Pending, RunPaused, arguments_hash
 from lion.services.gate import Caller, Gate, Outcome, ToolOutcome
 from lion.services.messages import (
     ActionRequest,
@@ -39,7 +40,7 @@ from lion.services.messages import (
     to_wire,
 )
 from lion.services.models import Model
-from lion.services.provenance import ProvenanceIndex, result_trusted
+from lion.services.provenance import ProvenanceIndex, result_trusted, to_context
 from lion.services.tools import ToolLike, ToolRegistry
 from lion.wire.dto import ChatRequest, ResponseFormat, ToolCall, ToolChoice
 
@@ -50,7 +51,7 @@ __all__ = ["Branch"]
 
 T = TypeVar("T")
 _REACT = "Think step by step. Use the tools when they help; when you know enough, give the answer."
-_EXTEND = "Look at the tool results. Call tools again if you need more; otherwise answer."
+REACT_EXTEND = "Look at the tool results. Call tools again if you need more; otherwise answer."
 _FINISH = "No more tool calls: give your final answer now."
 Strategy = Literal["sequential", "concurrent"]
 #: ChatRequest fields a branch may set for all its requests (sampling and length).
@@ -58,6 +59,7 @@ OPTIONS = frozenset(
     {"temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty"}
 )
 OnDeny = Literal["tell", "raise"]
+Operation = Literal["operate", "ReAct"]
 #: What `response_format` takes: a type msgspec decodes, an OperableModel, or FieldModels.
 ResponseType = type[Any] | OperableModel | Sequence[FieldModel]
 
@@ -248,7 +250,24 @@ class Branch:
     async def act(
         self, calls: Sequence[ToolCall], *, strategy: Strategy = "sequential"
     ) -> list[ToolOutcome]:
-        """Run tool calls through the gate, in order or concurrently; record each outcome."""
+        """Run tool calls through the gate, in order or concurrently; record each outcome.
+
+        A call whose decision is deferred (`Outcome.PENDING`: INDETERMINATE and
+        no approver) is recorded as asked for, without a result yet;
+        `operate` and `ReAct` then stop with `RunPaused`.
+        """
+        return await self._act(calls, strategy)
+
+    async def _act(
+        self,
+        calls: Sequence[ToolCall],
+        strategy: Strategy,
+        *,
+        told: Mapping[str, str] | None = None,
+        asked: bool = True,
+    ) -> list[ToolOutcome]:
+        """`act`; `told` adds a note to the result of some calls (by id), and with
+        `asked=False` the calls' ActionRequests are already in the history (a resumed run)."""
         _check_strategy(strategy)
         outcomes: list[ToolOutcome | None] = [None] * len(calls)
         caller = self.caller
@@ -277,16 +296,22 @@ class Branch:
         done = [o for o in outcomes if o is not None]
         for outcome in done:
             call = outcome.call
-            self.messages.include(
-                ActionRequest(
-                    call_id=call.id, function=call.function.name, arguments=call.function.arguments
+            if asked:
+                self.messages.include(
+                    ActionRequest(
+                        call_id=call.id,
+                        function=call.function.name,
+                        arguments=call.function.arguments,
+                    )
                 )
-            )
+            if outcome.outcome is Outcome.PENDING:
+                continue  # its result comes when the run is resumed
+            note = (told or {}).get(call.id)
             tool = self.tools.get(call.function.name)
             declared = tool is not None and tool.trust == "trusted"
             self.messages.include(
                 ActionResponse(
-                    content=outcome.content,
+                    content=outcome.content if note is None else f"{outcome.content}: {note}",
                     call_id=call.id,
                     function=call.function.name,
                     outcome=outcome.outcome.value,
@@ -391,7 +416,7 @@ class Branch:
             1 + max_extensions,
             action_strategy,
             tool_choice,
-            between=_EXTEND,
+            between=REACT_EXTEND,
             answer=response_format is None,
         )
         if response_format is None:
@@ -418,7 +443,10 @@ class Branch:
             self.messages.include(reply)
             if not reply.tool_calls:
                 return reply.content
-            await self.act(reply.tool_calls, strategy=strategy)
+            outcomes = await self._act(reply.tool_calls, strategy)
+            if any(o.outcome is Outcome.PENDING for o in outcomes):
+                operation: Operation = "operate" if between is None else "ReAct"
+                raise self._paused(operation, rounds - done - 1, strategy, outcomes)
             if between is not None and done + 1 < rounds:
                 self.messages.include(Instruction(content=between))
         if between is not None:
@@ -428,6 +456,42 @@ class Branch:
         final = await self._complete(list(self.messages), tools=False)
         self.messages.include(final)
         return final.content
+
+    def _paused(
+        self,
+        operation: Operation,
+        rounds_left: int,
+        strategy: Strategy,
+        outcomes: Sequence[ToolOutcome],
+    ) -> RunPaused:
+        """The run stops: its history and its pending calls, sealed by the session."""
+        approvals = self.gate.approvals
+        if approvals is None:
+            raise ServiceError(
+                "a tool call was deferred, but this branch's gate cannot pause a run "
+                "(make the branch with Session.new_branch)"
+            )
+        pending = [
+            Pending(
+                call_id=o.call.id,
+                tool=o.call.function.name,
+                arguments=dict(o.arguments),
+                arguments_hash=arguments_hash(o.arguments),
+                provenance=to_context(o.labels),
+                explanation=o.observation.reason if o.observation is not None else "",
+            )
+            for o in outcomes
+            if o.outcome is Outcome.PENDING
+        ]
+        run = approvals.pause(
+            self.name,
+            operation,
+            self.messages.to_json(),
+            pending,
+            rounds_left=rounds_left,
+            strategy=strategy,
+        )
+        return RunPaused(run)
 
     # --- history -----------------------------------------------------------------------------
 

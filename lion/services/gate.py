@@ -29,10 +29,11 @@ import msgspec
 
 from lion.errors import ToolArgumentError
 from lion.kernel.capability import CapabilityToken
-from lion.kernel.ipu import IPU, EffectDenied, EffectRequest, describe_error
+from lion.kernel.ipu import IPU, EffectDeferred, EffectDenied, EffectRequest, describe_error
 from lion.kernel.ledger import Counters, Reservation
 from lion.kernel.observable import Effect, Observation
 from lion.kernel.patterns import covers
+from lion.services.approvals import Approvals
 from lion.services.budget import Meter
 from lion.services.models import Model
 from lion.services.provenance import Label, ProvenanceError, ProvenanceIndex, to_context
@@ -99,6 +100,7 @@ class Outcome(enum.StrEnum):
     DONE = "done"  # performed, and the tool returned
     FAILED = "failed"  # performed, and the tool raised
     DENIED = "denied"  # the IPU refused it (capability, policy, approver or invariant)
+    PENDING = "pending"  # INDETERMINATE, and the decision was deferred (see approvals)
     INVALID = "invalid"  # the arguments do not fit the tool, or there is no such tool
 
 
@@ -113,6 +115,7 @@ class ToolOutcome:
     observation: Observation | None = None
     error: BaseException | None = field(default=None, repr=False)
     labels: Mapping[str, Label] = field(default_factory=dict, repr=False)  # the arguments'
+    arguments: Mapping[str, Any] = field(default_factory=dict, repr=False)  # validated, as JSON
 
     @property
     def ok(self) -> bool:
@@ -172,9 +175,12 @@ class Gate:
     and the policy context holds what is left (`context.budget`).
     """
 
-    def __init__(self, ipu: IPU, meter: Meter | None = None) -> None:
+    def __init__(
+        self, ipu: IPU, meter: Meter | None = None, approvals: Approvals | None = None
+    ) -> None:
         self.ipu = ipu
         self.meter = meter
+        self.approvals = approvals  # what pauses a run when a decision is deferred
 
     def _budget_context(
         self, caller: Caller, context: dict[str, Any], hold: Reservation | None = None
@@ -269,6 +275,16 @@ class Gate:
 
         try:
             execution = await self.ipu.execute(request, perform)
+        except EffectDeferred as exc:
+            return ToolOutcome(
+                call,
+                Outcome.PENDING,
+                "pending: this call waits for a person's decision",
+                observation=exc.observation,
+                error=exc,
+                labels=labels,
+                arguments=plain,
+            )
         except EffectDenied as exc:
             reason = exc.observation.reason
             return ToolOutcome(

@@ -20,13 +20,27 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from lion.errors import ServiceError
+import msgspec
+
+from lion.domain import Pile
+from lion.errors import ServiceError, ToolArgumentError
 from lion.kernel.backend import Backend, get_backend
+from lion.kernel.capability import capability_key
 from lion.kernel.ipu import IPU, Approver, Predicate
 from lion.kernel.observable import ObservationLog
-from lion.services.branch import Branch, OnDeny
+from lion.services.approvals import (
+    Approvals,
+    Decision,
+    Deny,
+    Edit,
+    PausedRun,
+    PauseError,
+    arguments_hash,
+)
+from lion.services.branch import REACT_EXTEND, Branch, OnDeny, ResponseType, Strategy
 from lion.services.budget import Budget, Meter, Price
-from lion.services.gate import Gate, model_effect, runtime_request, tool_effect
+from lion.services.gate import Gate, Outcome, model_effect, runtime_request, tool_effect
+from lion.services.messages import Instruction, RoledMessage
 from lion.services.models import Model
 from lion.services.plan import (
     Plan,
@@ -39,6 +53,7 @@ from lion.services.plan import (
     planning_prompt,
 )
 from lion.services.tools import ToolLike, as_tool
+from lion.wire.dto import FunctionCall, ToolCall, ToolChoice
 
 __all__ = ["DEFAULT_LIFETIME", "Session"]
 
@@ -64,6 +79,7 @@ class Session:
         budget: Budget | None = None,
         prices: Mapping[str, Price] | None = None,
     ) -> None:
+        self.approvals = Approvals(capability_key(key))
         kernel = backend if backend is not None and not isinstance(backend, str) else None
         self.backend: Backend = kernel or get_backend(backend if isinstance(backend, str) else None)
         self.id = uuid.uuid4().hex
@@ -76,7 +92,8 @@ class Session:
             self.policies,
             invariants,
             budgets=budgets,
-            approver=approver,
+            # without an approver callback, an INDETERMINATE tool call pauses the run
+            approver=approver if approver is not None else self.approvals.approver,
             entities=None if entities is None else self.backend.entities(entities),
             request_adapter=runtime_request,
         )
@@ -85,7 +102,7 @@ class Session:
         self.meter = Meter(budget, prices)
         if budget is not None:  # even an empty Budget(): branches may bring their own limits
             self.ipu.register("budgets", self.meter.check)
-        self.gate = Gate(self.ipu, self.meter if budget is not None else None)
+        self.gate = Gate(self.ipu, self.meter if budget is not None else None, self.approvals)
         self.model = model
         if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime <= 0:
             raise ServiceError(f"lifetime must be a positive int of seconds, got `{lifetime!r}`")
@@ -211,6 +228,73 @@ class Session:
         plan = Plan(tools=frozenset(reply.tools), arguments=reply.arguments)
         self.fix_plan(target, plan)
         return plan
+
+    # --- paused runs ------------------------------------------------------------------------
+
+    async def resume(
+        self,
+        run: PausedRun,
+        decisions: Sequence[Decision],
+        *,
+        response_format: ResponseType | None = None,
+        parse_retries: int = 2,
+        tool_choice: str | ToolChoice | None = None,
+    ) -> Any:
+        """Continue a paused run with one decision per pending call; the run's answer.
+
+        The run's seal, expiry and decisions are checked first (PauseError,
+        and nothing runs). The branch gets the run's history back; each
+        decided call passes the gate again, the decision being the approver's
+        answer for exactly that call; then the operation goes on with the
+        rounds it had left (pass `response_format` again if it had one). It
+        may pause again.
+        """
+        by_call = self.approvals.check(run, decisions)
+        branch = self.get_branch(run.branch)
+        grants: dict[tuple[str, str, str], bool] = {}
+        told: dict[str, str] = {}
+        calls: list[ToolCall] = []
+        for pending in run.pending:
+            decision = by_call[pending.call_id]
+            tool = branch.tools.get(pending.tool)
+            if tool is None:
+                raise PauseError(f"branch `{branch.name}` has no tool `{pending.tool}` to resume")
+            arguments = pending.arguments
+            if isinstance(decision, Edit):
+                try:
+                    arguments = msgspec.to_builtins(tool.validate(decision.arguments))
+                except ToolArgumentError as exc:
+                    raise PauseError(
+                        f"the edited arguments of call `{pending.call_id}` do not fit: {exc}"
+                    ) from None
+                told[pending.call_id] = "run with arguments a person edited"
+            if isinstance(decision, Deny):
+                told[pending.call_id] = decision.message
+            grants[(branch.name, tool.resource, arguments_hash(arguments))] = not isinstance(
+                decision, Deny
+            )
+            encoded = msgspec.json.encode(arguments).decode()
+            function = FunctionCall(name=pending.tool, arguments=encoded)
+            calls.append(ToolCall(id=pending.call_id, function=function))
+        history: Pile[RoledMessage] = Pile.from_json(run.messages)
+        self.approvals.mark_resumed(run)  # before anything runs: a second resume is refused
+        branch.messages = history
+        strategy: Strategy = "concurrent" if run.strategy == "concurrent" else "sequential"
+        with self.approvals.deciding(grants):
+            outcomes = await branch._act(calls, strategy, told=told, asked=False)
+        if run.operation == "act":
+            return outcomes
+        if any(o.outcome is Outcome.PENDING for o in outcomes):
+            raise branch._paused(run.operation, run.rounds_left, strategy, outcomes)
+        between = REACT_EXTEND if run.operation == "ReAct" else None
+        if between is not None and run.rounds_left > 0:
+            branch.messages.include(Instruction(content=between))
+        text = await branch._rounds(
+            run.rounds_left, strategy, tool_choice, between=between, answer=response_format is None
+        )
+        if response_format is None:
+            return text
+        return await branch._parsed(response_format, parse_retries)
 
     def plan_of(self, branch: Branch | str) -> Plan | None:
         """The plan fixed for `branch`, if any."""

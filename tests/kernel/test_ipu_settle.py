@@ -107,3 +107,31 @@ def test_the_ledger_refuses_to_commit_more_than_reserved() -> None:
     assert ledger.committed == {"a": 1} and ledger.reserved == {}
     with pytest.raises(KernelError):
         EffectRequest(principal="a", effect=CALL, hold="not a hold")  # type: ignore[arg-type]
+
+
+def test_an_approver_that_defers_leaves_the_effect_undone_and_recorded_indeterminate() -> None:
+    from lion.kernel.ipu import DEFER, EffectDeferred
+
+    class Unknown:
+        def evaluate(self, request: Any, entities: Any) -> Any:
+            class Answer:
+                decision = Decision.INDETERMINATE
+                determining = ()
+                erroring = ("needs-a-person",)
+
+            return Answer()
+
+    asked: list[Any] = []
+    ipu = IPU(
+        CapabilityAuthority(KEY, clock=lambda: 10),
+        Unknown(),
+        approver=lambda request, response: asked.append(request) or DEFER,
+    )
+    performed: list[int] = []
+    with pytest.raises(EffectDeferred) as deferred:
+        anyio.run(lambda: ipu.execute(request(ipu), lambda: performed.append(1)))
+    obs = deferred.value.observation
+    assert performed == [] and len(asked) == 1
+    assert obs.decision is Decision.INDETERMINATE and obs.effects == ()
+    assert "deferred to a later decision" in obs.reason and "needs-a-person" in obs.reason
+    assert ipu.in_flight == 0 and ipu.reserved == {} and len(ipu.log) == 1
