@@ -132,8 +132,15 @@ def _lion_step_us(backend: str, *, gated: bool = True) -> float:
 class _Ungated:
     """The gate's interface without the IPU: only for measuring the gate's share."""
 
+    labels_wanted = False  # no policy reads provenance, as on the gated side
+    approvals = None
+    meter = None
+
     def __init__(self, ipu: Any) -> None:
         self.ipu = ipu
+
+    def reserve_batch(self, caller: Any, calls: int) -> None:
+        return None
 
     async def call_model(self, caller: Any, model: Any, request: Any, **_: Any) -> Any:
         return await model.complete(request)

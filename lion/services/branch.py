@@ -40,7 +40,13 @@ from lion.services.messages import (
     to_wire,
 )
 from lion.services.models import Model
-from lion.services.provenance import ProvenanceIndex, result_trusted, to_context
+from lion.services.provenance import (
+    Label,
+    ProvenanceError,
+    ProvenanceIndex,
+    result_trusted,
+    to_context,
+)
 from lion.services.tools import ToolLike, ToolRegistry
 from lion.wire.dto import ChatRequest, ResponseFormat, ToolCall, ToolChoice
 
@@ -274,7 +280,8 @@ class Branch:
         # concurrent calls are one batch: with budgets, reserved whole or refused whole
         hold = self.gate.reserve_batch(caller, len(calls)) if strategy == "concurrent" else None
 
-        provenance = self.provenance  # the batch is labelled against the history before it
+        # the batch is labelled against the history before it, if any policy reads labels
+        provenance = self.provenance if self.gate.labels_wanted else None
 
         async def one(i: int, call: ToolCall) -> None:
             tool = self.tools.get(call.function.name)
@@ -457,6 +464,13 @@ class Branch:
         self.messages.include(final)
         return final.content
 
+    def _labels(self, arguments: Mapping[str, Any]) -> dict[str, Label]:
+        """Labels for a person to read (the gate skips them when no policy reads them)."""
+        try:
+            return self.provenance.label(arguments)
+        except ProvenanceError:
+            return {}
+
     def _paused(
         self,
         operation: Operation,
@@ -477,7 +491,7 @@ class Branch:
                 tool=o.call.function.name,
                 arguments=dict(o.arguments),
                 arguments_hash=arguments_hash(o.arguments),
-                provenance=to_context(o.labels),
+                provenance=to_context(o.labels or self._labels(o.arguments)),
                 explanation=o.observation.reason if o.observation is not None else "",
             )
             for o in outcomes

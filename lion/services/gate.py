@@ -84,12 +84,11 @@ class Caller:
         Trying the fitting token first spares the IPU a failed check per
         other token on every call.
         """
-        fitting = tuple(
-            token
-            for token in self.tokens
-            if isinstance(token, CapabilityToken)
-            and effect.action in token.capability.rights
-            and covers(token.capability.resource, effect.resource)
+        tokens = [t for t in self.tokens if isinstance(t, CapabilityToken)]
+        rights = [t for t in tokens if effect.action in t.capability.rights]
+        # exactly this resource first (a branch's own tokens), then any pattern that covers it
+        fitting = tuple(t for t in rights if t.capability.resource == effect.resource) or tuple(
+            t for t in rights if covers(t.capability.resource, effect.resource)
         )
         return fitting or self.tokens
 
@@ -181,6 +180,9 @@ class Gate:
         self.ipu = ipu
         self.meter = meter
         self.approvals = approvals  # what pauses a run when a decision is deferred
+        # Labelling arguments costs time in proportion to the history, so a gate whose
+        # policies never read `context.provenance` skips it (Session keeps this current).
+        self.labels_wanted = True
 
     def _budget_context(
         self, caller: Caller, context: dict[str, Any], hold: Reservation | None = None

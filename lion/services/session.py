@@ -103,6 +103,7 @@ class Session:
         if budget is not None:  # even an empty Budget(): branches may bring their own limits
             self.ipu.register("budgets", self.meter.check)
         self.gate = Gate(self.ipu, self.meter if budget is not None else None, self.approvals)
+        self.gate.labels_wanted = _reads_provenance(policies)
         self.model = model
         if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime <= 0:
             raise ServiceError(f"lifetime must be a positive int of seconds, got `{lifetime!r}`")
@@ -200,6 +201,7 @@ class Session:
             combined = "\n".join([self._policy_text, *self._plan_texts(), text])
             policy = self.backend.policy_set(combined, "<session and plan policies>")
             self.ipu.policy = policy  # one assignment: each decision sees the old set or the new
+            self.gate.labels_wanted = True  # plan constraints read context.provenance
         self._plans[target.name] = plan
         target.tokens = tuple(tokens)
         return target
@@ -357,3 +359,8 @@ class Session:
         for name in list(self._branches):
             self.remove_branch(name)
         self._closed = True
+
+
+def _reads_provenance(policies: str) -> bool:
+    """Whether a policy text may read `context.provenance` (a plain search: when unsure, yes)."""
+    return "provenance" in policies

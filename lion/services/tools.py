@@ -177,6 +177,7 @@ class Tool(Generic[P, R]):
         "_decoder",
         "_positional",
         "_schema",
+        "_wire",
         "argument_type",
         "blocking",
         "description",
@@ -233,6 +234,7 @@ class Tool(Generic[P, R]):
         self.argument_type, self._positional = self._struct(fn)
         self._schema = self._make_schema(doc.params)
         self._decoder = msgspec.json.Decoder(self.argument_type, strict=True)
+        self._wire: tuple[tuple[str, str], dto.Tool] | None = None
 
     # ---------------------------------------------------------------- definition
 
@@ -324,8 +326,13 @@ class Tool(Generic[P, R]):
         return copy.deepcopy(self._schema)
 
     def to_wire(self) -> dto.Tool:
-        """The tool as the chat-completion request carries it."""
-        return dto.Tool.of(self.name, parameters=self.schema, description=self.description or None)
+        """The tool as the chat-completion request carries it (made once, shared by requests)."""
+        cached = self._wire
+        if cached is not None and cached[0] == (self.name, self.description):
+            return cached[1]
+        wire = dto.Tool.of(self.name, parameters=self.schema, description=self.description or None)
+        self._wire = ((self.name, self.description), wire)
+        return wire
 
     def __repr__(self) -> str:
         return f"Tool(name={self.name!r}, right={self.right!r}, resource={self.resource!r})"
