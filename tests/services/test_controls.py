@@ -203,3 +203,38 @@ def test_a_planning_model_call_sees_only_the_instruction_and_the_tools(backend: 
     assert "read_email (reads only" in request.messages[0].content
     assert s.plan_of(branch) == plan and len(branch.messages) == 1  # the branch read nothing new
     assert s.log[-1].effect.action == "chat" and s.log[-1].principal == "agent"
+
+
+def test_labels_are_computed_only_when_a_policy_reads_them(backend: str) -> None:
+    seen: list[Any] = []
+
+    def approver(request: Any, response: Any) -> bool:
+        return True
+
+    s = Session(
+        policies=BASE,
+        model=ScriptedModel(hijacked("bob@corp.example")),
+        key=KEY,
+        backend=backend,
+        approver=approver,
+    )
+    branch = s.new_branch("agent", tools=tools())
+    assert s.gate.labels_wanted is False
+    real = s.ipu.request_adapter
+    s.ipu.request_adapter = lambda request: seen.append(dict(request.context)) or real(request)
+    anyio.run(lambda: branch.act([call("read_email", {})]))
+    assert "provenance" not in seen[-1]
+    s2 = Session(
+        policies=BASE + NO_UNTRUSTED_DESTINATION,
+        model=ScriptedModel(["x"]),
+        key=KEY,
+        backend=backend,
+    )
+    assert s2.gate.labels_wanted is True
+    fresh = s.new_branch("fresh", tools=tools())
+    s.fix_plan(
+        fresh, Plan(tools=frozenset({"send_email"}), arguments={"send_email": {"to": "user"}})
+    )
+    assert s.gate.labels_wanted is True
+    anyio.run(lambda: fresh.act([call("send_email", {"to": "x@y.example", "body": "b"})]))
+    assert seen[-1]["provenance"]["to"]["unsourced"] is True
