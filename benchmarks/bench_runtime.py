@@ -457,6 +457,9 @@ class _TimedGate:
         self.ipu = gate.ipu
         self.seconds = 0.0
 
+    def __getattr__(self, name: str) -> Any:  # the rest of the gate's interface, untimed
+        return getattr(self.gate, name)
+
     async def call_model(self, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         try:
