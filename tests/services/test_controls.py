@@ -238,3 +238,25 @@ def test_labels_are_computed_only_when_a_policy_reads_them(backend: str) -> None
     assert s.gate.labels_wanted is True
     anyio.run(lambda: fresh.act([call("send_email", {"to": "x@y.example", "body": "b"})]))
     assert seen[-1]["provenance"]["to"]["unsourced"] is True
+
+
+def test_arguments_provenance_cannot_label_are_refused_before_the_gate(backend: str) -> None:
+    def store(data: dict[str, Any]) -> str:
+        """Store a record."""
+        sent.append("stored")
+        return "ok"
+
+    deep: dict[str, Any] = {"leaf": "x"}
+    for _ in range(40):
+        deep = {"next": deep}
+    s = Session(
+        policies=BASE + NO_UNTRUSTED_DESTINATION,
+        model=ScriptedModel(["x"]),
+        key=KEY,
+        backend=backend,
+    )
+    branch = s.new_branch("agent", tools=[Tool(store, blocking=False)])
+    [outcome] = anyio.run(lambda: branch.act([call("store", {"data": deep})]))
+    assert outcome.outcome is Outcome.INVALID and "nothing was done" in outcome.content
+    assert "deeper" in outcome.content or "depth" in outcome.content
+    assert sent == [] and len(s.log) == 0
