@@ -186,4 +186,52 @@ def run() -> list[Row]:
             per_call_us(lambda: normalize(content), min_time=0.3, repeat=5),
         )
     )
+    rows.append(_planning_row())
     return rows
+
+
+PLAN_REPLY = '{"tools": ["send_email"], "arguments": {"send_email": {"to": "user"}}}'
+PLAN_POLICIES = """
+@id("chat") permit(principal, action == Action::"chat", resource);
+@id("tools") permit(principal, action, resource is Tool);
+"""
+
+
+def _planning_row() -> Row:
+    """Fixing a plan by a planning call (a gated model call, the attenuation of the branch's
+    tokens, the plan's policies compiled) against the same gated model call alone."""
+    import anyio
+
+    from lion.services import ScriptedModel, Session, Tool
+    from lion.services.plan import PlanReply
+
+    def send_email(to: str, body: str) -> str:
+        """Send an e-mail."""
+        return "sent"
+
+    def read_inbox() -> str:
+        """Read the inbox."""
+        return "nothing"
+
+    key = b"bench-planning-key-0123456789abcdef-0123"
+
+    def session() -> Any:
+        s = Session(policies=PLAN_POLICIES, model=ScriptedModel(lambda m: PLAN_REPLY), key=key)
+        tools = [Tool(send_email), Tool(read_inbox, side_effects=False)]
+        return s, s.new_branch("agent", tools=tools)
+
+    def plan_once() -> None:
+        s, branch = session()
+        anyio.run(lambda: s.plan(branch, "Send the report to bob@corp.example"))
+
+    def ask_once() -> None:
+        _, branch = session()
+        anyio.run(lambda: branch.communicate("Send the report to bob", response_format=PlanReply))
+
+    plan_once()  # warm up
+    return Row(
+        "plan a task (planning call + attenuation + plan policies), fresh session",
+        per_call_us(plan_once, min_time=0.5, repeat=3),
+        "the same structured call, no plan",
+        per_call_us(ask_once, min_time=0.5, repeat=3),
+    )
