@@ -34,12 +34,17 @@ def _text(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
+    """An HTTP status from a body field, or None: only 100..999 counts.
+
+    ``str.isdigit`` accepts "²" and int() then fails, and a 5,000-digit number
+    cannot even be printed: neither is a status.
+    """
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) == 3:
+        value = int(value)
+    if isinstance(value, int) and 100 <= value <= 999:
         return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
     return None
 
 

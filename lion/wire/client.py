@@ -17,7 +17,6 @@ __all__ = ["ChatClient", "ChatStream"]
 import contextlib
 import math
 from collections import deque
-from collections.abc import AsyncIterator
 from types import TracebackType
 
 import anyio
@@ -25,10 +24,10 @@ import httpx
 import msgspec
 
 from lion import errors
-from lion.wire import _errors
+from lion.wire import _body, _errors
 from lion.wire.dialects import Dialect
 from lion.wire.dto import ChatCompletion, ChatCompletionChunk, ChatRequest
-from lion.wire.settings import RateLimits, RetryPolicy, Timeouts
+from lion.wire.settings import RateLimits, RetryPolicy, SizeLimits, Timeouts
 from lion.wire.sse import ChunkDecoder, StreamAssembler
 from lion.wire.transport import Transport
 
@@ -42,7 +41,8 @@ class ChatClient:
     ``limits.max_concurrency`` defaults to the dialect's advice (1 for
     llama.cpp, which answers one request at a time). Give ``http_client`` to
     share a pool (the client then does not close it), or ``http_transport`` to
-    put an ``httpx.MockTransport`` under the real one in tests.
+    put an ``httpx.MockTransport`` under the real one in tests. ``sizes``
+    bounds what the server may send (see :class:`~lion.wire.settings.SizeLimits`).
     """
 
     def __init__(
@@ -52,6 +52,7 @@ class ChatClient:
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         limits: RateLimits | None = None,
+        sizes: SizeLimits | None = None,
         http_client: httpx.AsyncClient | None = None,
         http_transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
@@ -64,11 +65,17 @@ class ChatClient:
             timeouts=timeouts,
             retry=retry,
             limits=limits,
+            sizes=sizes,
             http_client=http_client,
             http_transport=http_transport,
             client_error=dialect.is_client_error,
+            secrets=dialect.secrets(),
         )
         self._url = dialect.url
+        self._shown = self.transport.display(self._url)
+
+    def __repr__(self) -> str:
+        return f"ChatClient({self.dialect!r})"
 
     async def __aenter__(self) -> ChatClient:
         return self
@@ -89,17 +96,9 @@ class ChatClient:
         body = self.dialect.encode(request)
         cost = self.transport.estimate(body, request.max_tokens)
         response = await self.transport.send(self._url, body, cost=cost)
-        try:
-            completion = _completion_decoder.decode(response.content)
-        except msgspec.DecodeError as exc:
-            raise errors.ProtocolError(
-                f"the response from `{self._url}` is not a chat completion: {exc}{_rid(response)}"
-            ) from exc
-        if not completion.choices:
-            info = _errors.error_info(response.content, status=None)
-            raise errors.ProtocolError(
-                f"the response from `{self._url}` has no choices: {info.message}{_rid(response)}"
-            )
+        completion = decode_completion(
+            response.content, where=self._shown, request_id=_errors.request_id(response.headers)
+        )
         self.transport.settle(cost, completion.usage)
         return completion
 
@@ -123,8 +122,8 @@ class ChatStream:
         self._client = client
         self._request = request
         self._response: httpx.Response | None = None
-        self._bytes: AsyncIterator[bytes] | None = None
-        self._decoder = ChunkDecoder()
+        self._bytes: _body.DecodedStream | None = None
+        self._decoder = ChunkDecoder(client.transport.sizes)
         self._assembler = StreamAssembler()
         self._queue: deque[ChatCompletionChunk] = deque()
         self._deadline = math.inf
@@ -143,7 +142,17 @@ class ChatStream:
         self._response = await transport.open_stream(
             client._url, body, cost=self._cost, deadline=self._deadline
         )
-        self._bytes = self._response.aiter_bytes()
+        try:
+            decoder = _body.decoder_for(
+                self._response,
+                limit=transport.sizes.max_stream_bytes,
+                limit_name="max_stream_bytes",
+                what=f"the stream from `{client._shown}`",
+            )
+        except BaseException:
+            await self.aclose()
+            raise
+        self._bytes = _body.DecodedStream(self._response, decoder)
         return self
 
     async def __aexit__(
@@ -160,6 +169,9 @@ class ChatStream:
         self._closed = True
         try:
             with anyio.CancelScope(shield=True):
+                if self._bytes is not None:
+                    with contextlib.suppress(Exception):  # the response closes whatever it left
+                        await self._bytes.aclose()
                 await self._response.aclose()
         finally:
             transport = self._client.transport
@@ -204,15 +216,13 @@ class ChatStream:
             raise errors.ProtocolError(
                 "the stream is not open: use `async with client.stream(...)`"
             )
-        url = self._client._url
+        url = self._client._shown
         try:
             remaining = self._deadline - anyio.current_time()
             if remaining > self._read_timeout:  # the read timeout fires first: no scope needed
-                return await self._bytes.__anext__()
+                return await self._bytes.next()
             with anyio.fail_after(max(0.0, remaining)):
-                return await self._bytes.__anext__()
-        except StopAsyncIteration:
-            return None
+                return await self._bytes.next()
         except TimeoutError as exc:  # the builtin, from fail_after: the total budget is spent
             total = self._client.transport.timeouts.total
             raise errors.TimeoutError(
@@ -223,9 +233,9 @@ class ChatStream:
                 f"read timeout in the middle of the stream from `{url}`"
             ) from exc
         except httpx.HTTPError as exc:
-            raise errors.ProtocolError(
-                f"the stream from `{url}` broke off: {exc or type(exc).__name__}"
-            ) from exc
+            transport = self._client.transport
+            text = transport.redact(str(exc) or type(exc).__name__)
+            raise errors.ProtocolError(f"the stream from `{url}` broke off: {text}") from exc
 
     def completion(self) -> ChatCompletion:
         """Everything received so far, assembled as one completion."""
@@ -238,6 +248,20 @@ class ChatStream:
         return self.completion()
 
 
-def _rid(response: httpx.Response) -> str:
-    rid = _errors.request_id(response.headers)
-    return f" (request id {rid})" if rid else ""
+def decode_completion(
+    content: bytes, *, where: str = "the server", request_id: str | None = None
+) -> ChatCompletion:
+    """A non-streamed answer as a :class:`ChatCompletion`; anything else is a ProtocolError."""
+    rid = f" (request id {request_id})" if request_id else ""
+    try:
+        completion = _completion_decoder.decode(content)
+    except msgspec.DecodeError as exc:
+        raise errors.ProtocolError(
+            f"the response from `{where}` is not a chat completion: {exc}{rid}"
+        ) from exc
+    if not completion.choices:
+        info = _errors.error_info(content, status=None)
+        raise errors.ProtocolError(
+            f"the response from `{where}` has no choices: {info.message}{rid}"
+        )
+    return completion

@@ -225,12 +225,26 @@ class ChatRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
 # ------------------------------------------------------------------------ response
 
 
+#: The most tokens one reported count may claim; a larger report is cut to this.
+MAX_REPORTED_TOKENS = 100_000_000
+
+
 class Usage(msgspec.Struct, kw_only=True):
-    """Token counts the server reports."""
+    """Token counts the server reports, each clamped to ``[0, MAX_REPORTED_TOKENS]``.
+
+    Budgets and rate limits are settled with these numbers, so a server that
+    reports ``10**15`` (or a negative count, to be given tokens back) is not believed.
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("prompt_tokens", "completion_tokens", "total_tokens"):
+            value = getattr(self, name)
+            if not 0 <= value <= MAX_REPORTED_TOKENS:
+                setattr(self, name, min(max(value, 0), MAX_REPORTED_TOKENS))
 
 
 class Choice(msgspec.Struct, kw_only=True):

@@ -1,11 +1,11 @@
-"""Transport settings: timeouts, the retry policy and client-side rate limits.
+"""Transport settings: timeouts, the retry policy, client-side rate limits and size limits.
 
 Frozen msgspec structs (keyword arguments only), importable without httpx.
 """
 
 from __future__ import annotations
 
-__all__ = ["RETRYABLE_STATUSES", "RateLimits", "RetryPolicy", "Timeouts"]
+__all__ = ["RETRYABLE_STATUSES", "RateLimits", "RetryPolicy", "SizeLimits", "Timeouts"]
 
 
 from collections.abc import Mapping
@@ -107,3 +107,39 @@ class RateLimits(msgspec.Struct, frozen=True, kw_only=True):
     max_concurrency: int | None = None
     burst: float = 1.0
     default_completion_tokens: int = 256
+
+
+MiB = 1024 * 1024
+
+
+class SizeLimits(msgspec.Struct, frozen=True, kw_only=True):
+    """How much a server may send, in bytes; each is checked while the bytes arrive.
+
+    * ``max_body_bytes``: a whole (non-streamed) response body, after
+      ``content-encoding`` is undone, so a small gzip bomb is refused too;
+    * ``max_stream_bytes``: a whole streamed response, decoded;
+    * ``max_line_bytes``: one line of an event stream;
+    * ``max_event_bytes``: the data of one event (its ``data:`` lines together);
+    * ``max_error_bytes``: how much of an error answer is read (the rest is
+      dropped, not refused: the status already says what went wrong).
+
+    Going past any of the first four raises :class:`~lion.errors.ProtocolError`
+    naming the limit. Hostile or broken servers are the reason: the defaults are
+    far above any real completion and far below what hurts a process.
+    """
+
+    max_body_bytes: int = 16 * MiB
+    max_stream_bytes: int = 256 * MiB
+    max_line_bytes: int = 1 * MiB
+    max_event_bytes: int = 4 * MiB
+    max_error_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        for name in self.__struct_fields__:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                from lion.errors import BadRequestError
+
+                raise BadRequestError(
+                    f"`SizeLimits.{name}` must be a positive int, not `{value!r}`"
+                )

@@ -32,8 +32,11 @@ from lion.wire.dto import (
     ToolCall,
     Usage,
 )
+from lion.wire.settings import SizeLimits
 
 _BOM = b"\xef\xbb\xbf"
+_DEFAULTS = SizeLimits()
+_RETRY_DIGITS = 10  # a reconnection time past 10 digits of ms (115 days) is noise: ignored
 
 
 class SSEEvent(msgspec.Struct):
@@ -46,37 +49,94 @@ class SSEEvent(msgspec.Struct):
 
 
 class SSEParser:
-    """Feed bytes as they arrive; get back the events they complete."""
+    """Feed bytes as they arrive; get back the events they complete.
 
-    __slots__ = ("_data", "_event", "_id", "_pending", "_retry", "_started")
+    Bounded in memory and linear in time: an unterminated line is kept as a
+    list of the chunks that brought it (joined once, when its end arrives), a
+    line longer than ``max_line_bytes`` or an event whose data passes
+    ``max_event_bytes`` raises :class:`~lion.errors.ProtocolError` as soon as
+    the byte that crosses the limit arrives.
+    """
 
-    def __init__(self) -> None:
-        self._pending = b""  # an unterminated line (and maybe a trailing CR)
+    __slots__ = (
+        "_cr",
+        "_data",
+        "_event",
+        "_id",
+        "_parts",
+        "_plen",
+        "_retry",
+        "_size",
+        "_started",
+        "max_event_bytes",
+        "max_line_bytes",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_line_bytes: int = _DEFAULTS.max_line_bytes,
+        max_event_bytes: int = _DEFAULTS.max_event_bytes,
+    ) -> None:
+        self.max_line_bytes = max_line_bytes
+        self.max_event_bytes = max_event_bytes
+        self._parts: list[bytes] = []  # the unterminated line, as the chunks that brought it
+        self._plen = 0
+        self._cr = False  # the pending bytes end in CR: the next LF belongs to it
         self._data: list[bytes] = []
+        self._size = 0  # bytes of the event's data so far, one more per line for its LF
         self._event = b""
         self._id: str | None = None
         self._retry: int | None = None
         self._started = False
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
-        buf = self._pending + chunk if self._pending else chunk
-        if not self._started and buf:
+        if not self._started:
+            buf = b"".join(self._parts) + chunk
+            self._parts, self._plen = [], 0
             if len(buf) < len(_BOM) and _BOM.startswith(buf):
-                self._pending = buf  # maybe the start of a BOM: wait for more
+                if buf:
+                    self._parts, self._plen = [buf], len(buf)  # maybe a BOM: wait for more
                 return []
             self._started = True
             if buf.startswith(_BOM):
                 buf = buf[len(_BOM) :]
+            chunk = buf
+        elif not self._cr and b"\n" not in chunk and b"\r" not in chunk:
+            # no line ends here: keep the chunk (no copy), so a long line costs O(length)
+            if chunk:
+                self._parts.append(chunk)
+                self._plen += len(chunk)
+                if self._plen > self.max_line_bytes:
+                    self._line_too_long()
+            return []
+        if self._parts:
+            self._parts.append(chunk)
+            buf = b"".join(self._parts)
+            self._parts = []
+        else:
+            buf = chunk
         if b"\r" in buf:
-            hold = b""
-            if buf.endswith(b"\r"):  # might be the first half of a CRLF
-                buf, hold = buf[:-1], b"\r"
+            hold = buf.endswith(b"\r")  # might be the first half of a CRLF
+            if hold:
+                buf = buf[:-1]
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             lines = buf.split(b"\n")
-            self._pending = lines.pop() + hold
+            rest = lines.pop() + (b"\r" if hold else b"")
+            self._cr = hold
         else:
             lines = buf.split(b"\n")
-            self._pending = lines.pop()
+            rest = lines.pop()
+            self._cr = False
+        self._plen = len(rest)
+        if rest:
+            self._parts.append(rest)
+        # only a buffer longer than the limit can hold a line too long: then check each
+        if len(buf) > self.max_line_bytes and (
+            self._plen > self.max_line_bytes
+            or any(len(line) > self.max_line_bytes for line in lines)
+        ):
+            self._line_too_long()
         if not lines:
             return []
         events: list[SSEEvent] = []
@@ -96,20 +156,33 @@ class SSEParser:
                 value = value[1:]
             if name == b"data":
                 data.append(value)
+                self._size += len(value) + 1
+                if self._size > self.max_event_bytes:
+                    self._data, self._size = [], 0
+                    raise ProtocolError(
+                        f"an event's data is larger than `max_event_bytes` = "
+                        f"{self.max_event_bytes} bytes"
+                    )
             elif name == b"event":
                 self._event = value
             elif name == b"id" and b"\x00" not in value:
                 self._id = value.decode("utf-8", "replace")
-            elif name == b"retry" and value.isdigit():
+            elif name == b"retry" and value.isdigit() and len(value) <= _RETRY_DIGITS:
                 self._retry = int(value)
-            # any other field is ignored, as the spec says
+            # any other field is ignored, as the spec says; so is a retry too long to mean anything
         return events
 
     def close(self) -> list[SSEEvent]:
         """The bytes ended: a held-back CR still ends its line (an unterminated line is dropped)."""
-        if self._pending.endswith(b"\r"):
+        if self._cr:
             return self.feed(b"\n")
         return []
+
+    def _line_too_long(self) -> None:
+        self._parts, self._plen, self._cr = [], 0, False
+        raise ProtocolError(
+            f"an event-stream line is longer than `max_line_bytes` = {self.max_line_bytes} bytes"
+        )
 
     def _dispatch(self) -> SSEEvent:
         data = self._data
@@ -121,13 +194,14 @@ class SSEParser:
             retry=self._retry,
         )
         self._data = []
+        self._size = 0
         self._event = b""
         return event
 
     @property
     def has_partial(self) -> bool:
         """Bytes or data lines were received that no blank line has dispatched yet."""
-        return bool(self._data) or bool(self._pending.strip(b"\r\n"))
+        return bool(self._data) or any(p.strip(b"\r\n") for p in self._parts)
 
 
 _chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk)
@@ -138,8 +212,11 @@ class ChunkDecoder:
 
     __slots__ = ("done", "parser")
 
-    def __init__(self) -> None:
-        self.parser = SSEParser()
+    def __init__(self, limits: SizeLimits | None = None) -> None:
+        lim = limits or _DEFAULTS
+        self.parser = SSEParser(
+            max_line_bytes=lim.max_line_bytes, max_event_bytes=lim.max_event_bytes
+        )
         self.done = False
 
     def feed(self, data: bytes) -> list[ChatCompletionChunk]:

@@ -23,12 +23,14 @@ from collections.abc import Callable, Mapping
 
 import anyio
 import httpx
+import msgspec
 
 from lion import errors
-from lion.wire import _errors
-from lion.wire.dto import ErrorInfo, Usage
+from lion.wire import _body, _errors
+from lion.wire._secrets import Redactor, redact_url, secret_headers, strip_userinfo, url_secrets
+from lion.wire.dto import MAX_REPORTED_TOKENS, ErrorInfo, Usage
 from lion.wire.limits import TokenBucket
-from lion.wire.settings import RETRYABLE_STATUSES, RateLimits, RetryPolicy, Timeouts
+from lion.wire.settings import RETRYABLE_STATUSES, RateLimits, RetryPolicy, SizeLimits, Timeouts
 
 
 class Transport:
@@ -41,14 +43,17 @@ class Transport:
         timeouts: Timeouts | None = None,
         retry: RetryPolicy | None = None,
         limits: RateLimits | None = None,
+        sizes: SizeLimits | None = None,
         http_client: httpx.AsyncClient | None = None,
         http_transport: httpx.AsyncBaseTransport | None = None,
         pool_size: int = 32,
         client_error: Callable[[ErrorInfo], bool] | None = None,
+        secrets: list[str] | None = None,
     ) -> None:
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or RetryPolicy()
         self.limits = limits or RateLimits()
+        self.sizes = sizes or SizeLimits()
         self._owns_http = http_client is None
         if http_client is None:
             t = self.timeouts
@@ -59,7 +64,11 @@ class Transport:
                 follow_redirects=False,
             )
         self.http = http_client
-        self.headers = dict(headers or {})
+        # we decode bodies ourselves, under a limit: ask only for what we can decode
+        self.headers = {"accept-encoding": _body.ACCEPT_ENCODING, **(headers or {})}
+        self._secrets = secret_headers(self.headers) + list(secrets or ())
+        self._redact = Redactor(self._secrets)
+        self._targets: dict[str, tuple[str, str, httpx.BasicAuth | None]] = {}
         self._client_error = client_error
         lim = self.limits
         self._rpm = (
@@ -84,7 +93,12 @@ class Transport:
         return math.inf if total is None else anyio.current_time() + total
 
     async def send(self, url: str, body: bytes, *, cost: int = 0) -> httpx.Response:
-        """POST ``body`` and return the 2xx response, its body read."""
+        """POST ``body`` and return the 2xx response, its body read.
+
+        The body is decoded here, at most ``sizes.max_body_bytes`` of it (checked
+        piece by piece while reading): the response returned holds it decoded,
+        without a ``content-encoding``.
+        """
         deadline = self.deadline()
         if deadline == math.inf:
             return await self._call(url, body, cost, deadline, stream=False)
@@ -109,9 +123,34 @@ class Transport:
             self._slots.release()
 
     def settle(self, cost: int, usage: Usage | None) -> None:
-        """Settle a call's token estimate against the tokens the server reports."""
+        """Settle a call's token estimate against the tokens the server reports.
+
+        The report is the server's word: it is clamped to ``[0, MAX_REPORTED_TOKENS]``
+        and the bucket's debt has a floor (one minute's worth), so a lying server
+        can slow later calls by at most a minute, never stop them.
+        """
         if self._tpm is not None and usage is not None and usage.total_tokens:
-            self._tpm.give_back(cost - usage.total_tokens)
+            used = min(max(int(usage.total_tokens), 0), MAX_REPORTED_TOKENS)
+            self._tpm.give_back(cost - used)
+
+    def display(self, url: str) -> str:
+        """``url`` as messages show it (credentials masked)."""
+        return self._target(url)[1]
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret this transport sends masked."""
+        return self._redact(text)
+
+    def _target(self, url: str) -> tuple[str, str, httpx.BasicAuth | None]:
+        target = self._targets.get(url)
+        if target is None:
+            clean, creds = strip_userinfo(url)
+            if creds is not None:  # httpx would log the password with the url: send it as auth
+                self._secrets += url_secrets(url)
+                self._redact = Redactor(self._secrets)
+            auth = httpx.BasicAuth(*creds) if creds is not None else None
+            target = self._targets[url] = (clean, redact_url(url), auth)
+        return target
 
     def estimate(self, body: bytes, max_tokens: int | None) -> int:
         """Tokens a call is expected to use: prompt bytes / 4 plus the completion budget."""
@@ -124,7 +163,7 @@ class Transport:
 
     def _total_timeout(self, url: str) -> errors.TimeoutError:
         return errors.TimeoutError(
-            f"`{url}` took longer than the total timeout of {self.timeouts.total:g} s"
+            f"`{self.display(url)}` took longer than the total timeout of {self.timeouts.total:g} s"
         )
 
     async def _call(
@@ -145,6 +184,8 @@ class Transport:
                 if response.is_success:
                     return response
                 info = _errors.error_info(response.content, status=response.status_code)
+                if self._redact.leaks(info.message):  # a server may echo the key back
+                    info = msgspec.structs.replace(info, message=self._redact(info.message))
                 rid = _errors.request_id(response.headers)
                 if self._client_error is not None and self._client_error(info):
                     # a server that reports the request's own faults as 5xx: not worth a retry
@@ -153,9 +194,9 @@ class Transport:
                         status=info.status,
                         request_id=rid,
                         code=info.code,
-                        body=_body(response),
+                        body=_error_body(response),
                     )
-                error = _errors.api_error(info, request_id=rid, body=_body(response))
+                error = _errors.api_error(info, request_id=rid, body=_error_body(response))
                 if not _retryable(response, info):
                     raise error
                 retry_headers = response.headers
@@ -173,29 +214,70 @@ class Transport:
         slots = self._slots
         if slots is not None:
             await slots.acquire()
+        clean, shown, auth = self._target(url)
         keep = False
         try:
-            if stream:
-                request = self.http.build_request("POST", url, content=body, headers=self.headers)
-                response = await self.http.send(request, stream=True)
-                if response.is_success:
-                    keep = True  # the stream keeps its slot until it is closed
-                else:
-                    try:
-                        await response.aread()
-                    finally:
-                        await response.aclose()
-                return response
-            return await self.http.post(url, content=body, headers=self.headers)
+            request = self.http.build_request("POST", clean, content=body, headers=self.headers)
+            response = await self.http.send(
+                request, stream=True, auth=auth if auth is not None else httpx.USE_CLIENT_DEFAULT
+            )
+            try:
+                if not response.is_success:
+                    error_body = await _body.read_capped(response, self.sizes.max_error_bytes)
+                    return _read(response, error_body)
+                if stream:
+                    keep = True  # the stream keeps its slot (and its body) until it is closed
+                    return response
+                decoder = _body.decoder_for(
+                    response,
+                    limit=self.sizes.max_body_bytes,
+                    limit_name="max_body_bytes",
+                    what=f"the response from `{shown}`",
+                )
+                return _read(response, await _body.read_body(response, decoder))
+            finally:
+                if not keep:
+                    await response.aclose()
         except httpx.TimeoutException as exc:
-            raise errors.TimeoutError(f"{_kind(exc)} timeout talking to `{url}`") from exc
+            raise errors.TimeoutError(f"{_kind(exc)} timeout talking to `{shown}`") from exc
+        except httpx.LocalProtocolError as exc:  # our request is malformed: no retry will help
+            raise self._wrap(
+                errors.BadRequestError, f"the request to `{shown}` could not be sent", exc
+            ) from self._cause(exc)
         except httpx.TransportError as exc:
-            raise errors.ConnectionError(f"connection to `{url}` failed: {_describe(exc)}") from exc
-        except httpx.RequestError as exc:  # e.g. a body that cannot be decoded
-            raise errors.ProtocolError(f"bad response from `{url}`: {_describe(exc)}") from exc
+            raise self._wrap(
+                errors.ConnectionError, f"connection to `{shown}` failed", exc
+            ) from self._cause(exc)
+        except httpx.RequestError as exc:
+            raise self._wrap(
+                errors.ProtocolError, f"bad response from `{shown}`", exc
+            ) from self._cause(exc)
         finally:
             if slots is not None and not keep:
                 slots.release()
+
+    def _wrap(self, cls: type[errors.WireError], what: str, exc: Exception) -> errors.WireError:
+        return cls(f"{what}: {self._redact(_describe(exc))}")
+
+    def _cause(self, exc: Exception) -> Exception | None:
+        """The httpx error as the cause, unless its text shows a secret (tracebacks print it)."""
+        return None if self._redact.leaks(_describe(exc)) else exc
+
+
+def _read(response: httpx.Response, content: bytes) -> httpx.Response:
+    """A read response holding ``content``, already decoded (so no ``content-encoding``)."""
+    headers = [
+        (k, v)
+        for k, v in response.headers.multi_items()
+        if k not in ("content-encoding", "content-length", "transfer-encoding")
+    ]
+    return httpx.Response(
+        response.status_code,
+        headers=headers,
+        content=content,
+        request=response.request,
+        extensions=response.extensions,
+    )
 
 
 def _retryable(response: httpx.Response, info: ErrorInfo) -> bool:
@@ -210,11 +292,12 @@ def _retryable(response: httpx.Response, info: ErrorInfo) -> bool:
     return status in RETRYABLE_STATUSES or status >= 500
 
 
-def _body(response: httpx.Response) -> object:
+def _error_body(response: httpx.Response) -> object:
+    content = response.content
     try:
-        return response.json()
-    except ValueError:
-        return response.text
+        return msgspec.json.decode(content)  # not json.loads: deep nesting is a DecodeError here
+    except msgspec.DecodeError:
+        return content.decode("utf-8", "replace")
 
 
 def _kind(exc: httpx.TimeoutException) -> str:

@@ -9,6 +9,13 @@ from typing import Any, ClassVar
 import msgspec
 
 from lion.errors import AuthenticationError, BadRequestError
+from lion.wire._secrets import (
+    check_api_key,
+    check_headers,
+    redact_url,
+    secret_headers,
+    url_secrets,
+)
 from lion.wire.dto import ChatRequest, ErrorInfo, Guided
 
 _encoder = msgspec.json.Encoder()
@@ -39,15 +46,35 @@ class Dialect:
         headers: Mapping[str, str] | None = None,
         stream_usage: bool = True,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise BadRequestError(f"base url `{base_url}` is not an http(s) url")
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            shown = redact_url(base_url) if isinstance(base_url, str) else type(base_url).__name__
+            raise BadRequestError(f"base url `{shown}` is not an http(s) url")
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self.stream_usage = stream_usage
-        self._extra_headers = dict(headers or {})
+        self._extra_headers = check_headers(headers or {}, dialect=self.name)
+
+    @property
+    def api_key(self) -> str | None:
+        """The bearer key; checked whenever it is set (no control characters, no spaces)."""
+        return self._api_key
+
+    @api_key.setter
+    def api_key(self, key: str | None) -> None:
+        self._api_key = check_api_key(key, dialect=self.name)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
+        key = ", api_key=***" if self._api_key else ""
+        return f"{type(self).__name__}(base_url={redact_url(self.base_url)!r}{key})"
+
+    @property
+    def display_url(self) -> str:
+        """The endpoint as messages show it: credentials in the url replaced by ``***``."""
+        return redact_url(self.url)
+
+    def secrets(self) -> list[str]:
+        """Every secret this dialect sends (key, credential headers, url credentials)."""
+        return secret_headers(self.headers()) + url_secrets(self.base_url)
 
     @property
     def url(self) -> str:
