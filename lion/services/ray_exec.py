@@ -35,7 +35,6 @@ from typing import Any
 
 import anyio
 import anyio.to_thread
-import sniffio
 
 from lion.errors import GraphError, ServiceError, ToolDefinitionError
 from lion.services.graph import OperationFn, OperationId
@@ -88,7 +87,10 @@ def _unpicklable(value: object) -> str | None:
 
 
 def _submit(
-    fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], options: Mapping[str, Any]
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    options: Mapping[str, Any],
 ) -> Any:
     ray = _ray()
     if not ray.is_initialized():  # Ray would otherwise start a cluster of its own, unasked
@@ -103,7 +105,7 @@ async def _resolve(ref: Any, what: str) -> Any:
     """Await the task's result; its own exception is raised as itself."""
     ray = _ray()
     try:
-        if sniffio.current_async_library() == "asyncio":
+        if _on_asyncio():
             return await ref
         # other event loops: wait in a thread (an ObjectRef is awaitable on asyncio only)
         return await anyio.to_thread.run_sync(ray.get, ref, abandon_on_cancel=True)
@@ -119,6 +121,14 @@ async def _resolve(ref: Any, what: str) -> Any:
         raise ServiceError(
             f"ray: {what} could not run on the cluster: {type(exc).__name__}: {_first_line(exc)}"
         ) from exc
+
+
+def _on_asyncio() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _first_line(exc: BaseException) -> str:

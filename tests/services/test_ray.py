@@ -145,7 +145,9 @@ def test_concurrent_calls_come_back_in_call_order_each_observed_once(tmp_path: P
     assert all(o.outcome is Outcome.DONE and o.observation is not None for o in outcomes)
     assert sorted(line.split()[1] for line in journal(path)) == ["a", "b", "c"]
     observed = [o for o in s.log if o.effect.resource == "tool/slow_echo"]
-    assert sorted(o.id for o in observed) == sorted(o.observation.id for o in outcomes if o.observation)
+    assert sorted(o.id for o in observed) == sorted(
+        o.observation.id for o in outcomes if o.observation
+    )
     assert all(o.decision is Decision.PERMIT and len(o.effects) == 1 for o in observed)
 
 
@@ -291,3 +293,51 @@ def test_what_cannot_be_shipped_is_refused_with_a_clear_error() -> None:
         RayTool(RayTool(squares))  # type: ignore[arg-type]
     with pytest.raises(ServiceError, match="sizes a local cluster"):
         RayExecutor("auto", num_cpus=2)
+
+
+def test_a_call_given_up_on_is_cancelled_on_ray_and_recorded_as_not_performed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "journal"
+    echo = RayTool(Tool(functools.partial(slow_echo, journal=str(path)), name="slow_echo"))
+    s = session([])
+    branch = s.new_branch("b1", tools=[echo])
+
+    async def give_up() -> None:
+        with anyio.move_on_after(0.5):
+            await branch.act([call("slow_echo", {"text": "late", "delay_ms": 1500})])
+        await anyio.sleep(1.5)  # past the tool's delay: it would have written by now
+
+    anyio.run(give_up)
+    assert journal(path) == []  # the task was cancelled in the worker
+    (observed,) = [o for o in s.log if o.effect.resource == "tool/slow_echo"]
+    assert observed.decision is Decision.PERMIT and observed.effects == ()
+    assert "perform failed" in observed.reason
+
+
+def test_off_asyncio_the_result_is_waited_for_in_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lion.services import ray_exec
+
+    monkeypatch.setattr(ray_exec, "_on_asyncio", lambda: False)  # as under trio
+    path = tmp_path / "journal"
+    calls = [call("lookup", {"topic": "kernels"}), call("lookup", {"topic": "budgets"})]
+    branch = session([]).new_branch("b1", tools=tools(path, on_ray=True))
+    outcomes = anyio.run(lambda: branch.act(calls))
+    assert [o.content for o in outcomes] == [
+        "kernels: 7 letters",
+        "error: tool `lookup` failed: ValueError: no data on `budgets`",
+    ]
+
+
+def test_without_a_cluster_nothing_is_dispatched_and_the_call_fails_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    path = tmp_path / "journal"
+    branch = session([]).new_branch("b1", tools=tools(path, on_ray=True))
+    (outcome,) = anyio.run(lambda: branch.act([call("lookup", {"topic": "kernels"})]))
+    assert outcome.outcome is Outcome.FAILED
+    assert "no cluster is connected" in outcome.content
+    assert journal(path) == []
