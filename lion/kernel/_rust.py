@@ -11,11 +11,13 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from lion import _native
-from lion.errors import CapabilityError
+from lion.errors import CapabilityError, PolicyError
 from lion.kernel.capability import Capability, CapabilityToken, decode_token
 from lion.kernel.compose import CompositionError, Morphism
 from lion.kernel.decision import Decision
 from lion.kernel.policy import PolicyErrorInfo, Response
+from lion.kernel.policy._parse import check_unicode
+from lion.kernel.policy._text import argument_surrogate, find_surrogate
 from lion.kernel.revocation import RevocationStore
 
 __all__ = ["RustAuthority", "RustBackend", "RustPolicies"]
@@ -36,13 +38,28 @@ def _response(raw: _Raw) -> Response:
     return Response(_DECISIONS[decision], determining)
 
 
+def _not_unicode(exc: UnicodeEncodeError, *inputs: tuple[str, Any]) -> PolicyError:
+    """The PolicyError for a lone surrogate the core could not take, naming the field
+    as the Python backend does (found only after the fact: no cost when all is well)."""
+    for path, data in inputs:
+        found = find_surrogate(data, path)
+        if found is not None:
+            return PolicyError(found)
+    return PolicyError(f"input is not valid unicode: {exc.reason}")
+
+
 class RustPolicies:
     """A policy set parsed once by the Rust core."""
 
     __slots__ = ("_set",)
 
     def __init__(self, text: str, path: str = "<policies>") -> None:
-        self._set = _native.PolicySet(text, path)
+        try:
+            self._set = _native.PolicySet(text, path)
+        except UnicodeEncodeError as exc:
+            if isinstance(text, str):
+                check_unicode(text, path)
+            raise PolicyError(f"{path}: policy source is not valid unicode: {exc.reason}") from None
 
     def __len__(self) -> int:
         return len(self._set)
@@ -54,10 +71,17 @@ class RustPolicies:
 
     # The core takes an Entities handle, JSON text or the decoded list as they are.
     def evaluate(self, request: Any, entities: Any = None) -> Response:
-        return _response(self._set.evaluate(request, entities))
+        try:
+            return _response(self._set.evaluate(request, entities))
+        except UnicodeEncodeError as exc:
+            raise _not_unicode(exc, ("request", request), ("entities", entities)) from None
 
     def evaluate_batch(self, requests: Sequence[Any], entities: Any = None) -> list[Response]:
-        return [_response(r) for r in self._set.evaluate_batch(requests, entities)]
+        try:
+            return [_response(r) for r in self._set.evaluate_batch(requests, entities)]
+        except UnicodeEncodeError as exc:
+            inputs = [("request", r) for r in requests]
+            raise _not_unicode(exc, ("entities", entities), *inputs) from None
 
 
 def _capability(raw: tuple[str, str, str, frozenset[str], int, str | None]) -> Capability:
@@ -87,6 +111,12 @@ def _text(token: CapabilityToken | str) -> str:
         _ENCODED[id(token)] = (token, text)
         return text
     raise CapabilityError(f"expected a capability token, got {type(token).__name__}")
+
+
+def _cap_not_unicode(exc: UnicodeEncodeError, **arguments: Any) -> CapabilityError:
+    """The CapabilityError for a lone surrogate in an argument (the core takes UTF-8 only)."""
+    found = argument_surrogate(**arguments)
+    return CapabilityError(found or f"capability token is not valid unicode: {exc.reason}")
 
 
 class RustAuthority:
@@ -126,7 +156,10 @@ class RustAuthority:
     def mint(
         self, holder: str, resource: str, rights: Iterable[str], expiry: int
     ) -> CapabilityToken:
-        return decode_token(self._auth.mint(holder, resource, rights, expiry))
+        try:
+            return decode_token(self._auth.mint(holder, resource, rights, expiry))
+        except UnicodeEncodeError as exc:
+            raise _cap_not_unicode(exc, holder=holder, resource=resource, right=rights) from None
 
     def attenuate(
         self,
@@ -136,7 +169,12 @@ class RustAuthority:
         resource: str | None = None,
         expiry: int | None = None,
     ) -> CapabilityToken:
-        text = self._auth.attenuate(_text(token), rights=rights, resource=resource, expiry=expiry)
+        try:
+            text = self._auth.attenuate(
+                _text(token), rights=rights, resource=resource, expiry=expiry
+            )
+        except UnicodeEncodeError as exc:
+            raise _cap_not_unicode(exc, resource=resource, right=rights) from None
         return decode_token(text)
 
     def transfer(
@@ -149,13 +187,21 @@ class RustAuthority:
         resource: str | None = None,
         expiry: int | None = None,
     ) -> CapabilityToken:
-        text = self._auth.transfer(
-            _text(token), holder, by=by, rights=rights, resource=resource, expiry=expiry
-        )
+        try:
+            text = self._auth.transfer(
+                _text(token), holder, by=by, rights=rights, resource=resource, expiry=expiry
+            )
+        except UnicodeEncodeError as exc:
+            raise _cap_not_unicode(
+                exc, holder=holder, by=by, resource=resource, right=rights
+            ) from None
         return decode_token(text)
 
     def verify(self, token: CapabilityToken | str, *, now: int | None = None) -> Capability:
-        return _capability(self._auth.verify(_text(token), now=now))
+        try:
+            return _capability(self._auth.verify(_text(token), now=now))
+        except UnicodeEncodeError as exc:
+            raise _cap_not_unicode(exc) from None
 
     def authorize(
         self,
@@ -166,16 +212,26 @@ class RustAuthority:
         holder: str | None = None,
         now: int | None = None,
     ) -> Capability:
-        return _capability(
-            self._auth.authorize(_text(token), resource, right, holder=holder, now=now)
-        )
+        try:
+            raw = self._auth.authorize(_text(token), resource, right, holder=holder, now=now)
+        except UnicodeEncodeError as exc:
+            raise _cap_not_unicode(
+                exc, resource=resource, right=right, holder=holder
+            ) from None
+        return _capability(raw)
 
     def revoke(self, target: str | Capability | CapabilityToken) -> None:
         cap_id = target.id if isinstance(target, Capability | CapabilityToken) else target
-        self._auth.revoke(cap_id)
+        try:
+            self._auth.revoke(cap_id)
+        except UnicodeEncodeError as exc:
+            raise _cap_not_unicode(exc, target=cap_id) from None
 
     def is_revoked(self, cap_id: str) -> bool:
-        return self._auth.is_revoked(cap_id)
+        try:
+            return self._auth.is_revoked(cap_id)
+        except UnicodeEncodeError:
+            return False  # never revoked: `revoke` refuses such an id, as in Python
 
     @property
     def revoked(self) -> frozenset[str]:
@@ -202,7 +258,10 @@ class RustBackend:
         return RustPolicies(text, path)
 
     def entities(self, data: Any) -> _native.Entities:
-        return _native.Entities(data)
+        try:
+            return _native.Entities(data)
+        except UnicodeEncodeError as exc:
+            raise _not_unicode(exc, ("entities", data)) from None
 
     def authority(
         self,

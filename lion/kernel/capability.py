@@ -32,6 +32,7 @@ import msgspec
 
 from lion.errors import CapabilityError, LionError, RevocationStoreError
 from lion.kernel.patterns import covers, is_pattern, is_resource, narrower_or_equal
+from lion.kernel.policy._text import argument_surrogate
 from lion.kernel.revocation import MemoryRevocationStore, RevocationStore, store_from_env
 from lion.kernel.tokens import (
     MAX_CHAIN,
@@ -470,6 +471,11 @@ class CapabilityAuthority:
         now: int | None = None,
     ) -> Capability:
         """Verify `token` and check it lets `holder` (if given) do `right` on `resource`."""
+        # As the Rust core, which takes UTF-8 only: a lone surrogate is refused, never matched.
+        if (
+            problem := argument_surrogate(resource=resource, right=right, holder=holder)
+        ) is not None:
+            _fail(problem)
         at = self.now() if now is None else now
         cap = self.verify(token, now=at)
         if holder is not None and cap.holder != holder:

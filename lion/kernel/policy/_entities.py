@@ -14,9 +14,18 @@ from typing import Any
 from lion.errors import PolicyError
 from lion.kernel.policy._limits import DEFAULT_LIMITS, Limits
 from lion.kernel.policy._parse import is_type_name, parse_entity_uid
+from lion.kernel.policy._text import first_surrogate, surrogate_message
 from lion.kernel.policy._values import INT_MAX, INT_MIN, CedarSet, EntityUID, Record, Value
 
-__all__ = ["Entities", "Entity", "Request", "load_json", "uid_from_json", "value_from_json"]
+__all__ = [
+    "Entities",
+    "Entity",
+    "Request",
+    "closure_budget",
+    "load_json",
+    "uid_from_json",
+    "value_from_json",
+]
 
 
 def _fail(path: str, message: str) -> PolicyError:
@@ -76,6 +85,8 @@ def uid_from_json(data: Any, path: str, allow_string: bool = True) -> EntityUID:
     if isinstance(data, EntityUID):
         return data
     if isinstance(data, str) and allow_string:
+        if (at := first_surrogate(data)) is not None:
+            raise _fail(path, surrogate_message(data, at))
         try:
             return parse_entity_uid(data)
         except ValueError as exc:
@@ -93,6 +104,9 @@ def uid_from_json(data: Any, path: str, allow_string: bool = True) -> EntityUID:
             path, f"an entity uid needs exactly the keys `type` and `id`, got {keys or 'none'}"
         )
     type_name, ident = data["type"], data["id"]
+    for key, text in (("type", type_name), ("id", ident)):
+        if isinstance(text, str) and (at := first_surrogate(text)) is not None:
+            raise _fail(f"{path}.{key}", surrogate_message(text, at))
     if not isinstance(type_name, str) or not is_type_name(type_name):
         raise _fail(
             f"{path}.type",
@@ -114,6 +128,8 @@ def value_from_json(data: Any, path: str, limits: Limits = DEFAULT_LIMITS, depth
             raise _fail(path, f"integer `{data}` does not fit in 64 bits")
         return data
     if isinstance(data, str):
+        if (at := first_surrogate(data)) is not None:
+            raise _fail(path, surrogate_message(data, at))
         if len(data) > limits.max_string_length:
             raise _fail(path, f"string is longer than {limits.max_string_length} characters")
         return data
@@ -136,6 +152,8 @@ def value_from_json(data: Any, path: str, limits: Limits = DEFAULT_LIMITS, depth
         for key, item in data.items():
             if not isinstance(key, str):
                 raise _fail(path, f"record keys must be strings, got `{key!r}`")
+            if (at := first_surrogate(key)) is not None:
+                raise _fail(path, f"record key {ascii(key)}: {surrogate_message(key, at)}")
             items[key] = value_from_json(item, f"{path}.{key}", limits, depth + 1)
         return Record(items)
     if isinstance(data, float):
@@ -165,17 +183,22 @@ class Entity:
 
 
 class Entities:
-    """An entity store with the ancestor closure computed once, at construction.
+    """An entity store. The ancestor closure is computed at construction while
+    it stays within ``closure_budget`` entries; past that (a long parent chain
+    makes it quadratic) ``in`` is answered by a search over parents, with a
+    bounded memo, so memory and loading time stay linear in the input.
 
     Cycles in the parent graph are allowed: every entity on a cycle is an
     ancestor of every other one.
     """
 
-    __slots__ = ("_ancestors", "_entities")
+    __slots__ = ("_ancestors", "_entities", "_memo", "_memo_size")
 
     def __init__(self, entities: Mapping[EntityUID, Entity] | None = None) -> None:
         self._entities: dict[EntityUID, Entity] = dict(entities or {})
-        self._ancestors = _closure(self._entities)
+        self._ancestors = _closure(self._entities, closure_budget(len(self._entities)))
+        self._memo: dict[EntityUID, frozenset[EntityUID]] = {}
+        self._memo_size = 0
 
     @classmethod
     def from_json(cls, data: Any, limits: Limits = DEFAULT_LIMITS) -> Entities:
@@ -225,7 +248,23 @@ class Entities:
 
     def ancestors(self, uid: EntityUID) -> frozenset[EntityUID]:
         """Every entity ``uid`` is transitively ``in`` (not counting itself)."""
-        return self._ancestors.get(uid, frozenset())
+        if self._ancestors is not None:
+            return self._ancestors.get(uid, _EMPTY)
+        found = self._memo.get(uid)
+        if found is None:
+            found = _search(self._entities, uid)
+            # The memo holds at most one closure budget of entries in total.
+            if self._memo_size + len(found) > closure_budget(len(self._entities)):
+                self._memo.clear()
+                self._memo_size = 0
+            self._memo[uid] = found
+            self._memo_size += len(found)
+        return found
+
+    @property
+    def has_closure(self) -> bool:
+        """Whether the closure was computed (False: ``in`` searches the parents)."""
+        return self._ancestors is not None
 
     def __contains__(self, uid: object) -> bool:
         return uid in self._entities
@@ -237,9 +276,38 @@ class Entities:
         return iter(self._entities.values())
 
 
-def _closure(entities: Mapping[EntityUID, Entity]) -> dict[EntityUID, frozenset[EntityUID]]:
+_EMPTY: frozenset[EntityUID] = frozenset()
+
+
+def closure_budget(entities: int) -> int:
+    """The most closure entries (and search work) spent on a store of this size:
+    linear (eight per entity plus a constant), the same bound as the Rust core."""
+    return 8 * entities + 65_536
+
+
+def _search(entities: Mapping[EntityUID, Entity], start: EntityUID) -> frozenset[EntityUID]:
+    """The ancestors of ``start`` by a depth-first search over parents (linear in what it reaches)."""
+    seen = {start}
+    stack = [start]
+    while stack:
+        entity = entities.get(stack.pop())
+        if entity is None:
+            continue
+        for parent in entity.parents:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    # `in` is reflexive anyway; keep an entity out of its own ancestor set.
+    seen.discard(start)
+    return frozenset(seen)
+
+
+def _closure(
+    entities: Mapping[EntityUID, Entity], budget: int
+) -> dict[EntityUID, frozenset[EntityUID]] | None:
     """Each entity's ancestors: strongly connected components (Tarjan, iterative), then
-    one union per component, parents' components first."""
+    one union per component, parents' components first. None once the unions
+    would cost more than ``budget`` entries (time and memory stay linear)."""
     index: dict[EntityUID, int] = {}
     low: dict[EntityUID, int] = {}
     on_stack: set[EntityUID] = set()
@@ -285,6 +353,7 @@ def _closure(entities: Mapping[EntityUID, Entity]) -> dict[EntityUID, frozenset[
                 low[caller] = min(low[caller], low[uid])
 
     reach: list[frozenset[EntityUID]] = []
+    spent = 0
     for number, members in enumerate(components):
         acc: set[EntityUID] = set(members) if len(members) > 1 else set()
         for member in members:
@@ -292,7 +361,11 @@ def _closure(entities: Mapping[EntityUID, Entity]) -> dict[EntityUID, frozenset[
                 acc.add(parent)
                 other = component_of[parent]
                 if other != number:
+                    spent += len(reach[other])
                     acc |= reach[other]
+        spent += len(acc)
+        if spent > budget:
+            return None  # quadratic input (a long chain): `in` searches instead
         reach.append(frozenset(acc))
     result: dict[EntityUID, frozenset[EntityUID]] = {}
     for uid in entities:

@@ -25,9 +25,10 @@ from lark.exceptions import (
 from lion.errors import PolicyError, SourceLocation
 from lion.kernel.policy import _ast as A
 from lion.kernel.policy._limits import DEFAULT_LIMITS, Limits
+from lion.kernel.policy._text import first_surrogate, surrogate_message
 from lion.kernel.policy._values import INT_MAX, EntityUID
 
-__all__ = ["parse_entity_uid", "parse_policies", "unescape"]
+__all__ = ["check_unicode", "parse_entity_uid", "parse_policies", "unescape"]
 
 RESERVED = frozenset({"true", "false", "if", "then", "else", "in", "is", "like", "has"})
 VARIABLES = frozenset({"principal", "action", "resource", "context"})
@@ -235,6 +236,15 @@ def _exprs(children: Sequence[Any]) -> list[A.Expr]:
     return [c for c in children if isinstance(c, A.Expr)]
 
 
+def _chain(operands: list[A.Expr], kind: type[A.And | A.Or]) -> tuple[A.Expr, ...]:
+    """The operands of one flat chain; a parenthesised chain of the same kind in
+    first place is spliced in, as the Rust core does (`(a && b) && c` has three)."""
+    first = operands[0]
+    if isinstance(first, kind):
+        return (*first.args, *operands[1:])
+    return tuple(operands)
+
+
 class _PolicyDraft:
     """A policy before its id is assigned (ids depend on the whole file)."""
 
@@ -422,16 +432,12 @@ class _ToAst(Transformer_NonRecursive):  # type: ignore[type-arg]
     @_checked
     def or_expr(self, meta: Any, children: list[Any]) -> A.Expr:
         self._no_slot(children)
-        left, right = _exprs(children)
-        args = (*left.args, right) if isinstance(left, A.Or) else (left, right)
-        return A.Or(args, span=_span(meta))
+        return A.Or(_chain(_exprs(children), A.Or), span=_span(meta))
 
     @_checked
     def and_expr(self, meta: Any, children: list[Any]) -> A.Expr:
         self._no_slot(children)
-        left, right = _exprs(children)
-        args = (*left.args, right) if isinstance(left, A.And) else (left, right)
-        return A.And(args, span=_span(meta))
+        return A.And(_chain(_exprs(children), A.And), span=_span(meta))
 
     @_checked
     def compare(self, meta: Any, children: list[Any]) -> A.Expr:
@@ -717,6 +723,21 @@ def _clip(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def check_unicode(text: str, path: str = "<policies>") -> None:
+    """PolicyError at the first lone surrogate in policy text (UTF-8 cannot hold one)."""
+    at = first_surrogate(text)
+    if at is None:
+        return
+    line = text.count("\n", 0, at) + 1
+    start = text.rfind("\n", 0, at) + 1
+    end = text.find("\n", at)
+    shown = text[start : len(text) if end < 0 else end]
+    # The caret line must stay printable: surrogates are shown as U+FFFD.
+    shown = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in shown)
+    location = SourceLocation(path, line, at - start + 1, shown)
+    raise PolicyError(surrogate_message(text, at), location)
+
+
 def parse_policies(
     text: str, path: str = "<policies>", limits: Limits = DEFAULT_LIMITS
 ) -> tuple[A.Policy, ...]:
@@ -729,6 +750,7 @@ def parse_policies(
             f"policy source is longer than {limits.max_source_length} characters",
             _location(path, lines, 1, 1),
         )
+    check_unicode(text, path)
     try:
         tree = _get_parser().parse(text)
     except UnexpectedInput as exc:

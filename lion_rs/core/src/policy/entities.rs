@@ -3,10 +3,11 @@
 //! Every malformed input is a `CoreError::Policy` naming the path to the bad
 //! field, such as `entities[2].attrs.owner`, worded as the Python reference.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::json::{parse_json, Json, JsonError};
-use super::value::{FxMap, Record, Set, Uid, Value};
+use super::value::{KeyedMap, KeyedSet, Record, Set, Uid, Value};
 use super::Limits;
 use crate::{CoreError, Result};
 
@@ -423,18 +424,32 @@ pub struct Entity {
     pub tags: Arc<Record>,
 }
 
-/// An entity store with the ancestor closure computed once, at construction.
-/// Every uid seen (entities and their parents) gets a dense number.
+/// An entity store. Every uid seen (entities and their parents) gets a dense
+/// number. The ancestor closure is computed at construction while it stays
+/// within `closure_budget` entries; past that (a long parent chain makes it
+/// quadratic) it is dropped and `in` is answered by a search over parents,
+/// so memory and loading time stay linear in the input.
 #[derive(Debug, Default)]
 pub struct Entities {
-    ids: FxMap<Arc<Uid>, u32>,
+    ids: KeyedMap<Arc<Uid>, u32>,
     /// Per number: its uid.
     uids: Vec<Arc<Uid>>,
     /// Per number: the entity, when the store has it.
     entities: Vec<Option<Entity>>,
-    /// Per number: its ancestors (sorted numbers, itself excluded).
-    ancestors: Vec<Box<[u32]>>,
+    /// Per number: its ancestors (sorted numbers, itself excluded); None when
+    /// the closure was over budget.
+    ancestors: Option<Vec<Box<[u32]>>>,
     count: usize,
+}
+
+/// The ancestors of one uid: borrowed from the closure, or searched for.
+pub type Ancestors<'a> = Cow<'a, [u32]>;
+
+/// The most closure entries kept for a store of `nodes` uids: linear in the
+/// input (eight per uid plus a constant), so ordinary hierarchies keep their
+/// precomputed closure and a long chain falls back to search.
+pub fn closure_budget(nodes: usize) -> usize {
+    nodes.saturating_mul(8).saturating_add(65_536)
 }
 
 impl Entities {
@@ -475,13 +490,49 @@ impl Entities {
         self.entities.get(n as usize)?.as_ref()
     }
 
-    /// The ancestor numbers of `uid` (empty when it is not in the store).
+    /// The ancestor numbers of `uid`, sorted (empty when it is not in the store).
     #[inline]
-    pub fn ancestors_of(&self, uid: &Uid) -> &[u32] {
-        match self.number(uid) {
-            Some(n) => self.ancestors.get(n as usize).map_or(&[], |a| a),
-            None => &[],
+    pub fn ancestors_of(&self, uid: &Uid) -> Ancestors<'_> {
+        let Some(n) = self.number(uid) else {
+            return Cow::Borrowed(&[]);
+        };
+        match &self.ancestors {
+            Some(closure) => Cow::Borrowed(closure.get(n as usize).map_or(&[], |a| a)),
+            None => {
+                let mut found = Vec::new();
+                self.search(n, |_| false, &mut found);
+                found.sort_unstable();
+                Cow::Owned(found)
+            }
         }
+    }
+
+    /// Whether the closure was computed (false: `in` searches the parents).
+    pub fn has_closure(&self) -> bool {
+        self.ancestors.is_some()
+    }
+
+    /// Depth-first search over parents from `start`, pushing each ancestor
+    /// onto `found` once; stops early when `stop` says so. Linear in the part
+    /// of the parent graph reachable from `start`.
+    fn search(&self, start: u32, mut stop: impl FnMut(u32) -> bool, found: &mut Vec<u32>) -> bool {
+        let mut seen = KeyedSet::default();
+        seen.insert(start);
+        let mut stack = vec![start];
+        while let Some(cur) = stack.pop() {
+            if let Some(Some(e)) = self.entities.get(cur as usize) {
+                for &p in &e.parents {
+                    if seen.insert(p) {
+                        if stop(p) {
+                            return true;
+                        }
+                        found.push(p);
+                        stack.push(p);
+                    }
+                }
+            }
+        }
+        false
     }
 
     /// The uid with this dense number.
@@ -496,13 +547,14 @@ impl Entities {
         if uid == ancestor {
             return true;
         }
-        let anc = self.ancestors_of(uid);
-        if anc.is_empty() {
+        let (Some(n), Some(a)) = (self.number(uid), self.number(ancestor)) else {
             return false;
-        }
-        match self.number(ancestor) {
-            Some(a) => anc.binary_search(&a).is_ok(),
-            None => false,
+        };
+        match &self.ancestors {
+            Some(closure) => closure
+                .get(n as usize)
+                .is_some_and(|anc| anc.binary_search(&a).is_ok()),
+            None => self.search(n, |p| p == a, &mut Vec::new()),
         }
     }
 
@@ -611,9 +663,12 @@ impl Entities {
         Ok(store)
     }
 
-    /// Compute every entity's ancestors: a DFS over parents per entity.
+    /// Compute every entity's ancestors (a DFS over parents per entity), or
+    /// give up once the closure would exceed `closure_budget` entries.
     fn close(&mut self) {
         let n = self.entities.len();
+        let budget = closure_budget(n);
+        let mut total = 0usize;
         let mut ancestors: Vec<Box<[u32]>> = Vec::with_capacity(n);
         let mut seen = vec![u32::MAX; n];
         let mut stack: Vec<u32> = Vec::new();
@@ -635,10 +690,16 @@ impl Entities {
                     }
                 }
             }
+            total += found.len();
+            if total > budget {
+                // Quadratic input (a long chain): keep only the parents.
+                self.ancestors = None;
+                return;
+            }
             found.sort_unstable();
             ancestors.push(found.clone().into_boxed_slice());
         }
-        self.ancestors = ancestors;
+        self.ancestors = Some(ancestors);
     }
 }
 

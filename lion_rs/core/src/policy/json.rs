@@ -386,9 +386,12 @@ impl JsonParser<'_> {
                                     }
                                 }
                             }
-                            // A lone surrogate: Python keeps it, a Rust string cannot;
-                            // it becomes U+FFFD.
-                            out.push(char::from_u32(code).unwrap_or('\u{FFFD}'));
+                            // A lone surrogate is not unicode: refused, as by the
+                            // Python backend (which names the field instead).
+                            let Some(ch) = char::from_u32(code) else {
+                                return Err(self.err_at(esc, "lone surrogate in \\uXXXX escape"));
+                            };
+                            out.push(ch);
                         }
                         _ => return Err(self.err_at(esc, "invalid \\escape")),
                     }

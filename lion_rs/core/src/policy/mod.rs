@@ -27,7 +27,7 @@ pub use entities::{Entities, Request};
 pub use value::{Uid, Value};
 
 use crate::{CoreError, Result};
-use value::FxMap;
+use value::KeyedMap;
 
 /// Size and effort bounds, as the Python reference's `Limits` (same defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,9 +199,9 @@ pub struct Response {
 /// Buckets of policy numbers by the uid or type their scope needs.
 #[derive(Debug, Default)]
 struct Index {
-    by_eq: [FxMap<Arc<Uid>, Vec<u32>>; 3],
-    by_in: [FxMap<Arc<Uid>, Vec<u32>>; 3],
-    by_is: [FxMap<Arc<str>, Vec<u32>>; 3],
+    by_eq: [KeyedMap<Arc<Uid>, Vec<u32>>; 3],
+    by_in: [KeyedMap<Arc<Uid>, Vec<u32>>; 3],
+    by_is: [KeyedMap<Arc<str>, Vec<u32>>; 3],
     general: Vec<u32>,
 }
 
@@ -305,7 +305,7 @@ impl PolicySet {
                 let ancestors = ents.ancestors_of(uid);
                 if !ancestors.is_empty() {
                     if ancestors.len() < by_in.len() {
-                        for &a in ancestors {
+                        for &a in ancestors.iter() {
                             if let Some(b) = ents.uid_of_fast(a).and_then(|u| by_in.get(u)) {
                                 out.extend_from_slice(b);
                             }

@@ -756,17 +756,22 @@ impl<'a> Parser<'a> {
                     self.bump();
                     let (right, _) = self.binary(level + 1)?;
                     self.no_slot(&[&left, &right]);
-                    let mut args = match left.kind {
-                        ExprKind::Or(args) if level == OR => args,
-                        ExprKind::And(args) if level == AND => args,
-                        other => vec![Expr {
-                            kind: other,
-                            span: left.span,
-                            depth: left.depth,
-                        }],
+                    // Extend a chain in place; its depth is the running maximum, so a
+                    // flat `a && b && ...` of n terms parses in O(n), not O(n^2).
+                    let (mut args, depth) = match left.kind {
+                        ExprKind::Or(args) if level == OR => (args, left.depth),
+                        ExprKind::And(args) if level == AND => (args, left.depth),
+                        other => (
+                            vec![Expr {
+                                kind: other,
+                                span: left.span,
+                                depth: left.depth,
+                            }],
+                            1 + left.depth,
+                        ),
                     };
+                    let depth = depth.max(1 + right.depth);
                     args.push(right);
-                    let depth = 1 + args.iter().map(|a| a.depth).max().unwrap_or(0);
                     let kind = if level == OR {
                         ExprKind::Or(args)
                     } else {

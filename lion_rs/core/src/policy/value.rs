@@ -5,71 +5,36 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::Arc;
+use std::hash::{BuildHasher, DefaultHasher, Hash, Hasher, RandomState};
+use std::sync::{Arc, OnceLock};
 
-/// A small, fast, non-cryptographic hasher (the Fx hash), for maps keyed by
-/// our own values; hash flooding is not a concern for policy data we parse.
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher {
-    hash: u64,
+/// Hash-map keys here (entity ids, strings, set elements) come from policy
+/// data an attacker may write, so they are hashed with SipHash-1-3 under a
+/// key drawn at random once per process: colliding inputs cannot be computed
+/// offline, which a fixed public seed allowed (hash flooding).
+fn process_keys() -> &'static RandomState {
+    static KEYS: OnceLock<RandomState> = OnceLock::new();
+    KEYS.get_or_init(RandomState::new)
 }
 
-const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+/// A `BuildHasher` with the per-process random key: every map agrees on hashes
+/// (set and record hashes are cached), yet they cannot be predicted.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct KeyedBuild;
 
-impl FxHasher {
+impl BuildHasher for KeyedBuild {
+    type Hasher = DefaultHasher;
     #[inline]
-    fn add(&mut self, word: u64) {
-        self.hash = (self.hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    }
-}
-
-impl Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word) ^ ((rest.len() as u64) << 56));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.hash
+    fn build_hasher(&self) -> DefaultHasher {
+        process_keys().build_hasher()
     }
 }
 
-pub type FxBuild = BuildHasherDefault<FxHasher>;
-pub type FxMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
-pub type FxSet<K> = HashSet<K, FxBuild>;
+pub type KeyedMap<K, V> = std::collections::HashMap<K, V, KeyedBuild>;
+pub type KeyedSet<K> = HashSet<K, KeyedBuild>;
 
 fn hash_one<T: Hash + ?Sized>(value: &T) -> u64 {
-    let mut h = FxHasher::default();
-    value.hash(&mut h);
-    h.finish()
+    KeyedBuild.hash_one(value)
 }
 
 /// An entity's unique id: its type (`A::B`) and its id string.
@@ -196,14 +161,14 @@ const LINEAR: usize = 12;
 #[derive(Debug)]
 pub struct Set {
     items: Vec<Value>,
-    index: Option<FxSet<Value>>,
+    index: Option<KeyedSet<Value>>,
     hash: u64,
 }
 
 impl Set {
     pub fn new(values: Vec<Value>) -> Self {
         let mut items: Vec<Value> = Vec::with_capacity(values.len());
-        let mut index: Option<FxSet<Value>> = None;
+        let mut index: Option<KeyedSet<Value>> = None;
         for v in values {
             if let Some(idx) = index.as_mut() {
                 if idx.insert(v.clone()) {
