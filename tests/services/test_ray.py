@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import runpy
 import sys
 import threading
 from collections import Counter
@@ -341,3 +343,23 @@ def test_without_a_cluster_nothing_is_dispatched_and_the_call_fails_clearly(
     assert outcome.outcome is Outcome.FAILED
     assert "no cluster is connected" in outcome.content
     assert journal(path) == []
+
+
+def test_the_guide_quick_start_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LION_CAPABILITY_KEY", "ray-quick-start-key-0123456789abcdef")
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ray.md").read_text()
+    match = re.search(r"## Quick start\n\n```python\n(.*?)```", doc, re.S)
+    assert match is not None
+    script = tmp_path / "quick_start.py"
+    script.write_text(match.group(1))
+    runpy.run_path(str(script), run_name="__main__")  # uses this module's cluster
+    assert capsys.readouterr().out.splitlines() == [
+        "4 Done.",
+        "worker chat model/scripted PERMIT 1",
+        "worker call tool/search PERMIT 1",
+        "worker call tool/remove DENY 0",
+        "worker chat model/scripted PERMIT 1",
+    ]
+    assert ray.is_initialized()  # the quick start's executor did not shut our cluster down
