@@ -32,7 +32,9 @@ from typing import Any, Final, Literal
 import msgspec
 
 from lion.errors import ServiceError
+from lion.kernel.capability import CapabilityToken
 from lion.kernel.ipu import DEFER, Defer, EffectRequest, PolicyResponse
+from lion.kernel.patterns import covers
 
 __all__ = [
     "Approve",
@@ -73,10 +75,12 @@ class Pending(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Approve(msgspec.Struct, frozen=True, tag=True):
-    """Run the call as it was asked."""
+    """Run the call as it was asked; `sticky`: also approve this tool for this branch from now
+    on, for as long as the branch presents the same capability for it."""
 
     call_id: str
     arguments_hash: str
+    sticky: bool = False
 
 
 class Deny(msgspec.Struct, frozen=True, tag=True):
@@ -133,6 +137,10 @@ class RunPaused(ServiceError):
         super().__init__(f"run of branch `{run.branch}` paused: waiting for a decision on {calls}")
 
 
+def _token_ids(tokens: Sequence[object]) -> list[str]:
+    return [t.id for t in tokens if isinstance(t, CapabilityToken)]
+
+
 def _body(run: PausedRun) -> bytes:
     return msgspec.json.encode(msgspec.structs.replace(run, mac=""), order="sorted")
 
@@ -149,6 +157,8 @@ class Approvals:
         self._key = hmac.new(key, b"lion paused run v1", hashlib.sha256).digest()
         self.expiry = expiry
         self._resumed: set[str] = set()
+        # (principal, resource) -> the capability id the sticky approval is scoped to
+        self.sticky: dict[tuple[str, str], str] = {}
 
     # --- the approver --------------------------------------------------------------------
 
@@ -162,7 +172,23 @@ class Approvals:
             key = (request.principal, request.effect.resource, arguments_hash(arguments))
             if key in decided:
                 return decided[key]
+        scope = self.sticky.get((request.principal, request.effect.resource))
+        if scope is not None and scope in _token_ids(request.tokens):
+            return True  # "always approve this tool for this branch", with this capability
         return DEFER
+
+    def stick(self, principal: str, resource: str, tokens: Sequence[object]) -> None:
+        """Approve `resource` for `principal` from now on, scoped to the capability it holds."""
+        ids = [
+            t.id
+            for t in tokens
+            if isinstance(t, CapabilityToken) and covers(t.capability.resource, resource)
+        ]
+        if not ids:
+            raise PauseError(
+                f"a sticky approval needs the capability `{principal}` holds for `{resource}`"
+            )
+        self.sticky[(principal, resource)] = ids[0]
 
     @contextlib.contextmanager
     def deciding(self, decided: Mapping[tuple[str, str, str], bool]) -> Iterator[None]:

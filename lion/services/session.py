@@ -27,9 +27,10 @@ from lion.errors import ServiceError, ToolArgumentError
 from lion.kernel.backend import Backend, get_backend
 from lion.kernel.capability import capability_key
 from lion.kernel.ipu import IPU, Approver, Predicate
-from lion.kernel.observable import ObservationLog
+from lion.kernel.observable import Effect, ObservationLog
 from lion.services.approvals import (
     Approvals,
+    Approve,
     Decision,
     Deny,
     Edit,
@@ -275,6 +276,9 @@ class Session:
             grants[(branch.name, tool.resource, arguments_hash(arguments))] = not isinstance(
                 decision, Deny
             )
+            if isinstance(decision, Approve) and decision.sticky:
+                effect = Effect(tool.right, tool.resource)
+                self.approvals.stick(branch.name, tool.resource, branch.caller.presenting(effect))
             encoded = msgspec.json.encode(arguments).decode()
             function = FunctionCall(name=pending.tool, arguments=encoded)
             calls.append(ToolCall(id=pending.call_id, function=function))

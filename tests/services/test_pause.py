@@ -195,3 +195,29 @@ def test_a_paused_run_round_trips_to_json(backend: str) -> None:
     _, _, run = pause(backend)
     assert PausedRun.from_json(run.to_json()) == run
     assert msgspec.json.decode(run.to_json())["operation"] == "operate"
+
+
+def test_a_sticky_approval_covers_later_calls_of_that_tool_by_that_branch_only(
+    backend: str,
+) -> None:
+    s, branch, run = pause(backend)
+    h = run.pending[0].arguments_hash
+    anyio.run(lambda: s.resume(run, [Approve("call-1", h, sticky=True)]))
+    assert done == [1500]
+    # the same branch, another big transfer: approved without pausing
+    outcomes = anyio.run(lambda: branch.act([call("transfer", {"to": "carol", "amount": 900})]))
+    assert outcomes[0].ok and done == [1500, 900]
+    # another branch is still asked
+    other = s.new_branch("other", tools=[Tool(transfer, blocking=False)])
+    outcomes = anyio.run(lambda: other.act([call("transfer", {"to": "dan", "amount": 700})]))
+    assert outcomes[0].outcome.value == "pending" and done == [1500, 900]
+    # the approval is scoped to the capability: a branch holding another one is asked again
+    fresh = s.new_branch("fresh", tools=[Tool(transfer, blocking=False)])
+    s.approvals.stick("fresh", "tool/transfer", fresh.tokens)
+    outcomes = anyio.run(lambda: fresh.act([call("transfer", {"to": "eve", "amount": 800})]))
+    assert outcomes[0].ok and done == [1500, 900, 800]
+    model_token, tool_token = fresh.tokens
+    again = s.authority.mint("fresh", "tool/transfer", ["call"], tool_token.capability.expiry)
+    fresh.tokens = (model_token, again)
+    outcomes = anyio.run(lambda: fresh.act([call("transfer", {"to": "eve", "amount": 801})]))
+    assert outcomes[0].outcome.value == "pending" and done == [1500, 900, 800]
