@@ -100,6 +100,7 @@ class Branch:
         self.model = model
         self.tools = ToolRegistry(tools)
         self.tokens: tuple[str | CapabilityToken, ...] = tuple(tokens)
+        self._caller: Caller | None = None
         self.session = session
         self.on_deny: OnDeny = on_deny
         self.options = _checked_options(options or {})
@@ -125,7 +126,11 @@ class Branch:
 
     @property
     def caller(self) -> Caller:
-        return Caller(self.name, self.tokens, session=self.session)
+        """Who this branch is to the gate; made again only when its tokens change."""
+        cached = self._caller
+        if cached is None or cached.tokens is not self.tokens or cached.session != self.session:
+            cached = self._caller = Caller(self.name, self.tokens, session=self.session)
+        return cached
 
     def __repr__(self) -> str:
         return f"Branch({self.name!r}, {len(self.messages)} messages, {len(self.tools)} tools)"

@@ -68,13 +68,17 @@ class GatedTool(Protocol):
     async def invoke(self, arguments: Mapping[str, Any]) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Caller:
     """Who is calling: the principal (a branch) and the capability tokens it presents."""
 
     principal: str
     tokens: tuple[str | CapabilityToken, ...] = ()
     session: str = ""
+    # the tokens to present per effect, worked out once (a Caller's tokens never change)
+    _presenting: dict[Effect, tuple[str | CapabilityToken, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def presenting(self, effect: Effect) -> tuple[str | CapabilityToken, ...]:
         """The tokens that name `effect` (the key that fits the lock), else all of them.
@@ -84,6 +88,12 @@ class Caller:
         Trying the fitting token first spares the IPU a failed check per
         other token on every call.
         """
+        known = self._presenting.get(effect)
+        if known is None:
+            known = self._presenting[effect] = self._choose(effect)
+        return known
+
+    def _choose(self, effect: Effect) -> tuple[str | CapabilityToken, ...]:
         tokens = [t for t in self.tokens if isinstance(t, CapabilityToken)]
         rights = [t for t in tokens if effect.action in t.capability.rights]
         # exactly this resource first (a branch's own tokens), then any pattern that covers it
