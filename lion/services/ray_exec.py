@@ -242,10 +242,13 @@ def ray_operation(fn: Callable[..., Any], **options: Any) -> OperationFn:
 class RayExecutor:
     """A connection to a Ray cluster, and the wrapper of tools and operations for it.
 
-    ``RayExecutor()`` starts a local cluster (``ray.init()`` with no address)
-    when started; ``RayExecutor("ray://host:10001")`` or ``"auto"`` connects
-    to an existing one. `num_cpus` sizes a local cluster; `init_options`
-    go to ``ray.init`` (the dashboard is off unless asked for). If Ray is
+    ``RayExecutor()`` starts a new local cluster when started (``ray.init``
+    with the address ``"local"``, so neither ``RAY_ADDRESS`` nor a cluster
+    left by ``ray start`` is picked up unasked); ``RayExecutor("auto")``
+    connects to the cluster running on this machine, and
+    ``RayExecutor("ray://host:10001")`` or ``"host:6379"`` to another one.
+    `num_cpus` sizes a local cluster; `init_options` go to ``ray.init``
+    (the dashboard is off unless asked for). If Ray is
     already initialised in this process, the executor uses that cluster and
     leaves it running when it stops; a cluster it started, it shuts down.
     """
@@ -275,7 +278,8 @@ class RayExecutor:
         if self.num_cpus is not None:
             options["num_cpus"] = self.num_cpus
         try:
-            ray.init(address=self.address, **options)
+            # "local": a new cluster even if RAY_ADDRESS or `ray start` points elsewhere
+            ray.init(address=self.address or "local", **options)
         except (ConnectionError, ValueError, RuntimeError) as exc:
             where = f"at `{self.address}`" if self.address else "on this machine"
             raise ServiceError(f"ray: could not start or reach a cluster {where}: {exc}") from exc
