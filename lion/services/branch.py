@@ -544,6 +544,16 @@ def _checked_options(options: Mapping[str, Any]) -> dict[str, Any]:
     return dict(options)
 
 
+def find_branch(branches: Mapping[str, Branch], branch: Branch | str, where: str) -> Branch:
+    """`branch` (or the branch of that name) among `branches`, or why not, naming `where`."""
+    key = branch.name if isinstance(branch, Branch) else branch
+    try:
+        return branches[key]
+    except KeyError:
+        known = ", ".join(f"`{n}`" for n in branches) or "none"
+        raise ServiceError(f"no branch named `{key}` in {where} (known: {known})") from None
+
+
 def _check_strategy(strategy: object) -> None:
     if strategy not in ("sequential", "concurrent"):
         raise ServiceError(f"strategy must be `sequential` or `concurrent`, got `{strategy!r}`")

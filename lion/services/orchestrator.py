@@ -44,7 +44,7 @@ from lion.kernel.decision import Decision
 from lion.kernel.observable import Effect, Observation
 from lion.kernel.patterns import narrower_or_equal
 from lion.kernel.tokens import decode_token
-from lion.services.branch import Branch
+from lion.services.branch import Branch, find_branch
 from lion.services.gate import CHAT
 from lion.services.messages import Instruction, RoledMessage
 from lion.services.session import Session
@@ -208,14 +208,7 @@ class Orchestrator:
         return self._runner
 
     def _branch(self, branch: Branch | str) -> Branch:
-        key = branch.name if isinstance(branch, Branch) else branch
-        try:
-            return self._branches[key]
-        except KeyError:
-            known = ", ".join(f"`{n}`" for n in self._branches) or "none"
-            raise ServiceError(
-                f"no branch named `{key}` in this orchestrator (known: {known})"
-            ) from None
+        return find_branch(self._branches, branch, "this orchestrator")
 
     def _start(self, branch: Branch, parent: str | None) -> None:
         runner = self._running()

@@ -38,7 +38,14 @@ from lion.services.approvals import (
     PauseError,
     arguments_hash,
 )
-from lion.services.branch import REACT_EXTEND, Branch, OnDeny, ResponseType, Strategy
+from lion.services.branch import (
+    REACT_EXTEND,
+    Branch,
+    OnDeny,
+    ResponseType,
+    Strategy,
+    find_branch,
+)
 from lion.services.budget import Budget, Meter, Price
 from lion.services.gate import Gate, Outcome, model_effect, runtime_request, tool_effect
 from lion.services.messages import Instruction, RoledMessage
@@ -312,14 +319,7 @@ class Session:
         return name
 
     def get_branch(self, branch: Branch | str) -> Branch:
-        key = branch.name if isinstance(branch, Branch) else branch
-        try:
-            return self._branches[key]
-        except KeyError:
-            known = ", ".join(f"`{n}`" for n in self._branches) or "none"
-            raise ServiceError(
-                f"no branch named `{key}` in this session (known: {known})"
-            ) from None
+        return find_branch(self._branches, branch, "this session")
 
     def remove_branch(self, branch: Branch | str) -> Branch:
         """Forget a branch and revoke its tokens: it can do nothing more."""
