@@ -82,11 +82,12 @@ def _unpicklable(value: object) -> str | None:
     try:
         _ray().cloudpickle.dumps(value)
     except Exception as exc:  # cloudpickle raises many types (TypeError, PicklingError, ...)
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
+        return f"{type(exc).__name__}: {_first_line(exc)}"
     return None
 
 
 def _submit(
+    what: str,
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
@@ -98,7 +99,13 @@ def _submit(
             "ray: no cluster is connected: start one with `RayExecutor().start()` "
             "(or `with RayExecutor(): ...`) before running Ray tools or operations"
         )
-    return _remote_run().options(**options).remote(fn, args, kwargs)
+    try:
+        return _remote_run().options(**options).remote(fn, args, kwargs)
+    except Exception as exc:  # Ray pickles the arguments here (TypeError and others)
+        raise ServiceError(
+            f"ray: {what} was not dispatched: its arguments cannot be sent to a worker "
+            f"({type(exc).__name__}: {_first_line(exc)})"
+        ) from exc
 
 
 async def _resolve(ref: Any, what: str) -> Any:
@@ -192,8 +199,8 @@ class RayTool:
         """Run the function on Ray with validated `arguments` (the gate's `perform` calls this)."""
         args = tuple(arguments[n] for n in self._positional if n in arguments)
         kwargs = {k: v for k, v in arguments.items() if k not in self._positional}
-        ref = _submit(self._function, args, kwargs, self.options)
-        return await _resolve(ref, f"tool `{self.name}`")
+        what = f"tool `{self.name}`"
+        return await _resolve(_submit(what, self._function, args, kwargs, self.options), what)
 
     def __repr__(self) -> str:
         return f"RayTool(name={self.name!r}, right={self.right!r}, resource={self.resource!r})"
@@ -233,8 +240,8 @@ def ray_operation(fn: Callable[..., Any], **options: Any) -> OperationFn:
 
     @functools.wraps(fn)
     async def on_ray(parents: Mapping[OperationId, Any], **kwargs: Any) -> Any:
-        ref = _submit(fn, (dict(parents),), kwargs, task_options)
-        return await _resolve(ref, f"operation `{name}`")
+        what = f"operation `{name}`"
+        return await _resolve(_submit(what, fn, (dict(parents),), kwargs, task_options), what)
 
     return on_ray
 

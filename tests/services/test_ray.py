@@ -363,3 +363,18 @@ def test_the_guide_quick_start_runs(
         "worker chat model/scripted PERMIT 1",
     ]
     assert ray.is_initialized()  # the quick start's executor did not shut our cluster down
+
+
+def test_parents_that_cannot_be_sent_fail_the_operation_before_dispatch() -> None:
+    async def make_lock(parents: Mapping[OperationId, Any]) -> Any:
+        return threading.Lock()
+
+    graph = Graph()
+    lock = graph.add_operation(make_lock)  # runs here: its result stays in this process
+    op = graph.add_operation(ray_operation(where), depends_on=[lock])
+    result = anyio.run(lambda: graph.run())
+    error = result.errors[op]
+    assert isinstance(error, ServiceError)
+    assert str(error).startswith(
+        "ray: operation `where` was not dispatched: its arguments cannot be sent to a worker"
+    )
