@@ -299,6 +299,167 @@ def _sse_throughput() -> tuple[dict[str, float], dict[str, float]]:
     return parse, decode
 
 
+# --------------------------------------------------------------- hostile inputs (issue 15)
+
+#: The last commit before the wire was bounded (issue 15): its SSE parser is the "before" peer.
+BEFORE = "390947a"
+
+
+def _parser_before() -> type | None:
+    """The SSE parser as it was at :data:`BEFORE`, loaded from git (None without git)."""
+    import types
+
+    try:
+        text = subprocess.run(
+            ["git", "show", f"{BEFORE}:lion/wire/sse.py"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    module = types.ModuleType("sse_before")
+    exec(compile(text, "sse_before.py", "exec"), module.__dict__)
+    parser: type = module.SSEParser
+    return parser
+
+
+def _feed_time(make: Callable[[], Any], pieces: list[bytes], rounds: int = 3) -> float:
+    best = float("inf")
+    for _ in range(rounds):
+        parser = make()
+        start = time.perf_counter()
+        for p in pieces:
+            parser.feed(p)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _split(data: bytes, step: int = 4096) -> list[bytes]:
+    return [data[i : i + step] for i in range(0, len(data), step)]
+
+
+def _hostile_sse() -> list[Row]:
+    """Per MiB: a stream of normal chunks, and one 8 MiB line, before and after the fix."""
+    from lion.wire.sse import SSEParser
+
+    before = _parser_before()
+    normal = _split(_sse(2000))
+    normal_mib = sum(map(len, normal)) / 2**20
+    line = b"data: " + b"x" * (8 << 20) + b"\n\n"
+    long_pieces = _split(line)
+    short = _split((b"data: " + b"x" * 200 + b"\n\n") * (len(line) // 208))
+
+    def after() -> SSEParser:
+        return SSEParser(max_line_bytes=64 << 20, max_event_bytes=64 << 20)
+
+    rows = []
+    if before is not None:
+        peer = f"parser before ({BEFORE})"
+        now_us = _feed_time(SSEParser, normal, 7) / normal_mib * 1e6  # default limits
+        then_us = _feed_time(before, normal, 7) / normal_mib * 1e6
+        rows.append(Row("SSE parse, normal stream, per MiB", now_us, peer, then_us, ">= 1x"))
+        now_us = _feed_time(after, long_pieces) / 8e-6
+        then_us = _feed_time(before, long_pieces, 1) / 8e-6  # seconds: one round is enough
+        rows.append(Row("SSE parse, one 8 MiB line, per MiB", now_us, peer, then_us))
+    hostile = _feed_time(after, long_pieces)
+    benign = _feed_time(after, short)
+    rows.append(Row("SSE parse, one 8 MiB line", hostile * 1e6, "8 MiB of 200-byte lines",
+                    benign * 1e6, ">= 0.5x"))  # fmt: skip
+    return rows
+
+
+async def _read_peak(read: Callable[[], Awaitable[object]]) -> tuple[float, int, str]:
+    """Best-of-3 seconds (untraced), then the peak traced bytes and outcome of one more run."""
+    import tracemalloc
+
+    async def once() -> str:
+        try:
+            await read()
+        except Exception as exc:
+            return type(exc).__name__
+        return "read"
+
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        await once()
+        best = min(best, time.perf_counter() - start)
+    tracemalloc.start()
+    outcome = await once()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return best, peak, outcome
+
+
+def _hostile_bodies() -> tuple[list[Row], list[str]]:
+    """Reading a body the way the transport did before (httpx ``aread``) and now (bounded).
+
+    The bodies come from an ``httpx.MockTransport`` in raw form (as from the
+    network, ``content-encoding`` still applied), so only decoding and reading
+    are measured.
+    """
+    import gzip
+    import zlib
+
+    import httpx
+
+    from lion.wire import _body
+
+    def bomb(size: int) -> bytes:
+        z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+        block = b"\0" * 2**20
+        return b"".join([z.compress(block) for _ in range(size // 2**20)] + [z.flush()])
+
+    class Chunks(httpx.AsyncByteStream):
+        """The raw body in 64 KiB pieces, as a socket hands it over."""
+
+        def __init__(self, data: bytes) -> None:
+            self._data = data
+
+        async def __aiter__(self) -> Any:
+            view = memoryview(self._data)
+            for i in range(0, len(view), 65536):
+                yield bytes(view[i : i + 65536])
+
+    benign = gzip.compress(json.dumps({"content": "x " * 200_000}).encode())  # 400 KB decoded
+    cases = {
+        "gzip bomb 128 MiB": (bomb(128 << 20), {"content-encoding": "gzip"}),
+        "plain body 128 MiB": (b" " * (128 << 20), {}),
+        "benign gzip body 400 KB": (benign, {"content-encoding": "gzip"}),
+    }
+    rows: list[Row] = []
+    notes: list[str] = []
+    limit = 16 << 20
+
+    async def measure(raw: bytes, headers: dict[str, str]) -> dict[str, tuple[float, int, str]]:
+        def handler(request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, headers=headers, stream=Chunks(raw))
+
+        async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as client:
+
+            async def before() -> object:
+                async with client.stream("POST", "http://bench/") as r:
+                    return await r.aread()
+
+            async def after() -> object:
+                async with client.stream("POST", "http://bench/") as r:
+                    decoder = _body.BodyDecoder(
+                        r.headers.get("content-encoding"), limit=limit,
+                        limit_name="max_body_bytes", what="bench",
+                    )  # fmt: skip
+                    return await _body.read_body(r, decoder)
+
+            return {"before": await _read_peak(before), "after": await _read_peak(after)}
+
+    for name, (raw, headers) in cases.items():
+        got = asyncio.run(measure(raw, headers))
+        (tb, mb, ob), (ta, ma, oa) = got["before"], got["after"]
+        rows.append(Row(f"read {name}", ta * 1e6, "httpx aread (before)", tb * 1e6))
+        notes.append(
+            f"{name}: peak {ma / 2**20:.1f} MiB ({oa}) vs {mb / 2**20:.1f} MiB before ({ob})"
+        )
+    return rows, notes
+
+
 _IMPORT = "import time; t = time.perf_counter(); {stmt}; print(time.perf_counter() - t)"
 
 
@@ -332,6 +493,8 @@ def run() -> list[Row]:
         chat, streams = asyncio.run(_wire_rounds(stub.base_url))
     parse, decode = _sse_throughput()
     imports = _import_times()
+    hostile = _hostile_sse()
+    bodies, notes = _hostile_bodies()
 
     best = {k: min(v) for k, v in chat.items()}
     sbest = {k: min(v) for k, v in streams.items()}
@@ -346,6 +509,8 @@ def run() -> list[Row]:
             imports["openai"] * 1e6, ">= 5x"),
         Row("import lion.wire + ChatClient", imports["lion.wire+client"] * 1e6, "import openai",
             imports["openai"] * 1e6),
+        *hostile,
+        *bodies,
     ]  # fmt: skip
 
     def median_ratio(results: dict[str, list[float]], peer: str) -> float:
@@ -364,6 +529,7 @@ def run() -> list[Row]:
         f"imports: lion.wire {imports['lion.wire'] * 1e3:.0f} ms, with ChatClient "
         f"{imports['lion.wire+client'] * 1e3:.0f} ms, openai {imports['openai'] * 1e3:.0f} ms"
     )
+    print("bodies, peak traced memory (limit 16 MiB): " + "; ".join(notes))
     return rows
 
 

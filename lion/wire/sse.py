@@ -64,9 +64,11 @@ class SSEParser:
         "_event",
         "_id",
         "_parts",
+        "_pending",
         "_plen",
+        "_quiet",
         "_retry",
-        "_size",
+        "_since",
         "_started",
         "max_event_bytes",
         "max_line_bytes",
@@ -80,11 +82,13 @@ class SSEParser:
     ) -> None:
         self.max_line_bytes = max_line_bytes
         self.max_event_bytes = max_event_bytes
-        self._parts: list[bytes] = []  # the unterminated line, as the chunks that brought it
-        self._plen = 0
+        self._quiet = min(max_line_bytes, max_event_bytes)  # below it, no limit can be reached
+        self._pending = b""  # the unterminated line (and maybe a trailing CR)
+        self._parts: list[bytes] = []  # chunks since, without a line end: joined once, later
+        self._plen = 0  # len(_pending) + len(_parts), kept while _parts grows
         self._cr = False  # the pending bytes end in CR: the next LF belongs to it
         self._data: list[bytes] = []
-        self._size = 0  # bytes of the event's data so far, one more per line for its LF
+        self._since = 0  # bytes of complete lines since the last blank line: the event so far
         self._event = b""
         self._id: str | None = None
         self._retry: int | None = None
@@ -92,53 +96,62 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         if not self._started:
-            buf = b"".join(self._parts) + chunk
-            self._parts, self._plen = [], 0
-            if len(buf) < len(_BOM) and _BOM.startswith(buf):
-                if buf:
-                    self._parts, self._plen = [buf], len(buf)  # maybe a BOM: wait for more
+            started = self._start(chunk)
+            if started is None:
                 return []
-            self._started = True
-            if buf.startswith(_BOM):
-                buf = buf[len(_BOM) :]
-            chunk = buf
-        elif not self._cr and b"\n" not in chunk and b"\r" not in chunk:
+            chunk = started
+        elif b"\n" not in chunk and not self._cr and b"\r" not in chunk:
             # no line ends here: keep the chunk (no copy), so a long line costs O(length)
             if chunk:
-                self._parts.append(chunk)
+                parts = self._parts
+                if not parts:
+                    self._plen = len(self._pending)
+                parts.append(chunk)
                 self._plen += len(chunk)
                 if self._plen > self.max_line_bytes:
                     self._line_too_long()
             return []
-        if self._parts:
-            self._parts.append(chunk)
-            buf = b"".join(self._parts)
+        pending = self._pending
+        if self._parts:  # a line that came in several chunks: joined once, now
+            buf = b"".join([pending, *self._parts, chunk])
             self._parts = []
         else:
-            buf = chunk
+            buf = pending + chunk if pending else chunk
         if b"\r" in buf:
             hold = buf.endswith(b"\r")  # might be the first half of a CRLF
             if hold:
                 buf = buf[:-1]
             buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             lines = buf.split(b"\n")
-            rest = lines.pop() + (b"\r" if hold else b"")
+            rest = lines.pop()
+            self._pending = rest + b"\r" if hold else rest
             self._cr = hold
         else:
             lines = buf.split(b"\n")
-            rest = lines.pop()
+            rest = self._pending = lines.pop()
             self._cr = False
-        self._plen = len(rest)
-        if rest:
-            self._parts.append(rest)
-        # only a buffer longer than the limit can hold a line too long: then check each
-        if len(buf) > self.max_line_bytes and (
-            self._plen > self.max_line_bytes
-            or any(len(line) > self.max_line_bytes for line in lines)
-        ):
-            self._line_too_long()
         if not lines:
+            if len(rest) > self.max_line_bytes:
+                self._line_too_long()
             return []
+        n = len(buf)
+        done = n - len(rest)  # bytes of the complete lines
+        if self._since + n > self._quiet:  # near a limit: check each line
+            if len(rest) > self.max_line_bytes or any(
+                len(line) > self.max_line_bytes for line in lines
+            ):
+                self._line_too_long()
+            self._count_event(lines, len(rest))
+        else:
+            # The event size is the bytes since the last blank line, found per feed (one
+            # rfind), not per line, while the whole buffer cannot reach either limit.
+            j = buf.rfind(b"\n\n", 0, done)
+            if j >= 0:
+                self._since = done - j - 2
+            elif buf[:1] == b"\n":
+                self._since = done - 1
+            else:
+                self._since += done
         events: list[SSEEvent] = []
         data = self._data
         for line in lines:
@@ -149,6 +162,9 @@ class SSEParser:
                 else:
                     self._event = b""
                 continue
+            if line[:6] == b"data: ":  # the usual line first: no partition, no second slice
+                data.append(line[6:])
+                continue
             if line[0] == 58:  # b":" comment
                 continue
             name, colon, value = line.partition(b":")
@@ -156,13 +172,6 @@ class SSEParser:
                 value = value[1:]
             if name == b"data":
                 data.append(value)
-                self._size += len(value) + 1
-                if self._size > self.max_event_bytes:
-                    self._data, self._size = [], 0
-                    raise ProtocolError(
-                        f"an event's data is larger than `max_event_bytes` = "
-                        f"{self.max_event_bytes} bytes"
-                    )
             elif name == b"event":
                 self._event = value
             elif name == b"id" and b"\x00" not in value:
@@ -172,14 +181,38 @@ class SSEParser:
             # any other field is ignored, as the spec says; so is a retry too long to mean anything
         return events
 
+    def _start(self, chunk: bytes) -> bytes | None:
+        """The first bytes: drop a BOM (None while they may still be the start of one)."""
+        buf = self._pending + chunk
+        if len(buf) < len(_BOM) and _BOM.startswith(buf):
+            self._pending = buf
+            return None
+        self._started = True
+        self._pending = b""
+        return buf[len(_BOM) :] if buf.startswith(_BOM) else buf
+
     def close(self) -> list[SSEEvent]:
         """The bytes ended: a held-back CR still ends its line (an unterminated line is dropped)."""
         if self._cr:
             return self.feed(b"\n")
         return []
 
+    def _count_event(self, lines: list[bytes], pending: int) -> None:
+        since, limit = self._since, self.max_event_bytes
+        for line in lines:
+            since = since + len(line) + 1 if line else 0
+            if since > limit:
+                break
+        self._since = since
+        if since + pending > limit:
+            self._data, self._since = [], 0
+            raise ProtocolError(
+                f"an event is larger than `max_event_bytes` = {limit} bytes"
+                " (counted from its first line to the blank line that ends it)"
+            )
+
     def _line_too_long(self) -> None:
-        self._parts, self._plen, self._cr = [], 0, False
+        self._pending, self._parts, self._plen, self._cr = b"", [], 0, False
         raise ProtocolError(
             f"an event-stream line is longer than `max_line_bytes` = {self.max_line_bytes} bytes"
         )
@@ -194,14 +227,14 @@ class SSEParser:
             retry=self._retry,
         )
         self._data = []
-        self._size = 0
         self._event = b""
         return event
 
     @property
     def has_partial(self) -> bool:
         """Bytes or data lines were received that no blank line has dispatched yet."""
-        return bool(self._data) or any(p.strip(b"\r\n") for p in self._parts)
+        parts = [self._pending, *self._parts]
+        return bool(self._data) or any(p.strip(b"\r\n") for p in parts)
 
 
 _chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk)

@@ -266,10 +266,11 @@ class Transport:
 
 def _read(response: httpx.Response, content: bytes) -> httpx.Response:
     """A read response holding ``content``, already decoded (so no ``content-encoding``)."""
+    # the raw bytes: a header that is not ASCII must not fail on the way back in
     headers = [
         (k, v)
-        for k, v in response.headers.multi_items()
-        if k not in ("content-encoding", "content-length", "transfer-encoding")
+        for k, v in response.headers.raw
+        if k.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")
     ]
     return httpx.Response(
         response.status_code,

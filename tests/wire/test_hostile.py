@@ -112,7 +112,7 @@ async def test_a_gzip_bomb_is_refused_while_decoding(fault_server: FaultServer) 
                 "content-length": str(len(bomb)),
             },
             body=bomb,
-        )  # fmt: skip
+        )
     )
     async with client(fault_server, sizes=SizeLimits(max_body_bytes=4 * MiB)) as c:
         raised, peak = await _peak(lambda: c.chat(REQUEST))
@@ -131,7 +131,7 @@ async def test_a_good_gzip_body_is_decoded(fault_server: FaultServer) -> None:
                 "content-length": str(len(raw)),
             },
             body=raw,
-        )  # fmt: skip
+        )
     )
     async with client(fault_server) as c:
         reply = await c.chat(REQUEST)
@@ -140,8 +140,11 @@ async def test_a_good_gzip_body_is_decoded(fault_server: FaultServer) -> None:
 
 
 async def test_an_endless_plain_body_is_cut_at_the_limit(fault_server: FaultServer) -> None:
-    action = Head({"content-type": "application/json", "transfer-encoding": "chunked"},
-                  pieces=4096, piece=b" " * 65536)  # 256 MiB if read to the end  # fmt: skip
+    action = Head(
+        {"content-type": "application/json", "transfer-encoding": "chunked"},
+        pieces=4096,
+        piece=b" " * 65536,
+    )  # 256 MiB if read to the end
     fault_server.plan(action)
     async with client(fault_server, sizes=SizeLimits(max_body_bytes=2 * MiB)) as c:
         raised, peak = await _peak(lambda: c.chat(REQUEST))
@@ -155,7 +158,9 @@ async def test_an_announced_huge_body_is_refused_before_reading(fault_server: Fa
         Head({"content-type": "application/json", "content-length": str(300 * MiB)}, body=b"{")
     )
     async with client(fault_server) as c:
-        with pytest.raises(errors.ProtocolError, match="announces 314572800 bytes.*max_body_bytes"):
+        with pytest.raises(
+            errors.ProtocolError, match=r"announces 314572800 bytes.*max_body_bytes"
+        ):
             await c.chat(REQUEST)
 
 
@@ -175,7 +180,7 @@ async def test_a_huge_error_body_is_read_only_up_to_the_cap(fault_server: FaultS
             {"content-type": "application/json", "content-length": str(len(message))},
             body=message,
             status=400,
-        )  # fmt: skip
+        )
     )
     async with client(fault_server) as c:
         raised, peak = await _peak(lambda: c.chat(REQUEST))
@@ -187,8 +192,12 @@ async def test_a_huge_error_body_is_read_only_up_to_the_cap(fault_server: FaultS
 
 
 async def test_a_long_sse_line_is_refused_while_streaming(fault_server: FaultServer) -> None:
-    action = Head({"content-type": "text/event-stream", "transfer-encoding": "chunked"},
-                  body=b"", pieces=1024, piece=b"x" * 16384)  # 16 MiB without a newline  # fmt: skip
+    action = Head(
+        {"content-type": "text/event-stream", "transfer-encoding": "chunked"},
+        body=b"",
+        pieces=1024,
+        piece=b"x" * 16384,
+    )  # 16 MiB, no newline
     action.body = b"10\r\ndata: xxxxxxxxxx\r\n"  # a chunk of 16 bytes opening the line
     fault_server.plan(action)
     async with client(fault_server) as c:
@@ -236,7 +245,7 @@ async def test_a_gzipped_stream_is_decoded(fault_server: FaultServer) -> None:
                 "content-length": str(len(raw)),
             },
             body=raw,
-        )  # fmt: skip
+        )
     )
     async with client(fault_server) as c, c.stream(REQUEST) as s:
         whole = await s.collect()
@@ -343,8 +352,9 @@ def test_reported_usage_is_clamped() -> None:
 
 
 async def test_a_lying_usage_report_does_not_stall_later_calls(fault_server: FaultServer) -> None:
-    lie = completion_body(usage={"prompt_tokens": 1, "completion_tokens": 1,
-                                 "total_tokens": 10**15})  # fmt: skip
+    lie = completion_body(
+        usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 10**15}
+    )
     fault_server.plan(Reply(200, lie), default=Reply())
     async with client(fault_server, limits=RateLimits(tokens_per_minute=6_000_000)) as c:
         await c.chat(REQUEST)
