@@ -8,6 +8,12 @@ Exit codes (as Cedar's CLI does, "the check said no" is not "bad input"):
      a bind whose target is missing or cannot be imported, a backend that is not built
   3  internal error: lion-verify itself broke (please report it)
 
+With `--json`, bad input and internal errors are a JSON object on stdout too:
+``{"ok": false, "exit_code": 2, "error": {"kind": "bad input", "message": ...,
+"location": {"path": ..., "line": ..., "column": ...} or {"argument": ...}}}``.
+A closed output pipe (``lion-verify | head -1``) ends the run quietly: with the
+check's exit code when every check had finished, else 0.
+
 `lion-verify audit FILE [--json] [--key-file KEY]` (only when the first argument
 is literally `audit`; name a spec folder called audit as `./audit`) checks an
 audit trail (lion.kernel.audit) instead: 0 chain, seal and mediation hold, 1 a
@@ -17,16 +23,24 @@ finding (the first violating line is printed), 2 bad input, 3 internal error.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
+import os
+import random
 import sys
 import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO, cast
 
-from lion.errors import BackendError, KernelError, LionError, SpecError, VerifyError
-from lion.kernel.audit import read_audit
+from lion.errors import (
+    LionError,
+    SourceLocation,
+    SpecError,
+    VerifyError,
+)
 from lion.kernel.backend import BACKENDS, default_backend_name, get_backend
 from lion.spec import ast
 from lion.spec.load import load_paths
@@ -55,6 +69,69 @@ EXIT_INTERNAL = 3
 
 class _UsageError(Exception):
     pass
+
+
+class _BadInput(Exception):
+    """Bad input found by `run`: reported as text on stderr, and as JSON with --json."""
+
+    def __init__(self, message: str, location: dict[str, Any] | None = None) -> None:
+        self.message = message
+        self.location = location
+        super().__init__(message)
+
+    @classmethod
+    def from_error(cls, exc: LionError) -> _BadInput:
+        loc = getattr(exc, "location", None)
+        if isinstance(loc, SourceLocation):
+            where = {"path": loc.path, "line": loc.line, "column": loc.column}
+            return cls(str(getattr(exc, "message", exc)), where)
+        return cls(str(exc))
+
+    def text(self) -> str:
+        loc = self.location or {}
+        if "path" in loc:
+            return f"{loc['path']}:{loc['line']}:{loc['column']}: {self.message}"
+        return self.message
+
+
+class _PipeClosed(Exception):
+    """The reader of stdout or stderr went away (`lion-verify | head -1`)."""
+
+
+class _PipeGuard(io.TextIOBase):
+    """A text stream that turns a broken pipe into _PipeClosed, once, and then points
+    the file descriptor at /dev/null so that Python's flush at exit cannot fail again."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.closed_pipe = False
+
+    def write(self, text: str) -> int:
+        if self.closed_pipe:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._closed()
+        return len(text)
+
+    def flush(self) -> None:
+        if self.closed_pipe:
+            return
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._closed()
+
+    def _closed(self) -> None:
+        self.closed_pipe = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, io.UnsupportedOperation):
+            pass
+        raise _PipeClosed
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,6 +196,20 @@ def _arguments() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where failing conformance inputs are saved (default: "
         "tests/corpus/conformance beside the spec directory, if tests/ exists)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="seed of the random conformance inputs: the same seed gives the same inputs and "
+        "verdict (default: a fresh one, printed on failure and in --json)",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=int,
+        metavar="N",
+        help="longest generated machine run (default: derived per machine from its bounded "
+        "state, at least 16; see docs/spec-language.md)",
     )
     p.add_argument(
         "--write-index",
@@ -218,6 +309,9 @@ def _bind_table(binds: list[BindResult], out: TextIO) -> None:
             if b.failing_text:
                 print(f"  shrunk failing input: {b.failing_text}", file=out)
             print(f"  {b.message}", file=out)
+            steps = f" --max-steps {b.max_steps}" if b.max_steps is not None else ""
+            if b.seed is not None:
+                print(f"  replay: lion-verify --seed {b.seed}{steps} ...", file=out)
 
 
 def _summary(results: list[Result]) -> dict[str, int]:
@@ -252,62 +346,47 @@ def _index(
     return stale
 
 
-def _audit(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
-    p = _Parser(prog="lion-verify audit", description="Check a LION audit trail.")
-    p.add_argument("file", type=Path, metavar="FILE", help="the audit file (JSON Lines)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
-    p.add_argument(
-        "--key-file", type=Path, metavar="KEY", help="the HMAC key the file was written with"
-    )
-    try:
-        args = p.parse_args(list(argv))
-    except _UsageError as exc:
-        print(f"lion-verify audit: error: {exc}", file=stderr)
-        return EXIT_BAD_INPUT
-    if not args.file.is_file():
-        print(f"lion-verify audit: `{args.file}` is not a file", file=stderr)
-        return EXIT_BAD_INPUT
-    try:
-        key = args.key_file.read_bytes().rstrip(b"\r\n") if args.key_file else None
-        report = read_audit(args.file, key=key)
-    except (OSError, KernelError) as exc:
-        print(f"lion-verify audit: {exc}", file=stderr)
-        return EXIT_BAD_INPUT
-    first = report.first
-    if args.json:
-        json.dump({"path": str(args.file), **report.to_json()}, stdout, indent=2)
-        print(file=stdout)
-    elif first is None:
-        print(
-            f"{args.file}: OK: {len(report.observations)} observation(s); chain, seal and "
-            "mediation hold",
-            file=stdout,
-        )
-    else:
-        for f in report.findings:
-            print(f"{args.file}:{f.line}: {f.kind}: {f.message}", file=stdout)
-        print(
-            f"{args.file}: FAILED: {len(report.findings)} finding(s), "
-            f"first violating line {first.line}",
-            file=stdout,
-        )
-    return EXIT_OK if first is None else EXIT_FAILED
+def _error_json(code: int, kind: str, message: str, location: dict[str, Any] | None) -> str:
+    error = {"kind": kind, "message": message, "location": location}
+    return json.dumps({"ok": False, "exit_code": code, "error": error}, indent=2)
+
+
+def _usage_location(message: str) -> dict[str, Any]:
+    # argparse says "argument --timeout: invalid float value: 'x'"
+    if message.startswith("argument "):
+        return {"argument": message[len("argument ") :].split(":", 1)[0]}
+    return {"argument": None}
 
 
 def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
+    """Run lion-verify on `argv`, writing to the given streams; returns the exit code."""
     if argv and argv[0] == "audit":
-        return _audit(argv[1:], stdout, stderr)
+        from lion.verify.cli_audit import audit
+
+        return audit(argv[1:], stdout, stderr)
+    try:
+        return _run(argv, stdout, stderr)
+    except _BadInput as exc:
+        print(f"lion-verify: {exc.text()}", file=stderr)
+        if "--json" in argv:
+            print(_error_json(EXIT_BAD_INPUT, "bad input", exc.message, exc.location), file=stdout)
+        return EXIT_BAD_INPUT
+
+
+def _run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     try:
         args = _arguments().parse_args(list(argv))
     except _UsageError as exc:
-        print(f"lion-verify: error: {exc}", file=stderr)
-        return EXIT_BAD_INPUT
+        raise _BadInput(f"error: {exc}", _usage_location(str(exc))) from None
     if args.examples < 0:
-        print("lion-verify: error: --examples must be 0 or more", file=stderr)
-        return EXIT_BAD_INPUT
+        raise _BadInput("error: --examples must be 0 or more", {"argument": "--examples"})
     if args.timeout <= 0:
-        print("lion-verify: error: --timeout must be positive", file=stderr)
-        return EXIT_BAD_INPUT
+        raise _BadInput("error: --timeout must be positive", {"argument": "--timeout"})
+    if args.max_steps is not None and args.max_steps < 1:
+        raise _BadInput("error: --max-steps must be 1 or more", {"argument": "--max-steps"})
+    if args.seed is not None and not 0 <= args.seed < 2**32:
+        raise _BadInput("error: --seed must be in [0, 2**32)", {"argument": "--seed"})
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
 
     def progress(text: str) -> None:
         if not args.quiet:
@@ -316,24 +395,20 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     try:
         modules = load_paths(args.paths)
         plans = [(m, _proofs_for(m, args.proofs)) for m in modules]
-    except LionError as exc:
-        print(f"lion-verify: {exc}", file=stderr)
-        return EXIT_BAD_INPUT
-    try:
         backends = _backends(args.backend)
-    except BackendError as exc:
-        print(f"lion-verify: {exc}", file=stderr)
-        return EXIT_BAD_INPUT
+    except LionError as exc:  # SpecError, BackendError
+        raise _BadInput.from_error(exc) from None
     if args.examples:
         problems = check_targets(modules, backends)
-        for problem in problems:
+        for problem in problems[:-1]:
             print(f"lion-verify: {problem}", file=stderr)
         if problems:
-            return EXIT_BAD_INPUT
+            raise _BadInput(problems[-1])
     only = set(args.only) if args.only else None
     if only is not None and (args.write_index or args.check_index):
-        print("lion-verify: error: the index covers every obligation; drop --only", file=stderr)
-        return EXIT_BAD_INPUT
+        raise _BadInput(
+            "error: the index covers every obligation; drop --only", {"argument": "--only"}
+        )
     total = 0
     extra = 0  # obligations --only did not name that an answer may depend on
     for m, strategies in plans:
@@ -345,35 +420,47 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         total += len(asked)
         extra += len(with_dependencies(dependencies(m, strategies), asked)) - len(asked)
     if only is not None and total == 0:
-        print(
-            f"lion-verify: error: --only names no theorem or invariant: {', '.join(sorted(only))}",
-            file=stderr,
+        raise _BadInput(
+            f"error: --only names no theorem or invariant: {', '.join(sorted(only))}",
+            {"argument": "--only"},
         )
-        return EXIT_BAD_INPUT
 
     also = f" (and up to {extra} they depend on, proved as needed, not shown)" if extra else ""
     progress(f"lion-verify: {len(modules)} spec file(s), {total} obligation(s){also}")
     results: list[Result] = []
     started = time.perf_counter()
-    for module, strategies in plans:
-        for r in prove_module(module, strategies, timeout=args.timeout, only=only):
-            results.append(r)
-            progress(
-                f"[{len(results)}/{total}] {r.chapter}.{r.name}: {r.status.value} "
-                f"({r.seconds:.2f} s)"
-            )
-    binds: list[BindResult] = []
-    if args.examples and only is None:
-        corpus = args.corpus if args.corpus is not None else _default_corpus(modules)
-        todo = [(m, b) for m in modules for b in m.binds]
-        for m, b in todo:
-            checked = check_bind(m, b, examples=args.examples, backends=backends, corpus=corpus)
-            binds.append(checked)
-            progress(
-                f"[conformance {len(binds)}/{len(todo)}] {m.chapter}.{b.name} "
-                f"({checked.backend}): {'OK' if checked.ok else 'FAILED'} "
-                f"({checked.examples} examples, {checked.seconds:.2f} s)"
-            )
+    try:
+        for module, strategies in plans:
+            for r in prove_module(module, strategies, timeout=args.timeout, only=only):
+                results.append(r)
+                progress(
+                    f"[{len(results)}/{total}] {r.chapter}.{r.name}: {r.status.value} "
+                    f"({r.seconds:.2f} s)"
+                )
+        binds: list[BindResult] = []
+        if args.examples and only is None:
+            corpus = args.corpus if args.corpus is not None else _default_corpus(modules)
+            todo = [(m, b) for m in modules for b in m.binds]
+            progress(f"lion-verify: conformance with --seed {seed}")
+            for m, b in todo:
+                checked = check_bind(
+                    m,
+                    b,
+                    examples=args.examples,
+                    backends=backends,
+                    corpus=corpus,
+                    seed=seed,
+                    max_steps=args.max_steps,
+                )
+                binds.append(checked)
+                steps = f", runs up to {checked.max_steps} steps" if checked.max_steps else ""
+                progress(
+                    f"[conformance {len(binds)}/{len(todo)}] {m.chapter}.{b.name} "
+                    f"({checked.backend}): {'OK' if checked.ok else 'FAILED'} "
+                    f"({checked.examples} examples{steps}, {checked.seconds:.2f} s)"
+                )
+    except (VerifyError, SpecError) as exc:
+        raise _BadInput.from_error(exc) from None
     elapsed = time.perf_counter() - started
     ok = all(r.status.ok for r in results) and all(b.ok for b in binds)
     if args.write_index or args.check_index:
@@ -381,12 +468,31 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         for path in stale:
             print(f"lion-verify: {path} is stale: run `lion-verify --write-index`", file=stderr)
         ok = ok and not stale
+    code = EXIT_OK if ok else EXIT_FAILED
+    try:
+        _report(args, results, binds, elapsed, seed if binds else None, ok, stdout)
+    except _PipeClosed:
+        return code  # every check ran: the reader just stopped reading
+    return code
+
+
+def _report(
+    args: argparse.Namespace,
+    results: list[Result],
+    binds: list[BindResult],
+    elapsed: float,
+    seed: int | None,
+    ok: bool,
+    stdout: TextIO,
+) -> None:
     counts = _summary(results)
     if args.json:
         json.dump(
             {
                 "ok": ok,
+                "exit_code": EXIT_OK if ok else EXIT_FAILED,
                 "seconds": round(elapsed, 3),
+                "seed": seed,
                 "summary": counts,
                 "results": [r.to_json() for r in results],
                 "conformance": [b.to_json() for b in binds],
@@ -404,26 +510,44 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         conforming = sum(1 for b in binds if b.ok)
         tail = f"; {conforming}/{len(binds)} bind(s) conform" if binds else ""
         print(f"\n{len(results)} obligation(s) in {elapsed:.1f} s: {summary}{tail}", file=stdout)
-    return EXIT_OK if ok else EXIT_FAILED
+    stdout.flush()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; returns (and exits with) the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    out, err = _PipeGuard(sys.stdout), _PipeGuard(sys.stderr)
+    stdout, stderr = cast(TextIO, out), cast(TextIO, err)
     try:
-        code = run(sys.argv[1:] if argv is None else argv, sys.stdout, sys.stderr)
-    except (VerifyError, SpecError) as exc:
-        print(f"lion-verify: {exc}", file=sys.stderr)
-        code = EXIT_BAD_INPUT
+        code = run(args, stdout, stderr)
+    except _PipeClosed:
+        code = EXIT_OK  # the reader went away before the checks ended: stop quietly
     except KeyboardInterrupt:
-        print("lion-verify: interrupted", file=sys.stderr)
+        _quietly(stderr, "lion-verify: interrupted")
         code = 130
-    except Exception:
-        print("lion-verify: internal error (this is a bug in lion-verify):", file=sys.stderr)
-        traceback.print_exc(file=sys.stderr)
+    except Exception as exc:
+        lines = [
+            "lion-verify: internal error (this is a bug in lion-verify):",
+            traceback.format_exc().rstrip(),
+        ]
+        _quietly(stderr, "\n".join(lines))
+        if "--json" in args:
+            message = f"{type(exc).__name__}: {exc}"
+            _quietly(stdout, _error_json(EXIT_INTERNAL, "internal error", message, None))
         code = EXIT_INTERNAL
+    with contextlib.suppress(_PipeClosed):
+        out.flush()
+    with contextlib.suppress(_PipeClosed):
+        err.flush()
     if argv is None:
         sys.exit(code)
     return code
+
+
+def _quietly(stream: TextIO, text: str) -> None:
+    """Print, unless the reader has gone away."""
+    with contextlib.suppress(_PipeClosed):
+        print(text, file=stream, flush=True)
 
 
 if __name__ == "__main__":

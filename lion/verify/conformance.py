@@ -14,6 +14,10 @@ function from implementation values to spec values).
   variables of the spec and are not compared). Random action sequences are
   run on both, comparing enabledness and state after every step.
 
+Values are compared exactly (`lion.verify.exact`): ``True`` is not the int
+1, an enum is an `EnumValue` of the right enum, a set is a set. Runs are
+replayable: the same ``seed`` gives the same inputs and the same verdict.
+
 A failing input is shrunk by Hypothesis, reported in spec syntax and saved
 as JSON under the corpus directory, which the test suite replays.
 """
@@ -29,11 +33,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from lion.errors import VerifyError
 from lion.spec import ast
+from lion.verify.boundaries import default_max_steps, near, spec_numbers
+from lion.verify.exact import describe_pair, exact_equal
 from lion.verify.interpret import Interpreter
 from lion.verify.strategies import args_of, from_type
 from lion.verify.values import MapValue, RecordValue, domain, format_value, from_json, to_json
@@ -47,7 +54,7 @@ __all__ = [
     "target_of",
 ]
 
-MAX_STEPS = 16  # actions per generated machine run
+EDGE = 0.3  # chance that a machine-run int is drawn near a spec number
 ENABLE_TRIES = 12  # argument draws per step, looking for a tuple the spec enables
 NEAR_MISS = 0.3  # chance that a step then changes one of its arguments
 
@@ -65,6 +72,8 @@ class BindResult:
     message: str = ""
     failing_input: dict[str, Any] = field(default_factory=dict)  # JSON form, as saved
     failing_text: str = ""  # the shrunk failing input in spec syntax
+    seed: int | None = None  # the Hypothesis seed: the same seed replays the same inputs
+    max_steps: int | None = None  # machine binds: the longest run generated
 
     @property
     def ok(self) -> bool:
@@ -83,6 +92,8 @@ class BindResult:
             "seconds": round(self.seconds, 3),
             "message": self.message,
             "failing_input": self.failing_text,
+            "seed": self.seed,
+            "max_steps": self.max_steps,
         }
 
 
@@ -116,20 +127,11 @@ def _fn_case(
             actual = impl(*args.values())
         except Exception as exc:  # the implementation must be total on spec inputs
             raise _Mismatch(f"implementation raised {type(exc).__name__}: {exc}") from exc
-        if actual != expected:
-            raise _Mismatch(
-                f"spec gives {format_value(expected, fn.result)}, implementation "
-                f"gives {_show(actual, fn.result)}"
-            )
+        if not exact_equal(actual, expected, fn.result):
+            shown, spec = describe_pair(actual, expected, fn.result)
+            raise _Mismatch(f"spec gives {spec}, implementation gives {shown}")
 
     return case
-
-
-def _show(value: Any, ty: ast.Type) -> str:
-    try:
-        return format_value(value, ty)
-    except Exception:  # a value of the wrong shape: show it raw
-        return repr(value)
 
 
 def _machine_case(
@@ -143,11 +145,10 @@ def _machine_case(
         for name, value in observed.items():
             if name not in state:
                 raise _Mismatch(f"{where}: implementation reports unknown variable `{name}`")
-            if value != state[name]:
+            if not exact_equal(value, state[name], types[name]):
+                shown, spec = describe_pair(value, state[name], types[name])
                 raise _Mismatch(
-                    f"{where}: `{name}` is {_show(value, types[name])} in the "
-                    f"implementation, {format_value(state[name], types[name])} "
-                    "in the spec"
+                    f"{where}: `{name}` is {shown} in the implementation, {spec} in the spec"
                 )
 
     def case(run: dict[str, Any]) -> None:
@@ -198,7 +199,9 @@ def _collect(value: Any, ty: ast.Type, pool: dict[Any, list[Any]]) -> None:
             _collect(value[name], fty, pool)
 
 
-def _machine_runs(module: ast.Module, machine: ast.Machine) -> st.SearchStrategy[dict[str, Any]]:
+def _machine_runs(
+    module: ast.Module, machine: ast.Machine, max_steps: int
+) -> st.SearchStrategy[dict[str, Any]]:
     """Random runs in which most steps are actions the spec enables.
 
     Uniform arguments rarely enable a guarded action (derive from a minted,
@@ -207,13 +210,17 @@ def _machine_runs(module: ast.Module, machine: ast.Machine) -> st.SearchStrategy
     spec state at that point (an id in use, a capability's rights), records
     field by field; and each step draws up to ENABLE_TRIES argument tuples,
     keeping the first the spec enables (else the last one, a refusal). Then,
-    with chance NEAR_MISS, one argument is redrawn: a near miss.
+    with chance NEAR_MISS, one argument is redrawn: a near miss. Each run has
+    a focus action that half of its steps repeat, so a counter the action
+    bumps reaches its limit within a run; fresh ints are drawn near the spec's
+    numbers with chance EDGE.
     """
     interp = Interpreter(module)
     types = {v.name: v.ty for v in machine.vars}
     params = {a.name: a.params for a in machine.actions}
     actions = sorted(params)
     fresh: dict[ast.Type, st.SearchStrategy[Any]] = {}
+    numbers = spec_numbers(module)
 
     def value(draw: st.DrawFn, rng: random.Random, ty: ast.Type, pool: dict[Any, list[Any]]) -> Any:
         if isinstance(ty, ast.RecordType):
@@ -224,15 +231,19 @@ def _machine_runs(module: ast.Module, machine: ast.Machine) -> st.SearchStrategy
             known = pool.get(ty, [])
         if known and rng.random() < 0.5:
             return rng.choice(known)
+        if isinstance(ty, ast.IntType) and numbers and rng.random() < EDGE:
+            edges = near(numbers, ty)
+            if edges:
+                return rng.choice(edges)
         if _finite(ty):
             return _random_value(rng, ty)
         if ty not in fresh:
-            fresh[ty] = from_type(ty)
+            fresh[ty] = from_type(ty, numbers=numbers)
         return draw(fresh[ty])
 
     @st.composite
     def runs(draw: st.DrawFn) -> dict[str, Any]:
-        init = draw(args_of(machine.init.params))
+        init = draw(args_of(machine.init.params, numbers=numbers))
         first = interp.init(machine.name, *init.values())
         steps: list[tuple[str, dict[str, Any]]] = []
         if first is None or not actions:
@@ -241,9 +252,12 @@ def _machine_runs(module: ast.Module, machine: ast.Machine) -> st.SearchStrategy
         # The run's length comes from a drawn seed: Hypothesis's own small-value
         # bias made most runs 0 to 2 steps long. Shrinking the seed still finds
         # shorter failing runs, just not step by step.
-        length = random.Random(draw(st.integers(0, 2**32 - 1))).randint(1, MAX_STEPS)
+        length = random.Random(draw(st.integers(0, 2**32 - 1))).randint(1, max_steps)
+        focus = draw(st.sampled_from(actions))
         for _ in range(length):
-            action = draw(st.sampled_from(actions))
+            # Half the steps repeat the focus (so a counter it bumps gets full);
+            # booleans shrink to False, so a shrunk run keeps its drawn actions.
+            action = focus if draw(st.booleans()) else draw(st.sampled_from(actions))
             # One drawn seed per step keeps Hypothesis's work small; the run
             # records the concrete arguments, so replay does not need the seed.
             rng = random.Random(draw(st.integers(0, 2**32 - 1)))
@@ -351,7 +365,9 @@ class _Plan(NamedTuple):
     text: Callable[[dict[str, Any]], str]  # in spec syntax
 
 
-def _plan(module: ast.Module, bind: ast.Bind, reference: str) -> _Plan:
+def _plan(
+    module: ast.Module, bind: ast.Bind, reference: str, max_steps: int | None = None
+) -> _Plan:
     target = resolve(reference)
     if bind.name in module.fns:
         fn = module.fns[bind.name]
@@ -367,11 +383,13 @@ def _plan(module: ast.Module, bind: ast.Bind, reference: str) -> _Plan:
         def text(args: dict[str, Any]) -> str:
             return ", ".join(f"{p.name} = {format_value(args[p.name], p.ty)}" for p in fn.params)
 
-        return _Plan("fn", args_of(fn.params), _fn_case(module, fn, target), encode, decode, text)
+        inputs = args_of(fn.params, numbers=spec_numbers(module))
+        return _Plan("fn", inputs, _fn_case(module, fn, target), encode, decode, text)
     machine = module.machines[bind.name]
+    steps = max_steps if max_steps is not None else default_max_steps(machine)
     return _Plan(
         "machine",
-        _machine_runs(module, machine),
+        _machine_runs(module, machine, steps),
         _machine_case(module, machine, target),
         lambda run: _encode_run(machine, run),
         lambda data: _decode_run(machine, data),
@@ -413,14 +431,22 @@ def check_bind(
     examples: int,
     backends: Sequence[str] = ("python",),
     corpus: Path | None = None,
+    seed: int | None = None,
+    max_steps: int | None = None,
+    shrink: bool = True,
 ) -> BindResult:
     """Run `examples` random inputs through the spec and each backend; shrink any failure.
 
     Every input goes through every backend in one pass, each compared with the
     spec. A bind target that is missing or cannot be imported is a VerifyError
-    (bad input), not a conformance failure.
+    (bad input), not a conformance failure. With a `seed` the inputs, and so
+    the verdict, are the same on every run; machine runs are at most
+    `max_steps` long (default: `default_max_steps` of the machine). Without
+    `shrink` the first failing input is reported as found (faster, longer).
     """
-    plans = {backend: _plan(module, bind, target_of(bind, backend)) for backend in backends}
+    plans = {
+        backend: _plan(module, bind, target_of(bind, backend), max_steps) for backend in backends
+    }
     first = next(iter(plans.values()))
     result = BindResult(
         bind.name,
@@ -428,7 +454,11 @@ def check_bind(
         "; ".join(target_of(bind, b) for b in backends),
         first.kind,
         backend="+".join(backends),
+        seed=seed,
     )
+    if bind.name in module.machines:
+        machine = module.machines[bind.name]
+        result.max_steps = max_steps if max_steps is not None else default_max_steps(machine)
     start = time.perf_counter()
     last_failure: dict[str, Any] = {}
 
@@ -439,6 +469,7 @@ def check_bind(
         derandomize=False,
         suppress_health_check=list(HealthCheck),
         print_blob=False,
+        phases=list(Phase) if shrink else [p for p in Phase if p is not Phase.shrink],
     )
     @given(first.inputs)
     def run(value: dict[str, Any]) -> None:
@@ -450,6 +481,8 @@ def check_bind(
                 last_failure.update(value=value, backend=backend, message=str(exc))
                 raise
 
+    if seed is not None:
+        run = hypothesis_seed(seed)(run)
     try:
         run()
     except _Mismatch:
