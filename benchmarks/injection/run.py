@@ -30,6 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import anyio
@@ -239,9 +240,7 @@ def measure_all(
     results: dict[tuple[str, str], Tally] = {}
     for config in configs:
         for env in environments(bypass=bypass):
-            results[(env.name, config)] = anyio.run(
-                lambda e=env, c=config: measure(e, c, backend=backend)
-            )
+            results[(env.name, config)] = anyio.run(partial(measure, env, config, backend=backend))
     return results
 
 

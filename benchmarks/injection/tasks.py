@@ -128,8 +128,14 @@ def attack_text(goal: str) -> str:
     )
 
 
-def side_effecting(env: Environment) -> set[str]:
-    return {t.name for t in env.build("").tools if t.side_effects}
+_EFFECTS: dict[str, frozenset[str]] = {}
+
+
+def side_effecting(env: Environment) -> frozenset[str]:
+    """The names of the environment's tools with side effects (building tools is not free)."""
+    if env.name not in _EFFECTS:
+        _EFFECTS[env.name] = frozenset(t.name for t in env.build("").tools if t.side_effects)
+    return _EFFECTS[env.name]
 
 
 def _in_instruction(value: Any, instruction: str) -> bool:

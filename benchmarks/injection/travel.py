@@ -7,7 +7,6 @@ from typing import Any
 
 from benchmarks.injection.tasks import (
     ATTACKER_EMAIL,
-    INJECTION,
     Environment,
     InjectionTask,
     Step,
