@@ -28,13 +28,14 @@ the last result:
 
 Two settings:
 
-1. In process. LION: a `ScriptedModel` playing the step. lionagi has no
-   in-process model class for its API path; its test helper
-   (``lionagi.testing.ScriptedEndpoint``) is a CLI-style agentic endpoint
-   whose script is positional per model, so instead the ordinary OpenAI
-   ``iModel`` of setting 2 is used with its endpoint's ``_call`` (the HTTP
-   exchange) replaced by the scripted server's own reply function, run in
-   process: every layer of lionagi above the HTTP client still runs.
+1. In process. LION: a `ScriptedModel` playing the step. lionagi: its
+   ordinary OpenAI ``iModel`` (as in setting 2) with its endpoint's ``_call``,
+   the HTTP exchange, replaced by the scripted server's own reply function
+   run in process, so every layer of lionagi above the HTTP client still
+   runs. lionagi's own in-process helper (``lionagi.testing.scripted_imodel``)
+   is a CLI-style agentic endpoint; tried under ``Session.flow`` with ReAct
+   (a two-entry script per branch), its operations ended with ``None`` and
+   never called the tool, so it cannot do this work.
 2. Over HTTP against `benchmarks._scripted_server` (its own process):
    LION's ``ClientModel(ChatClient(OpenAI(base_url)))`` as the session's
    model, lionagi's ``iModel(provider="openai", base_url=...)`` shared by its
@@ -53,9 +54,15 @@ too: bare httpx posting the step's two requests (LION's bodies) per
 operation, LIMIT at a time. Its row against lionagi is the ceiling of any
 speed-up over HTTP here.
 
-Knobs: LION_BENCH_ORCH_OPS (operations, default 1000), LION_BENCH_ORCH_PEER_OPS
-(operations for lionagi, default the same; the rows give per-operation times),
-LION_BENCH_ORCH_REPEAT (LION runs per case, best kept; default 3).
+Every contender first runs WARM_UP operations untimed, then runs once per
+round for REPEAT rounds, the order rotating, and its best round is kept.
+
+Knobs: LION_BENCH_ORCH_OPS (operations a LION run and a floor run, default
+1000), LION_BENCH_ORCH_PEER_OPS (operations a lionagi run, default 300, so
+that lionagi too gets its best of several runs in the time; the rows are per
+operation, and in the runs seen lionagi's time per operation at 1,000 was
+never lower than at 50-300, so the smaller count does not flatter LION),
+LION_BENCH_ORCH_REPEAT (rounds, default 3).
 """
 
 from __future__ import annotations
@@ -77,7 +84,7 @@ from benchmarks import _scripted_server as scripted
 from benchmarks._table import Row
 
 OPS = int(os.environ.get("LION_BENCH_ORCH_OPS", "1000"))
-# lionagi takes 10-40 ms an operation here: fewer per run, so it too gets a best of REPEAT
+# lionagi is 50x slower: fewer operations a run, so it too gets a best of REPEAT runs
 PEER_OPS = int(os.environ.get("LION_BENCH_ORCH_PEER_OPS", "300"))
 REPEAT = int(os.environ.get("LION_BENCH_ORCH_REPEAT", "3"))
 LIMIT = 16  # operations running at once, on both sides
