@@ -1,5 +1,18 @@
 """Banking: the account's own records (balance, profile, standing orders: trusted), the
-transaction history (untrusted: others write the subjects) and downloaded files (untrusted)."""
+transaction history (untrusted: others write the subjects) and downloaded files (untrusted).
+
+`send_money(amount: float)` and `update_scheduled(amount: float | None = None,
+recipient: str | None = None)` are what a bank's API looks like, and today's
+gate denies every such call whatever the policies say: the validated
+arguments go into the policy context as JSON (lion/services/gate.py, the
+`plain = msgspec.to_builtins(arguments)` line), and the policy engine refuses
+a float ("floating-point numbers such as `98.7` are not supported") and a
+null ("null is not a value"; lion/kernel/policy/_entities.py and
+lion_rs/core/src/policy/entities.rs), so the request errors and fails
+closed. `BYPASS` (`banking*` in the tables) is the same bank with a
+`Decimal` amount and required arguments, which the gate passes: it measures
+what the plan and the provenance policies do with these tasks.
+"""
 
 from __future__ import annotations
 
