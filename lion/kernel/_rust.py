@@ -215,9 +215,7 @@ class RustAuthority:
         try:
             raw = self._auth.authorize(_text(token), resource, right, holder=holder, now=now)
         except UnicodeEncodeError as exc:
-            raise _cap_not_unicode(
-                exc, resource=resource, right=right, holder=holder
-            ) from None
+            raise _cap_not_unicode(exc, resource=resource, right=right, holder=holder) from None
         return _capability(raw)
 
     def revoke(self, target: str | Capability | CapabilityToken) -> None:

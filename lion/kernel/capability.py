@@ -237,6 +237,13 @@ def _fail(message: str) -> NoReturn:
     raise CapabilityError(message)
 
 
+def _refuse_surrogates(**arguments: object) -> None:
+    """As the Rust core, which takes UTF-8 only: a lone surrogate is refused, never matched."""
+    problem = argument_surrogate(**arguments)
+    if problem is not None:
+        _fail(problem)
+
+
 def _wall_clock() -> int:
     return int(time.time())
 
@@ -345,6 +352,7 @@ class CapabilityAuthority:
         self, holder: str, resource: str, rights: Iterable[str], expiry: int
     ) -> CapabilityToken:
         """Mint a root capability for `holder`, with a fresh random id."""
+        _refuse_surrogates(holder=holder, resource=resource, right=rights)
         cap = Capability(
             id=_new_id(),
             holder=holder,
@@ -367,6 +375,7 @@ class CapabilityAuthority:
 
         Raises CapabilityError naming what would widen, or if `token` is not valid.
         """
+        _refuse_surrogates(resource=resource, right=rights)
         parent_token = self._verified(token)
         return self._derive(parent_token, parent_token.capability.holder, rights, resource, expiry)
 
@@ -384,6 +393,7 @@ class CapabilityAuthority:
 
         `by` must be the current holder: a copy of a token is not the right to give it away.
         """
+        _refuse_surrogates(holder=holder, by=by, resource=resource, right=rights)
         parent_token = self._verified(token)
         current = parent_token.capability.holder
         if by != current:
@@ -471,11 +481,7 @@ class CapabilityAuthority:
         now: int | None = None,
     ) -> Capability:
         """Verify `token` and check it lets `holder` (if given) do `right` on `resource`."""
-        # As the Rust core, which takes UTF-8 only: a lone surrogate is refused, never matched.
-        if (
-            problem := argument_surrogate(resource=resource, right=right, holder=holder)
-        ) is not None:
-            _fail(problem)
+        _refuse_surrogates(resource=resource, right=right, holder=holder)
         at = self.now() if now is None else now
         cap = self.verify(token, now=at)
         if holder is not None and cap.holder != holder:
@@ -498,6 +504,7 @@ class CapabilityAuthority:
         cap_id = target.id if isinstance(target, Capability | CapabilityToken) else target
         if isinstance(cap_id, str) and cap_id.startswith(TOKEN_PREFIX + "."):
             cap_id = decode_token(cap_id).id  # a token string: revoke what it grants
+        _refuse_surrogates(target=cap_id)
         if not isinstance(cap_id, str) or not _ID_RE.fullmatch(cap_id):
             _fail(f"cannot revoke `{str(cap_id)[:64]}`: expected a capability id")
         try:

@@ -153,7 +153,7 @@ def value_from_json(data: Any, path: str, limits: Limits = DEFAULT_LIMITS, depth
             if not isinstance(key, str):
                 raise _fail(path, f"record keys must be strings, got `{key!r}`")
             if (at := first_surrogate(key)) is not None:
-                raise _fail(path, f"record key {ascii(key)}: {surrogate_message(key, at)}")
+                raise _fail(path, f"record key {key!a}: {surrogate_message(key, at)}")
             items[key] = value_from_json(item, f"{path}.{key}", limits, depth + 1)
         return Record(items)
     if isinstance(data, float):
@@ -286,7 +286,7 @@ def closure_budget(entities: int) -> int:
 
 
 def _search(entities: Mapping[EntityUID, Entity], start: EntityUID) -> frozenset[EntityUID]:
-    """The ancestors of ``start`` by a depth-first search over parents (linear in what it reaches)."""
+    """The ancestors of ``start``: a depth-first search over parents, linear in what it reaches."""
     seen = {start}
     stack = [start]
     while stack:
@@ -363,7 +363,8 @@ def _closure(
                 if other != number:
                     spent += len(reach[other])
                     acc |= reach[other]
-        spent += len(acc)
+        # Every member gets a copy of the set: an SCC of n costs n * n entries.
+        spent += len(acc) * len(members)
         if spent > budget:
             return None  # quadratic input (a long chain): `in` searches instead
         reach.append(frozenset(acc))

@@ -43,7 +43,7 @@ def find_surrogate(data: Any, path: str, depth: int = 0) -> str | None:
     if isinstance(data, Mapping):
         for key, value in data.items():
             if isinstance(key, str) and (at := first_surrogate(key)) is not None:
-                return f"{path}: record key {ascii(key)}: {surrogate_message(key, at)}"
+                return f"{path}: record key {key!a}: {surrogate_message(key, at)}"
             found = find_surrogate(value, f"{path}.{key}", depth + 1)
             if found is not None:
                 return found
@@ -64,5 +64,5 @@ def argument_surrogate(**arguments: Any) -> str | None:
             continue
         for text in texts:
             if isinstance(text, str) and (at := first_surrogate(text)) is not None:
-                return f"{name} {ascii(text)}: {surrogate_message(text, at)}"
+                return f"{name} {text!a}: {surrogate_message(text, at)}"
     return None
