@@ -275,7 +275,8 @@ async def _lionagi_run(model: Any, n: int) -> _Timing:
         )
         for b in branches
     ]
-    result = await session.flow(builder.get_graph(), max_concurrent=LIMIT)
+    graph = builder.get_graph()  # type: ignore[no-untyped-call]
+    result = await session.flow(graph, max_concurrent=LIMIT)
     elapsed = time.perf_counter() - start
 
     assert not result["failed_operations"] and not result["skipped_operations"], result
@@ -285,7 +286,7 @@ async def _lionagi_run(model: Any, n: int) -> _Timing:
     for b in branches:
         done = [
             (m.content.function, m.content.output)
-            for m in b.msgs.messages
+            for m in b.msgs.messages  # type: ignore[has-type]
             if isinstance(m, ActionResponse)
         ]
         assert done == [(scripted.TOOL, scripted.TOOL_OUTPUT)], done
