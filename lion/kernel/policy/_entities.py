@@ -14,7 +14,7 @@ from typing import Any
 from lion.errors import PolicyError
 from lion.kernel.policy._limits import DEFAULT_LIMITS, Limits
 from lion.kernel.policy._parse import is_type_name, parse_entity_uid
-from lion.kernel.policy._text import first_surrogate, surrogate_message
+from lion.kernel.policy._text import first_surrogate, printable, surrogate_message
 from lion.kernel.policy._values import INT_MAX, INT_MIN, CedarSet, EntityUID, Record, Value
 
 __all__ = [
@@ -99,7 +99,7 @@ def uid_from_json(data: Any, path: str, allow_string: bool = True) -> EntityUID:
     if set(data) == {"__entity"}:
         return uid_from_json(data["__entity"], f"{path}.__entity", allow_string=False)
     if set(data) != {"type", "id"}:
-        keys = ", ".join(f"`{k}`" for k in sorted(map(str, data)))
+        keys = ", ".join(f"`{printable(k)}`" for k in sorted(map(str, data)))
         raise _fail(
             path, f"an entity uid needs exactly the keys `type` and `id`, got {keys or 'none'}"
         )
@@ -217,7 +217,7 @@ class Entities:
                 raise _fail(path, f"expected an object, got {_kind(item)}")
             unknown = set(item) - {"uid", "attrs", "parents", "tags"}
             if unknown:
-                names = ", ".join(f"`{k}`" for k in sorted(map(str, unknown)))
+                names = ", ".join(f"`{printable(k)}`" for k in sorted(map(str, unknown)))
                 raise _fail(
                     path, f"unexpected key {names}; expected `uid`, `attrs`, `parents`, `tags`"
                 )
@@ -399,7 +399,7 @@ class Request:
             raise _fail("request", f"expected an object, got {_kind(data)}")
         unknown = set(data) - {"principal", "action", "resource", "context", "correlation_id"}
         if unknown:
-            names = ", ".join(f"`{k}`" for k in sorted(map(str, unknown)))
+            names = ", ".join(f"`{printable(k)}`" for k in sorted(map(str, unknown)))
             raise _fail(
                 "request",
                 f"unexpected key {names}; expected `principal`, `action`, `resource`, `context`",

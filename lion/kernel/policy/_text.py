@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["argument_surrogate", "find_surrogate", "first_surrogate", "surrogate_message"]
+__all__ = [
+    "argument_surrogate",
+    "find_surrogate",
+    "first_surrogate",
+    "printable",
+    "surrogate_message",
+]
 
 
 def first_surrogate(text: str) -> int | None:
@@ -21,6 +27,13 @@ def first_surrogate(text: str) -> int | None:
     except UnicodeEncodeError as exc:
         return exc.start
     return None
+
+
+def printable(text: str) -> str:
+    """``text`` with any lone surrogate written as ``\\udXXX``, so a message can be printed."""
+    if first_surrogate(text) is None:
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def surrogate_message(text: str, at: int) -> str:
