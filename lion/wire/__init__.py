@@ -5,7 +5,8 @@
 * :mod:`lion.wire.dialects` — :class:`OpenAI`, :class:`NvidiaNIM`,
   :class:`LlamaCpp`: the canonical request adapted to each server;
 * :mod:`lion.wire.transport` — httpx with pooling, timeouts, retries with
-  backoff, rate and concurrency limits;
+  backoff, rate and concurrency limits, and size limits on what a server sends
+  (:class:`SizeLimits`);
 * :mod:`lion.wire.sse` — the incremental event-stream parser and chunk assembly;
 * :class:`ChatClient` — ``chat(request)`` and ``stream(request)``.
 
@@ -36,6 +37,7 @@ __all__ = [
     "ResponseFormat",
     "RetryPolicy",
     "SSEParser",
+    "SizeLimits",
     "StreamAssembler",
     "Timeouts",
     "Tool",
@@ -63,7 +65,7 @@ from lion.wire.dto import (
     ToolChoice,
     Usage,
 )
-from lion.wire.settings import RateLimits, RetryPolicy, Timeouts
+from lion.wire.settings import RateLimits, RetryPolicy, SizeLimits, Timeouts
 from lion.wire.sse import SSEParser, StreamAssembler
 
 if TYPE_CHECKING:

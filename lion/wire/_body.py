@@ -96,6 +96,8 @@ class _Zlib(_Stage):
 
 
 def _stages(header: str | None) -> list[_Stage]:
+    if not header:
+        return [_Identity()]
     names = [n.strip().lower() for n in (header or "").split(",") if n.strip()]
     names = [n for n in names if n != "identity"]
     if len(names) > _MAX_STAGES:
@@ -131,7 +133,7 @@ class BodyDecoder:
             piece = self._pull(len(self._stages) - 1)
             if not piece:
                 return
-            yield self._count(piece)
+            yield self.count(piece)
 
     def finish(self) -> Iterator[bytes]:
         """The raw bytes ended: what the decoders still hold, first stage first."""
@@ -142,7 +144,7 @@ class BodyDecoder:
             if rest and i < last:
                 self._stages[i + 1].feed(rest)
             elif rest:
-                yield self._count(rest)
+                yield self.count(rest)
         yield from self.feed(b"")
 
     def _pull(self, i: int) -> bytes:
@@ -156,7 +158,13 @@ class BodyDecoder:
                 return b""
             stage.feed(more)
 
-    def _count(self, piece: bytes) -> bytes:
+    @property
+    def plain(self) -> bool:
+        """No ``content-encoding``: the raw bytes are the body."""
+        return isinstance(self._stages[0], _Identity) and len(self._stages) == 1
+
+    def count(self, piece: bytes) -> bytes:
+        """``piece``, counted against the limit (raises past it)."""
         self.total += len(piece)
         if self.total > self.limit:
             raise ProtocolError(
@@ -168,20 +176,41 @@ class BodyDecoder:
 
 def decoder_for(response: httpx.Response, *, limit: int, limit_name: str, what: str) -> BodyDecoder:
     """A decoder for ``response``; refuses at once a plain body whose length exceeds ``limit``."""
-    encoding = response.headers.get("content-encoding")
+    encoding = length = None
+    for name, value in response.headers.raw:  # one pass over raw bytes: this is per request
+        low = name.lower()
+        if low == b"content-encoding":
+            encoding = value.decode("latin-1")
+        elif low == b"content-length":
+            length = value
     decoder = BodyDecoder(encoding, limit=limit, limit_name=limit_name, what=what)
-    length = response.headers.get("content-length", "")
-    plain = not encoding and length.isascii() and length.isdigit() and len(length) < 20
-    if plain and int(length) > limit:
+    plain = not encoding and length is not None and length.isdigit() and len(length) < 20
+    if plain and length is not None and int(length) > limit:
         raise ProtocolError(
             f"{what} announces {int(length)} bytes, more than `{limit_name}` = {limit} bytes"
         )
     return decoder
 
 
+def _already_read(response: httpx.Response) -> bytes | None:
+    """The body httpx already holds (decoded), as for a response an ``httpx.MockTransport``
+    built from ``content=``; None for a body still to come from the network."""
+    try:
+        return response.content
+    except httpx.ResponseNotRead:
+        return None
+
+
 async def read_body(response: httpx.Response, decoder: BodyDecoder) -> bytes:
     """The whole decoded body; the limit is checked as each piece is decoded, never after."""
+    held = _already_read(response)
+    if held is not None:
+        return decoder.count(held)
     parts: list[bytes] = []
+    if decoder.plain:  # the usual case: raw pieces are the body, only counted
+        async for raw in response.aiter_raw():
+            parts.append(decoder.count(raw))
+        return parts[0] if len(parts) == 1 else b"".join(parts)
     async for raw in response.aiter_raw():
         parts.extend(decoder.feed(raw))
     parts.extend(decoder.finish())
@@ -196,6 +225,9 @@ async def read_capped(response: httpx.Response, cap: int) -> bytes:
     decoder = BodyDecoder(
         response.headers.get("content-encoding"), limit=cap, limit_name="cap", what="error body"
     )
+    held = _already_read(response)
+    if held is not None:
+        return held[:cap]
     parts: list[bytes] = []
     size = 0
     try:
@@ -222,7 +254,12 @@ class DecodedStream:
     __slots__ = ("_decoder", "_done", "_pieces", "_raw")
 
     def __init__(self, response: httpx.Response, decoder: BodyDecoder) -> None:
-        self._raw: AsyncIterator[bytes] = response.aiter_raw()
+        held = _already_read(response)
+        if held is not None:  # already decoded by httpx: only counted here
+            decoder = BodyDecoder(
+                None, limit=decoder.limit, limit_name=decoder.limit_name, what=decoder.what
+            )
+        self._raw: AsyncIterator[bytes] = response.aiter_raw() if held is None else _one(held)
         self._decoder = decoder
         self._pieces: Iterator[bytes] = iter(())
         self._done = False
@@ -246,3 +283,7 @@ class DecodedStream:
         aclose = getattr(self._raw, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+async def _one(data: bytes) -> AsyncIterator[bytes]:
+    yield data

@@ -17,6 +17,7 @@ __all__ = ["ChatClient", "ChatStream"]
 import contextlib
 import math
 from collections import deque
+from collections.abc import Mapping
 from types import TracebackType
 
 import anyio
@@ -95,10 +96,8 @@ class ChatClient:
         """Send ``request`` and return the whole completion."""
         body = self.dialect.encode(request)
         cost = self.transport.estimate(body, request.max_tokens)
-        response = await self.transport.send(self._url, body, cost=cost)
-        completion = decode_completion(
-            response.content, where=self._shown, request_id=_errors.request_id(response.headers)
-        )
+        response, content = await self.transport.post(self._url, body, cost=cost)
+        completion = decode_completion(content, where=self._shown, headers=response.headers)
         self.transport.settle(cost, completion.usage)
         return completion
 
@@ -249,19 +248,26 @@ class ChatStream:
 
 
 def decode_completion(
-    content: bytes, *, where: str = "the server", request_id: str | None = None
+    content: bytes, *, where: str = "the server", headers: Mapping[str, str] | None = None
 ) -> ChatCompletion:
-    """A non-streamed answer as a :class:`ChatCompletion`; anything else is a ProtocolError."""
-    rid = f" (request id {request_id})" if request_id else ""
+    """A non-streamed answer as a :class:`ChatCompletion`; anything else is a ProtocolError.
+
+    ``headers`` give the request id for the error message (looked up only on an error).
+    """
     try:
         completion = _completion_decoder.decode(content)
     except msgspec.DecodeError as exc:
         raise errors.ProtocolError(
-            f"the response from `{where}` is not a chat completion: {exc}{rid}"
+            f"the response from `{where}` is not a chat completion: {exc}{_rid(headers)}"
         ) from exc
     if not completion.choices:
         info = _errors.error_info(content, status=None)
         raise errors.ProtocolError(
-            f"the response from `{where}` has no choices: {info.message}{rid}"
+            f"the response from `{where}` has no choices: {info.message}{_rid(headers)}"
         )
     return completion
+
+
+def _rid(headers: Mapping[str, str] | None) -> str:
+    rid = _errors.request_id(headers) if headers is not None else None
+    return f" (request id {rid})" if rid else ""

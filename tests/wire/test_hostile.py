@@ -366,3 +366,29 @@ async def test_a_lying_usage_report_does_not_stall_later_calls(fault_server: Fau
         with anyio.fail_after(5):
             await c.chat(REQUEST)
         assert time.monotonic() - start < 5
+
+
+async def test_a_mock_transport_body_is_bounded_too() -> None:
+    """Responses an httpx.MockTransport builds are already read: counted, not re-read."""
+    import httpx
+
+    big = json.dumps(completion_body("y" * (2 * MiB))).encode()
+    stream = chunk("a") + chunk("b") + DONE
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        wanted = json.loads(request.content).get("stream")
+        return httpx.Response(200, content=stream if wanted else big)
+
+    dialect = OpenAI("http://127.0.0.1:9/v1")
+    mock = httpx.MockTransport(handler)
+    async with ChatClient(dialect, http_transport=mock, retry=NO_RETRY) as c:
+        assert (await c.chat(REQUEST)).content == "y" * (2 * MiB)
+        async with c.stream(REQUEST) as s:
+            assert (await s.collect()).content == "ab"
+    small = SizeLimits(max_body_bytes=MiB, max_stream_bytes=100)
+    async with ChatClient(dialect, http_transport=mock, retry=NO_RETRY, sizes=small) as c:
+        with pytest.raises(errors.ProtocolError, match="max_body_bytes"):
+            await c.chat(REQUEST)
+        with pytest.raises(errors.ProtocolError, match="max_stream_bytes"):
+            async with c.stream(REQUEST) as s:
+                await s.collect()
