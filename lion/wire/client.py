@@ -187,15 +187,24 @@ class ChatStream:
                 await self._drain()
                 raise StopAsyncIteration
             data = await self._read()
-            if data is None:
-                queue.extend(self._decoder.close())  # raises unless [DONE] was seen
-                if not queue:
-                    raise StopAsyncIteration
-            else:
-                queue.extend(self._decoder.feed(data))
+            try:
+                if data is None:
+                    queue.extend(self._decoder.close())  # raises unless [DONE] was seen
+                    if not queue:
+                        raise StopAsyncIteration
+                else:
+                    queue.extend(self._decoder.feed(data))
+            except errors.APIError as exc:  # an error event may echo the key back
+                raise self._scrub(exc) from None
         chunk = queue.popleft()
         self._assembler.add(chunk)
         return chunk
+
+    def _scrub(self, exc: errors.APIError) -> errors.APIError:
+        transport = self._client.transport
+        exc.message = transport.redact(exc.message)
+        exc.args = tuple(transport.redact(a) if isinstance(a, str) else a for a in exc.args)
+        return exc
 
     async def _drain(self) -> None:
         """Read what follows ``[DONE]`` (normally nothing): the connection goes back to the pool."""

@@ -392,3 +392,30 @@ async def test_a_mock_transport_body_is_bounded_too() -> None:
         with pytest.raises(errors.ProtocolError, match="max_stream_bytes"):
             async with c.stream(REQUEST) as s:
                 await s.collect()
+
+
+async def test_an_error_event_echoing_the_key_is_redacted(fault_server: FaultServer) -> None:
+    event = b'event: error\ndata: {"error": {"message": "bad key k-test-secret"}}\n\n'
+    fault_server.plan(Stream([chunk("a"), event]))
+    dialect = OpenAI(fault_server.base_url, api_key="k-test-secret")
+    async with ChatClient(dialect, retry=NO_RETRY) as c:
+        with pytest.raises(errors.APIError) as info:
+            async with c.stream(REQUEST) as s:
+                await s.collect()
+    assert "k-test-secret" not in str(info.value) and "bad key ***" in info.value.message
+
+
+async def test_transport_send_still_returns_a_read_response(fault_server: FaultServer) -> None:
+    raw = gzip.compress(json.dumps(completion_body("sent")).encode())
+    fault_server.plan(Head({"content-encoding": "gzip", "content-length": str(len(raw))}, body=raw))
+    async with client(fault_server) as c:
+        response = await c.transport.send(c.dialect.url, b"{}")
+    assert json.loads(response.content)["choices"][0]["message"]["content"] == "sent"
+    assert "content-encoding" not in response.headers  # the body it holds is decoded
+
+
+def test_size_limits_must_be_positive_ints() -> None:
+    with pytest.raises(errors.BadRequestError, match="max_line_bytes"):
+        SizeLimits(max_line_bytes=0)
+    with pytest.raises(errors.BadRequestError, match="max_body_bytes"):
+        SizeLimits(max_body_bytes=True)
