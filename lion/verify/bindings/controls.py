@@ -1,7 +1,7 @@
 """`spec/integration.lion` machine `Controls` <-> a branch of the real runtime.
 
 A real `Session` (capability authority, policy set, IPU, `Gate`, `Approvals`,
-`Meter` with a budget of 3 tool calls and 3 output tokens) with one branch
+`Meter` with a budget of 2 tool calls and 3 output tokens) with one branch
 `b` whose tools are `Read` (no side effects), `Mail` and `Transfer`, each
 taking one string argument `v` (the spec's `Arg`: `"A0"` or `"A1"`). The
 policy set is written from the spec's `policy` (PERMIT: a permit rule;
@@ -20,9 +20,10 @@ event loop; the adapter drives it:
 - `decide(c, x, yes)` (a paused call) and `stray(c, x, yes)` (another):
   append `Approve` or `Deny` naming call `c` and the hash of arguments
   `{"v": x}` to the decisions the owner will send.
-- `resume(yes)`: `Session.resume(run, decisions)` with the decisions made
-  by hand and, for each other pending call, one naming it and its own
-  argument hash, approving it if `yes` says so; a PauseError leaves
+- `resume(yes, misnamed)`: `Session.resume(run, decisions)` with the
+  decisions made by hand and, for each other pending call, one naming it and
+  its own argument hash (for `misnamed`, the hash of the other argument
+  value), approving it if `yes` says so; a PauseError leaves
   everything as it was, and the owner starts a new list of decisions.
 - `expire`: the clock `Approvals` reads moves past the run's expiry.
 - `ask(m, bound)` / `reply(m, used)` / `fail(m)`: a model call through
@@ -81,7 +82,7 @@ KEY = b"lion-conformance-controls-key-0123456789abcdef"
 TOOLS = ("Read", "Mail", "Transfer")
 CALLS = ("C0", "C1", "C2")
 SLOTS = ("M0", "M1")
-CALL_LIMIT = 3
+CALL_LIMIT = 2
 TOKEN_LIMIT = 3
 BRANCH = "b"
 _START = 1_000_000.0  # the fake clock the paused runs are stamped with
@@ -341,7 +342,7 @@ class ControlsModel:
         self._decide(c.variant, x.variant, yes)
         return True
 
-    def _do_resume(self, yes: MapValue) -> bool:
+    def _do_resume(self, yes: MapValue, misnamed: EnumValue | None) -> bool:
         if self.run is None:
             return False
         by_hand = {d.call_id for d in self.decisions}
@@ -349,7 +350,11 @@ class ControlsModel:
         for p in self.run.pending:  # the owner decides the rest: each names its own hash
             if p.call_id not in by_hand:
                 kind = Approve if yes[_enum("CallId", p.call_id)] else Deny
-                sent.append(kind(call_id=p.call_id, arguments_hash=p.arguments_hash))
+                digest = p.arguments_hash
+                if misnamed is not None and misnamed.variant == p.call_id:
+                    own = self.calls[p.call_id][1]
+                    digest = arguments_hash({"v": "A1" if own == "A0" else "A0"})
+                sent.append(kind(call_id=p.call_id, arguments_hash=digest))
         self.in_play = tuple(p.call_id for p in self.run.pending)
         self.resuming, self.sending, self.used_decisions = True, sent, set()
         try:
