@@ -35,6 +35,7 @@ from lion.errors import ServiceError
 from lion.kernel.capability import CapabilityToken
 from lion.kernel.ipu import DEFER, Defer, EffectRequest, PolicyResponse
 from lion.kernel.patterns import covers
+from lion.services.context import policy_json
 
 __all__ = [
     "Approve",
@@ -58,8 +59,9 @@ class PauseError(ServiceError):
 
 
 def arguments_hash(arguments: Mapping[str, Any]) -> str:
-    """SHA-256 of the arguments as canonical JSON (sorted keys): what a decision names."""
-    data = msgspec.json.encode(msgspec.to_builtins(arguments), order="sorted")
+    """SHA-256 of the arguments as the policy sees them, as canonical JSON (sorted keys):
+    what a decision names."""
+    data = msgspec.json.encode(policy_json(msgspec.to_builtins(arguments)), order="sorted")
     return hashlib.sha256(data).hexdigest()
 
 

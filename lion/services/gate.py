@@ -35,6 +35,7 @@ from lion.kernel.observable import Effect, Observation
 from lion.kernel.patterns import covers
 from lion.services.approvals import Approvals
 from lion.services.budget import Meter
+from lion.services.context import policy_json
 from lion.services.models import Model
 from lion.services.provenance import Label, ProvenanceError, ProvenanceIndex, to_context
 from lion.wire.dto import ChatCompletion, ChatRequest, ToolCall
@@ -262,7 +263,7 @@ class Gate:
             )
         effect = tool_effect(tool)
         # the policy sees JSON values (enums, Structs, dates as the wire would send them)
-        plain = msgspec.to_builtins(arguments)
+        plain = policy_json(msgspec.to_builtins(arguments))
         context: dict[str, Any] = {"arguments": plain, "session": caller.session}
         labels: dict[str, Label] = {}
         if provenance is not None:

@@ -105,5 +105,17 @@ def source_of(message: RoledMessage) -> Source | None:
     if isinstance(message, Instruction):
         return Source.user(message.content)
     if isinstance(message, ActionResponse) and message.outcome in ("done", "failed"):
-        return Source.tool(message.function or "?", message.content, trust=message.trusted)
+        content = _structured(message.content) if message.outcome == "done" else message.content
+        return Source.tool(message.function or "?", content, trust=message.trusted)
     return None
+
+
+def _structured(content: str) -> Any:
+    """A tool's result as its structure again when the gate wrote it as JSON, so its fields
+    count as whole values for provenance; otherwise the text."""
+    if content[:1] in ("{", "["):
+        try:
+            return msgspec.json.decode(content)
+        except msgspec.DecodeError:
+            pass
+    return content

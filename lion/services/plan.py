@@ -39,14 +39,18 @@ if TYPE_CHECKING:
 
 __all__ = ["Origin", "Plan", "PlanError", "PlanReply", "plan_policies", "planning_prompt"]
 
-Origin = Literal["user", "trusted"]
+Origin = Literal["user", "trusted", "ask"]
 """Where a constrained argument must come from: the user (or system prompt), or also a
-trusted tool's result."""
+trusted tool's result; `ask`: from the user, else a person decides (the policy answer is
+INDETERMINATE, so the approver, or a paused run, has the last word)."""
 
 _FLAGS: Mapping[str, str] = {
     "user": "user || {p}.system",
     "trusted": "user || {p}.system || {p}.trusted",
+    "ask": "user || {p}.system",
 }
+# never set by the runtime: reading it is an error, so the policy's answer is UNKNOWN
+_ASK_A_PERSON = "context.a_person_decides"
 
 
 class PlanError(ServiceError):
@@ -106,7 +110,9 @@ def check_plan(plan: Plan, branch: Branch) -> None:
                     f"the plan constrains `{path}` of tool `{name}`, which has no argument `{root}`"
                 )
             if origin not in _FLAGS:
-                raise PlanError(f"origin `{origin}` of `{name}.{path}` must be `user` or `trusted`")
+                raise PlanError(
+                    f"origin `{origin}` of `{name}.{path}` must be `user`, `trusted` or `ask`"
+                )
     untrusted = _first_untrusted(list(branch.messages))
     if untrusted is not None:
         raise PlanError(
@@ -175,9 +181,13 @@ def plan_policies(branch: str, plan: Plan) -> str:
             key = _cedar_string(path)
             entry = f"context.provenance[{key}]"
             flags = f"{entry}." + _FLAGS[origin].format(p=entry)
+            condition = (
+                f"when {{ !({flags}) && {_ASK_A_PERSON} }}"
+                if origin == "ask"
+                else f"unless {{ {flags} }}"
+            )
             policies.append(
                 f"@id({pid}) forbid(principal == Agent::{_cedar_string(branch)}, "
-                f"action == Action::{_cedar_string(tool)}, resource)\n"
-                f"  unless {{ {flags} }};"
+                f"action == Action::{_cedar_string(tool)}, resource)\n  {condition};"
             )
     return "\n".join(policies)

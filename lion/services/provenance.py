@@ -444,8 +444,8 @@ class ProvenanceIndex:
                     value = sorted(value, key=repr)
                 items = [(f"{path}[{i}]", item, depth + 1) for i, item in enumerate(value)]
                 stack.extend(reversed(items))
-            elif isinstance(value, bool) or value is None:
-                continue
+            elif isinstance(value, bool) or value is None or (isinstance(value, str) and not value):
+                continue  # nothing to trace: no entry, so a policy reading one is UNKNOWN
             elif isinstance(value, _LEAVES):
                 labels[path] = self.lookup(value)
             else:
@@ -473,6 +473,8 @@ def _record(labels: Sequence[Label]) -> dict[str, Any]:
         "untrusted": any(x.untrusted for x in labels),
         "unsourced": any(x.unsourced for x in labels),
         "untrusted_only": any(x.untrusted_only for x in labels),
+        # the value embeds an identifier (URL, address, account) found only in untrusted content
+        "embedded": any(x.embedded for x in labels),
         "tools": sorted({t for x in labels for t in x.tools}),
     }
     if not record["unsourced"]:
@@ -488,7 +490,7 @@ def cedar_entry_type() -> dict[str, Any]:
     without `has`, so schema-checked policies ask with an approval entity
     instead (docs/provenance.md).
     """
-    flags = ("user", "system", "trusted", "untrusted", "unsourced", "untrusted_only")
+    flags = ("user", "system", "trusted", "untrusted", "unsourced", "untrusted_only", "embedded")
     return {
         "type": "Record",
         "attributes": {

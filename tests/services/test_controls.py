@@ -260,3 +260,88 @@ def test_arguments_provenance_cannot_label_are_refused_before_the_gate(backend: 
     assert outcome.outcome is Outcome.INVALID and "nothing was done" in outcome.content
     assert "deeper" in outcome.content or "depth" in outcome.content
     assert sent == [] and len(s.log) == 0
+
+
+def test_floats_and_left_out_optional_arguments_reach_the_policy(backend: str) -> None:
+    def pay(to: str, amount: float, memo: str | None = None) -> str:
+        """Pay someone."""
+        sent.append(f"{to}:{amount}")
+        return "paid"
+
+    policies = (
+        BASE
+        + """
+@id("small-only") forbid(principal, action == Action::"pay", resource)
+  when { context.arguments.amount > 1000 };
+"""
+    )
+    s = Session(policies=policies, model=ScriptedModel(["x"]), key=KEY, backend=backend)
+    branch = s.new_branch("agent", tools=[Tool(pay, blocking=False)])
+    outcomes = anyio.run(
+        lambda: branch.act(
+            [
+                call("pay", {"to": "bob", "amount": 12.0}),  # whole: an int to the policy
+                call("pay", {"to": "bob", "amount": 2000.0}),
+                call("pay", {"to": "bob", "amount": 12.5, "memo": None}),  # a decimal string
+            ]
+        )
+    )
+    assert [o.outcome for o in outcomes] == [Outcome.DONE, Outcome.DENIED, Outcome.PENDING]
+    assert sent == ["bob:12.0"]
+
+
+def test_a_trusted_structured_result_vouches_for_its_short_fields(backend: str) -> None:
+    def directory() -> list[dict[str, str]]:
+        """List the team."""
+        return [{"name": "Bob", "role": "dev"}, {"name": "Eve", "role": "ops"}]
+
+    def message(recipient: str, text: str) -> str:
+        """Send a direct message."""
+        sent.append(recipient)
+        return "sent"
+
+    s = Session(policies=BASE, model=ScriptedModel(["x"]), key=KEY, backend=backend)
+    branch = s.new_branch(
+        "agent",
+        tools=[
+            Tool(directory, trust="trusted", side_effects=False, blocking=False),
+            Tool(message, blocking=False),
+        ],
+    )
+    s.fix_plan(
+        branch, Plan(tools=frozenset({"message"}), arguments={"message": {"recipient": "trusted"}})
+    )
+    anyio.run(lambda: branch.act([call("directory", {})]))
+    [ok] = anyio.run(lambda: branch.act([call("message", {"recipient": "Eve", "text": "lunch?"})]))
+    [no] = anyio.run(lambda: branch.act([call("message", {"recipient": "Mal", "text": "hi"})]))
+    assert ok.ok and no.outcome is Outcome.DENIED and sent == ["Eve"]
+
+
+def test_a_plan_can_leave_a_destination_to_a_person(backend: str) -> None:
+    s = Session(
+        policies=BASE,
+        model=ScriptedModel(hijacked("billing@supplier.example")),
+        key=KEY,
+        backend=backend,
+    )
+    s.new_branch("agent", tools=tools())
+    s.fix_plan(
+        "agent", Plan(tools=frozenset({"send_email"}), arguments={"send_email": {"to": "ask"}})
+    )
+    from lion.services.approvals import RunPaused
+
+    with pytest.raises(RunPaused) as paused:
+        anyio.run(lambda: s.get_branch("agent").operate("Answer the supplier's mail", max_rounds=3))
+    [pending] = paused.value.run.pending
+    assert pending.tool == "send_email" and "plan/agent/send_email/to" in pending.explanation
+    assert sent == []
+    # from the user's own words, the same call needs nobody
+    s = Session(
+        policies=BASE, model=ScriptedModel(hijacked("bob@corp.example")), key=KEY, backend=backend
+    )
+    s.new_branch("agent", tools=tools())
+    s.fix_plan(
+        "agent", Plan(tools=frozenset({"send_email"}), arguments={"send_email": {"to": "ask"}})
+    )
+    [decision] = run(s, "Send the report to bob@corp.example")
+    assert decision.permitted and sent == ["bob@corp.example"]

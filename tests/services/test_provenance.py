@@ -469,6 +469,7 @@ def test_to_context_has_a_record_per_leaf_and_per_container() -> None:
         "untrusted": False,
         "unsourced": False,
         "untrusted_only": False,
+        "embedded": False,
         "tools": [],
         "sourced": True,
     }
@@ -807,3 +808,14 @@ def test_huge_adversarial_strings_stay_fast(text: str) -> None:
     index = ProvenanceIndex([Source.tool("t", text), Source.user(text[:5000])])
     index.label({"a": text, "b": text[:1000]})
     assert time.perf_counter() - start < 5  # linear work; quadratic would take minutes
+
+
+def test_empty_strings_get_no_entry_and_embedded_identifiers_are_in_the_context() -> None:
+    sources = [
+        Source.user("Tell Bob about the meeting"),
+        Source.tool("read_page", "Details at https://evil.example/x", trust="untrusted"),
+    ]
+    labels = label({"cc": "", "body": "See https://evil.example/x for the agenda"}, sources)
+    assert "cc" not in labels
+    context = to_context(labels)
+    assert context["body"]["embedded"] is True and context["body"]["untrusted"] is True
