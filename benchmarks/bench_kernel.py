@@ -190,6 +190,114 @@ def _revocation_rows() -> list[Row]:
     return rows
 
 
+# --- hostile input (issue 15): each adversarial input against a benign one of its size ----
+
+_M, _FX = (1 << 64) - 1, 0x517CC1B727220A95  # the Rust core's old public hash seed
+_HIGH = 0x8080808080808080
+
+
+def _fx_add(h: int, word: int) -> int:
+    return ((((h << 5) | (h >> 59)) & _M) ^ word) * _FX & _M
+
+
+def _fx_colliding(count: int, start: int) -> list[str]:
+    """16-character ASCII strings that all had one hash under the old fixed seed."""
+    import random
+
+    rng = random.Random(7)
+    out: list[str] = []
+    target = None
+    while len(out) < count:
+        w1 = rng.getrandbits(64) & ~_HIGH & _M
+        mixed = _fx_add(start, w1)
+        mixed = ((mixed << 5) | (mixed >> 59)) & _M
+        if target is None:
+            target = mixed ^ (rng.getrandbits(64) & ~_HIGH & _M)
+        w2 = target ^ mixed
+        if w2 & _HIGH == 0:
+            out.append((w1.to_bytes(8, "little") + w2.to_bytes(8, "little")).decode("ascii"))
+    return out
+
+
+def _hierarchy(n: int, chain: bool) -> str:
+    return json.dumps(
+        [
+            {
+                "uid": {"type": "E", "id": str(i)},
+                "parents": [{"type": "E", "id": str(i - 1 if chain else 0)}] if i else [],
+            }
+            for i in range(n)
+        ]
+    )
+
+
+def _hostile_rows() -> list[Row]:
+    """Target: at most 2x the benign time (a speed-up of at least 0.5x)."""
+    import random
+
+    from lion.kernel.backend import get_backend
+
+    rust, python = get_backend("rust"), get_backend("python")
+    rng = random.Random(8)
+    rows = []
+
+    def row(case: str, hostile: Any, benign: Any) -> None:
+        hostile_us = per_call_us(hostile, min_time=0.2, repeat=3)
+        benign_us = per_call_us(benign, min_time=0.2, repeat=3)
+        rows.append(Row(f"hostile: {case}", hostile_us, "benign, same size", benign_us, ">= 0.5x"))
+
+    def randoms(n: int) -> list[str]:
+        return ["".join(chr(rng.randrange(32, 127)) for _ in range(16)) for _ in range(n)]
+
+    contains = rust.policy_set(
+        'permit(principal, action, resource) when { context.s.contains("x") };'
+    )
+    none = rust.entities([])
+
+    def decide(strings: list[str]) -> Any:
+        request = {**REQUEST, "context": {"s": strings}}
+        return lambda: contains.evaluate(request, none)
+
+    row(
+        "rust decision, 10,000 colliding strings in context",
+        decide(_fx_colliding(10_000, _fx_add(0, 2))),
+        decide(randoms(10_000)),
+    )
+    uid_start = _fx_add(_fx_add(0, ord("U") ^ (1 << 56)), 0xFF)
+    colliding_ids = [{"uid": {"type": "U", "id": i}} for i in _fx_colliding(8000, uid_start)]
+    random_ids = [{"uid": {"type": "U", "id": i}} for i in randoms(8000)]
+    row(
+        "rust load, 8,000 colliding entity ids",
+        lambda: rust.entities(colliding_ids),
+        lambda: rust.entities(random_ids),
+    )
+    member = "permit(principal, action, resource) when { principal in resource };"
+    for backend, n in ((rust, 16_000), (python, 4000)):
+        policies = backend.policy_set(member)
+        request = {**REQUEST, "principal": f'E::"{n - 1}"', "resource": 'E::"0"'}
+
+        def load_and_decide(
+            text: str, b: Any = backend, p: Any = policies, r: Any = request
+        ) -> Any:
+            return lambda: p.evaluate(r, b.entities(text))
+
+        row(
+            f"{backend.name} load + decide, parent chain of {n:,}",
+            load_and_decide(_hierarchy(n, chain=True)),
+            load_and_decide(_hierarchy(n, chain=False)),
+        )
+    for backend, terms in ((rust, 20_000), (python, 4000)):
+        chain = " && ".join(["context.a == 1"] * terms)
+        chained = f"permit(principal, action, resource) when {{ {chain} }};"
+        flat = "permit(principal, action, resource)" + " when { context.a == 1 }" * terms + ";"
+        row(
+            f"{backend.name} parse, `&&` chain of {terms:,} terms",
+            lambda b=backend, t=chained: b.policy_set(t),
+            lambda b=backend, t=flat: b.policy_set(t),
+        )
+    return rows
+
+
 def _conformance_row() -> Row:
     from lion.spec.load import load_paths
     from lion.verify.conformance import check_bind
@@ -218,6 +326,7 @@ def run() -> list[Row]:
     rows.append(
         Row("rust decision: 1000 vs 3 policies", many_us, "3 policies", three_us, ">= 0.33x")
     )
+    rows += _hostile_rows()
     rows += _capability_rows()
     rows += _revocation_rows()
     rows.append(_conformance_row())
