@@ -98,12 +98,12 @@ class _Zlib(_Stage):
 def _stages(header: str | None) -> list[_Stage]:
     if not header:
         return [_Identity()]
-    names = [n.strip().lower() for n in (header or "").split(",") if n.strip()]
+    names = [n.strip().lower() for n in header.split(",") if n.strip()]
     names = [n for n in names if n != "identity"]
     if len(names) > _MAX_STAGES:
         raise ProtocolError(f"`content-encoding` names {len(names)} encodings; at most 4 are read")
     stages: list[_Stage] = []
-    for name in names:
+    for name in reversed(names):  # the last encoding applied is the first to undo
         if name not in ("gzip", "x-gzip", "deflate"):
             raise ProtocolError(f"unsupported `content-encoding` `{name[:40]}`")
         stages.append(_Zlib(name))

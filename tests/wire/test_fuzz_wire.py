@@ -133,7 +133,9 @@ def test_the_response_decoder_raises_only_protocol_errors(value: object) -> None
 @FUZZ
 @given(
     st.binary(max_size=3000),
-    st.sampled_from(["gzip", "deflate", "gzip, gzip", None, "identity", "br", "x-gzip"]),
+    st.sampled_from(
+        ["gzip", "deflate", "gzip, gzip", "deflate, gzip", None, "identity", "br", "x-gzip"]
+    ),
     st.booleans(),
     st.lists(st.integers(min_value=0), max_size=8),
 )
@@ -145,6 +147,8 @@ def test_the_content_decoder(
         payload = gzip.compress(data)
     elif valid and encoding == "gzip, gzip":
         payload = gzip.compress(gzip.compress(data))
+    elif valid and encoding == "deflate, gzip":  # deflate applied first, so undone last
+        payload = gzip.compress(zlib.compress(data))
     elif valid and encoding == "deflate":
         payload = zlib.compress(data)
     limit = 2048
@@ -154,8 +158,10 @@ def test_the_content_decoder(
         for c in _chunks(payload, cuts):
             out += decoder.feed(c)
         out += decoder.finish()
-    except errors.ProtocolError:
+    except errors.ProtocolError as exc:
         assert sum(map(len, out)) <= limit
+        decodable = valid and encoding != "br" and len(data) <= limit
+        assert not decodable, f"a valid `{encoding}` body of {len(data)} bytes was refused: {exc}"
         return
     assert sum(map(len, out)) <= limit
     if valid and encoding != "br":
