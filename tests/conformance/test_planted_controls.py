@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import json
 import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import msgspec
 import pytest
 
 from lion.kernel import ipu, ledger
-from lion.services import approvals, branch, gate, session
+from lion.services import approvals, branch, gate, plan, session
 from lion.services.approvals import Deny, arguments_hash
 from lion.verify.conformance import BindResult, check_bind, replay_corpus
 
@@ -36,7 +36,7 @@ EXAMPLES = 1000  # a bound: each planted bug is found within the first few dozen
 
 
 @pytest.fixture(autouse=True)
-def decisions_kept_apart(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def decisions_kept_apart(monkeypatch: pytest.MonkeyPatch) -> None:
     real_check = approvals.Approvals.check
     real_act = branch.Branch._act
     decided: dict[str, Any] = {}
@@ -64,7 +64,6 @@ def decisions_kept_apart(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(approvals.Approvals, "check", check)
     monkeypatch.setattr(branch.Branch, "_act", act)
-    yield
 
 
 def caught(name: str, tmp_path: Path, *, examples: int) -> BindResult:
@@ -106,7 +105,7 @@ def test_resume_accepts_a_decision_for_other_arguments(
 
 
 def test_plan_keeps_a_dropped_token(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    real = session.attenuated
+    real = plan.attenuated
 
     def keeps_mail(tokens: Any, tools: Any, keep: Any, attenuate: Any) -> Any:
         return real(tokens, tools, [*keep, tools["Mail"]], attenuate)  # Mail stays, planned or not
@@ -150,12 +149,8 @@ def test_expiry_not_checked(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     real = approvals.Approvals.check
 
     def timeless(self: approvals.Approvals, run: Any, decisions: Any) -> Any:
-        saved = approvals.time
-        approvals.time = types.SimpleNamespace(time=lambda: 0.0)  # type: ignore[assignment]
-        try:
+        with mock.patch.object(approvals, "time", types.SimpleNamespace(time=lambda: 0.0)):
             return real(self, run, decisions)
-        finally:
-            approvals.time = saved
 
     monkeypatch.setattr(approvals.Approvals, "check", timeless)
     result = caught("Controls", tmp_path, examples=EXAMPLES)

@@ -133,6 +133,11 @@ class _ParkedModel:
         yield ""
 
 
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 def _policies(table: dict[str, Decision]) -> str:
     rules = ['permit(principal, action == Action::"chat", resource);']
     for name, decision in table.items():
@@ -386,6 +391,7 @@ class ControlsModel:
         self.asking = m.variant
         gate, caller = self.session.gate, self.branch.caller
         task = self.loop.create_task(gate.call_model(caller, self.branch.model, request))
+        task.add_done_callback(_retrieved)  # a refused call is read from its task, not logged
         self.asks[m.variant] = _Ask(task)
         return True
 
