@@ -55,6 +55,7 @@ __all__ = [
 ]
 
 EDGE = 0.3  # chance that a machine-run int is drawn near a spec number
+SHRINK_SECONDS = 30.0  # then the smallest failing input found so far is reported
 ENABLE_TRIES = 12  # argument draws per step, looking for a tuple the spec enables
 NEAR_MISS = 0.3  # chance that a step then changes one of its arguments
 
@@ -114,6 +115,10 @@ def resolve(reference: str) -> Any:
 
 class _Mismatch(AssertionError):
     pass
+
+
+class _OutOfTime(BaseException):  # not an error: a signal to stop shrinking
+    """Shrinking ran past its time budget."""
 
 
 def _fn_case(
@@ -434,6 +439,7 @@ def check_bind(
     seed: int | None = None,
     max_steps: int | None = None,
     shrink: bool = True,
+    shrink_seconds: float = SHRINK_SECONDS,
 ) -> BindResult:
     """Run `examples` random inputs through the spec and each backend; shrink any failure.
 
@@ -442,7 +448,8 @@ def check_bind(
     (bad input), not a conformance failure. With a `seed` the inputs, and so
     the verdict, are the same on every run; machine runs are at most
     `max_steps` long (default: `default_max_steps` of the machine). Without
-    `shrink` the first failing input is reported as found (faster, longer).
+    `shrink` the first failing input is reported as found (faster, longer);
+    shrinking stops after `shrink_seconds` (long machine runs shrink slowly).
     """
     plans = {
         backend: _plan(module, bind, target_of(bind, backend), max_steps) for backend in backends
@@ -473,20 +480,24 @@ def check_bind(
     )
     @given(first.inputs)
     def run(value: dict[str, Any]) -> None:
+        if last_failure and time.perf_counter() - last_failure["since"] > shrink_seconds:
+            raise _OutOfTime  # a BaseException: Hypothesis lets it through at once
         result.examples += 1
         for backend, plan in plans.items():
             try:
                 plan.case(value)
             except _Mismatch as exc:
-                last_failure.update(value=value, backend=backend, message=str(exc))
+                since = last_failure.get("since", time.perf_counter())
+                last_failure.update(value=value, backend=backend, message=str(exc), since=since)
                 raise
 
     if seed is not None:
         run = hypothesis_seed(seed)(run)
     try:
         run()
-    except _Mismatch:
-        # Hypothesis replays the shrunk example last, so last_failure holds it.
+    except (_Mismatch, _OutOfTime):
+        # Hypothesis replays the shrunk example last, so last_failure holds it;
+        # out of time, it holds the smallest failure found so far.
         result.failures = 1
         value, backend = last_failure["value"], last_failure["backend"]
         result.failing_input = first.encode(value)

@@ -8,6 +8,7 @@ machine bug that shows only once a counter has been bumped 11 times.
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -18,7 +19,7 @@ from lion.spec import ast
 from lion.spec.load import load_text
 from lion.verify import conformance
 from lion.verify.boundaries import MIN_STEPS, default_max_steps, near, reach, spec_numbers
-from lion.verify.conformance import check_bind
+from lion.verify.conformance import check_bind, replay_corpus
 from lion.verify.strategies import from_type
 from lion.verify.values import EnumValue
 
@@ -167,3 +168,12 @@ def test_max_steps_bounds_the_runs() -> None:
     module = load_text(COUNTER)
     result = check_bind(module, _bind(module, "Counter"), examples=300, seed=0, max_steps=10)
     assert result.ok and result.max_steps == 10  # 11 increments cannot fit in 10 steps
+
+
+def test_out_of_shrinking_time_the_best_failure_so_far_is_reported(tmp_path: Path) -> None:
+    module = load_text(COUNTER)
+    bind = _bind(module, "Counter")
+    result = check_bind(module, bind, examples=1000, seed=0, corpus=tmp_path, shrink_seconds=0.0)
+    assert not result.ok and "`n` is 12 in the implementation" in result.message
+    # what is reported is a real failure: its saved form fails again on replay
+    assert len(replay_corpus(module, bind, tmp_path)) == 1

@@ -19,6 +19,11 @@ each branch's token (the parent is the branch whose token is the previous
 link), `revoked` from the authority's store, `answers` from the authority's
 `verify` of each token, `refused` from the DENY Observations in the session
 log. `last` is a ghost.
+
+The spec's session log holds at most MAX_REFUSED refusals (a bounded model):
+past that it does not model a refusal, so one beyond the bound is reported as
+not enabled and `refused` saturates there, while a delegation the kernel
+performs is still compared step for step however long the run.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ __all__ = ["DelegationModel", "RustDelegationModel"]
 KEY = b"lion-conformance-delegation-key-0123456789"
 BRANCHES = range(4)  # the spec's BranchId
 MAX_TIME = 3  # the spec's Time
+MAX_REFUSED = 16  # the spec's MAX_REFUSED: the refusals its log can hold
 _POLICIES = '@id("chat") permit(principal, action == Action::"chat", resource);'
 _MODEL = "model/"
 T = TypeVar("T")
@@ -90,7 +96,7 @@ class DelegationModel:
         authority = self.session.backend.authority(KEY, clock=lambda: self.now)
         self.session.authority = authority
         self.session.ipu.authority = authority
-        # a run has at most 16 steps: restarts never run out, so every branch keeps its actor
+        # runs are at most 64 steps: restarts never run out, so every branch keeps its actor
         self.orch = Orchestrator(self.session, max_restarts=100)
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()
@@ -183,7 +189,8 @@ class DelegationModel:
                     op="chat",
                 )
         except DelegationRefused:
-            return True  # answered: refused and recorded
+            # answered: refused and recorded (beyond the spec's bounded log: not modelled)
+            return len(self.orch.refusals()) <= MAX_REFUSED
         except ServiceError:
             return False  # no such parent, or the name is taken: nothing is asked
         except ActorError:
@@ -234,7 +241,7 @@ class DelegationModel:
             "revoked": frozenset(revoked),
             "now": self.now,
             "answers": MapValue(answers),
-            "refused": len(self.orch.refusals()),
+            "refused": min(len(self.orch.refusals()), MAX_REFUSED),
         }
 
     def _verifies(self, token: Any) -> bool:
