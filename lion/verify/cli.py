@@ -74,9 +74,12 @@ class _UsageError(Exception):
 class _BadInput(Exception):
     """Bad input found by `run`: reported as text on stderr, and as JSON with --json."""
 
-    def __init__(self, message: str, location: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, message: str, location: dict[str, Any] | None = None, *, shown: bool = False
+    ) -> None:
         self.message = message
         self.location = location
+        self.shown = shown  # already printed on stderr
         super().__init__(message)
 
     @classmethod
@@ -367,7 +370,8 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
     try:
         return _run(argv, stdout, stderr)
     except _BadInput as exc:
-        print(f"lion-verify: {exc.text()}", file=stderr)
+        if not exc.shown:
+            print(f"lion-verify: {exc.text()}", file=stderr)
         if "--json" in argv:
             print(_error_json(EXIT_BAD_INPUT, "bad input", exc.message, exc.location), file=stdout)
         return EXIT_BAD_INPUT
@@ -400,10 +404,10 @@ def _run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         raise _BadInput.from_error(exc) from None
     if args.examples:
         problems = check_targets(modules, backends)
-        for problem in problems[:-1]:
+        for problem in problems:
             print(f"lion-verify: {problem}", file=stderr)
         if problems:
-            raise _BadInput(problems[-1])
+            raise _BadInput("; ".join(problems), shown=True)
     only = set(args.only) if args.only else None
     if only is not None and (args.write_index or args.check_index):
         raise _BadInput(
