@@ -261,9 +261,11 @@ class Session:
         """
         by_call = self.approvals.check(run, decisions)
         branch = self.get_branch(run.branch)
-        grants: dict[tuple[str, str, str], bool] = {}
         told: dict[str, str] = {}
-        calls: list[ToolCall] = []
+        # each call with the one answer that names it: two pending calls with the same tool
+        # and arguments must not share a decision
+        decided: list[tuple[ToolCall, tuple[str, str, str], bool]] = []
+        sticky: list[ToolLike] = []
         for pending in run.pending:
             decision = by_call[pending.call_id]
             tool = branch.tools.get(pending.tool)
@@ -280,21 +282,30 @@ class Session:
                 told[pending.call_id] = "run with arguments a person edited"
             if isinstance(decision, Deny):
                 told[pending.call_id] = decision.message
-            grants[(branch.name, tool.resource, arguments_hash(arguments))] = not isinstance(
-                decision, Deny
-            )
             if isinstance(decision, Approve) and decision.sticky:
-                effect = Effect(tool.right, tool.resource)
-                self.approvals.stick(branch.name, tool.resource, branch.caller.presenting(effect))
+                sticky.append(tool)
+            key = (branch.name, tool.resource, arguments_hash(arguments))
             encoded = msgspec.json.encode(arguments).decode()
             function = FunctionCall(name=pending.tool, arguments=encoded)
-            calls.append(ToolCall(id=pending.call_id, function=function))
+            decided.append(
+                (
+                    ToolCall(id=pending.call_id, function=function),
+                    key,
+                    not isinstance(decision, Deny),
+                )
+            )
         history: Pile[RoledMessage] = Pile.from_json(run.messages)
-        self.approvals.mark_resumed(run)  # before anything runs: a second resume is refused
+        # every check passed: from here the run is used up, so a second resume is refused
+        self.approvals.mark_resumed(run)
         branch.messages = history
+        for tool in sticky:
+            effect = Effect(tool.right, tool.resource)
+            self.approvals.stick(branch.name, tool.resource, branch.caller.presenting(effect))
         strategy: Strategy = "concurrent" if run.strategy == "concurrent" else "sequential"
-        with self.approvals.deciding(grants):
-            outcomes = await branch._act(calls, strategy, told=told, asked=False)
+        outcomes = []
+        for call, key, answer in decided:  # one by one, each under its own decision
+            with self.approvals.deciding({key: answer}):
+                outcomes += await branch._act([call], strategy, told=told, asked=False)
         if run.operation == "act":
             return outcomes
         if any(o.outcome is Outcome.PENDING for o in outcomes):

@@ -3,20 +3,10 @@
 Each test breaks the real runtime (Session, Approvals, Gate, IPU, ledger) the
 way a plausible bug would and asserts that conformance finds a run where the
 runtime and the spec disagree, shrinks it, and saves an input that replays.
-
-STAND-IN: `Session.resume` answers the approver by (principal, tool, argument
-hash), so of two paused calls with the same tool and arguments, one decision
-answers both (a Deny for one is overridden by an Approve for the other: the
-denied call runs). The bind finds that on the unchanged runtime; it is
-reported to the runtime's owner. Until it is fixed, the fixture below runs
-each resumed call under its own decision, so that these tests fail only
-because of the bug they plant (`test_the_runtime_conforms_with_the_stand_in`
-checks that). Remove the fixture when `Session.resume` keeps decisions apart.
 """
 
 from __future__ import annotations
 
-import json
 import types
 from pathlib import Path
 from typing import Any
@@ -26,44 +16,12 @@ import msgspec
 import pytest
 
 from lion.kernel import ipu, ledger
-from lion.services import approvals, branch, gate, plan, session
-from lion.services.approvals import Deny, arguments_hash
+from lion.services import approvals, gate, plan, session
 from lion.verify.conformance import BindResult, check_bind, replay_corpus
 
 from .planted import find_bind
 
 EXAMPLES = 3000  # a bound: each planted bug was found within 700 runs (most within 100)
-
-
-@pytest.fixture(autouse=True)
-def decisions_kept_apart(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_check = approvals.Approvals.check
-    real_act = branch.Branch._act
-    decided: dict[str, Any] = {}
-
-    def check(self: approvals.Approvals, run: Any, decisions: Any) -> Any:
-        by_call = real_check(self, run, decisions)
-        decided.clear()
-        decided.update(by_call)
-        return by_call
-
-    async def act(self: branch.Branch, calls: Any, strategy: Any, **kw: Any) -> Any:
-        if kw.get("asked", True) or not decided:  # not a resume
-            return await real_act(self, calls, strategy, **kw)
-        outcomes = []
-        for call in calls:  # one at a time, each answered by its own decision only
-            resource = self.tools[call.function.name].resource
-            key = (self.name, resource, arguments_hash(json.loads(call.function.arguments)))
-            reset = approvals._granted.set({key: not isinstance(decided[call.id], Deny)})
-            try:
-                outcomes += await real_act(self, [call], strategy, **kw)
-            finally:
-                approvals._granted.reset(reset)
-        decided.clear()
-        return outcomes
-
-    monkeypatch.setattr(approvals.Approvals, "check", check)
-    monkeypatch.setattr(branch.Branch, "_act", act)
 
 
 def caught(name: str, tmp_path: Path, *, examples: int) -> BindResult:
@@ -78,7 +36,7 @@ def caught(name: str, tmp_path: Path, *, examples: int) -> BindResult:
     return result
 
 
-def test_the_runtime_conforms_with_the_stand_in(tmp_path: Path) -> None:
+def test_the_runtime_conforms(tmp_path: Path) -> None:
     module, bind = find_bind("Controls")
     result = check_bind(module, bind, examples=300, backends=("python",), corpus=tmp_path)
     assert result.ok, result.failing_text

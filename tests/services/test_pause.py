@@ -221,3 +221,21 @@ def test_a_sticky_approval_covers_later_calls_of_that_tool_by_that_branch_only(
     fresh.tokens = (model_token, again)
     outcomes = anyio.run(lambda: fresh.act([call("transfer", {"to": "eve", "amount": 801})]))
     assert outcomes[0].outcome.value == "pending" and done == [1500, 900, 800]
+
+
+def test_two_pending_calls_with_the_same_arguments_keep_their_own_decisions(
+    backend: str,
+) -> None:
+    s, branch = make(backend)
+    same = {"to": "bob", "amount": 1500}
+    outcomes = anyio.run(
+        lambda: branch.act([call("transfer", same, id="c1"), call("transfer", same, id="c2")])
+    )
+    assert [o.outcome.value for o in outcomes] == ["pending", "pending"]
+    run = branch._paused("operate", 0, "sequential", outcomes).run
+    h = run.pending[0].arguments_hash
+    assert run.pending[1].arguments_hash == h
+    anyio.run(lambda: s.resume(run, [Deny("c1", h, "no"), Approve("c2", h)]))
+    assert done == [1500]  # only the approved one ran
+    decisions = [o.decision for o in s.log if o.effect.resource == "tool/transfer"][-2:]
+    assert decisions == [Decision.DENY, Decision.PERMIT]
