@@ -522,10 +522,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     out, err = _PipeGuard(sys.stdout), _PipeGuard(sys.stderr)
     stdout, stderr = cast(TextIO, out), cast(TextIO, err)
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = stdout, stderr  # argparse's --help writes to sys.stdout
     try:
         code = run(args, stdout, stderr)
     except _PipeClosed:
         code = EXIT_OK  # the reader went away before the checks ended: stop quietly
+    except SystemExit as exc:  # --help
+        code = exc.code if isinstance(exc.code, int) else EXIT_OK
     except KeyboardInterrupt:
         _quietly(stderr, "lion-verify: interrupted")
         code = 130
@@ -543,6 +547,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         out.flush()
     with contextlib.suppress(_PipeClosed):
         err.flush()
+    sys.stdout, sys.stderr = saved
     if argv is None:
         sys.exit(code)
     return code

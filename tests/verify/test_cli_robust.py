@@ -55,6 +55,10 @@ def test_a_closed_stdout_ends_quietly_with_the_checks_code(project: Path) -> Non
     assert (code, err) == (cli.EXIT_FAILED, "")
 
 
+def test_help_into_a_closed_pipe() -> None:
+    assert _closed_stdout("--help") == (cli.EXIT_OK, "")
+
+
 def test_head_one_in_a_shell_pipeline(tmp_path: Path) -> None:
     # 600 trivial theorems: a report larger than a pipe's buffer, so writing it
     # really hits the closed pipe after `head` has taken its line
