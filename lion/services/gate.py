@@ -19,6 +19,7 @@ nothing was asked for.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import enum
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ __all__ = [
     "GatedTool",
     "Outcome",
     "ToolOutcome",
+    "current_call",
     "model_effect",
     "runtime_request",
     "tool_effect",
@@ -55,6 +57,19 @@ __all__ = [
 CHAT = "chat"
 _TOOL_PREFIX = "tool/"
 _MODEL_PREFIX = "model/"
+
+
+_SERVING: contextvars.ContextVar[ToolCall | None] = contextvars.ContextVar(
+    "lion_serving_call", default=None
+)
+
+
+def current_call() -> ToolCall | None:
+    """The tool call being performed, inside a tool's function (None elsewhere).
+
+    Two calls with the same tool and arguments are told apart by their id.
+    """
+    return _SERVING.get()
 
 
 class GatedTool(Protocol):
@@ -284,7 +299,11 @@ class Gate:
         )
 
         async def perform() -> Any:
-            return await tool.invoke(arguments)
+            serving = _SERVING.set(call)  # so the tool (and a test) can tell which call it runs
+            try:
+                return await tool.invoke(arguments)
+            finally:
+                _SERVING.reset(serving)
 
         try:
             execution = await self.ipu.execute(request, perform)

@@ -185,3 +185,22 @@ def test_the_caller_presents_the_token_that_names_the_effect(world: Any) -> None
     as_text = Caller("b1", tuple(t.encode() for t in caller.tokens))
     assert as_text.presenting(Effect("call", "tool/search")) == as_text.tokens
     assert run_tool((gate, as_text, tools), "search", {"query": "q"}).ok
+
+
+def test_a_tool_can_tell_which_call_it_serves(world: Any) -> None:
+    from lion.services.gate import current_call
+
+    gate, caller, _ = world
+    seen: list[str] = []
+
+    def search(query: str) -> str:
+        """Search."""
+        served = current_call()
+        assert served is not None
+        seen.append(served.id)
+        return "ok"
+
+    tool = Tool(search, blocking=False)
+    for call_id in ("c1", "c2"):
+        anyio.run(gate.call_tool, caller, tool, call("search", {"query": "same"}, id=call_id))
+    assert seen == ["c1", "c2"] and current_call() is None

@@ -60,7 +60,7 @@ from lion.kernel.ipu import CapabilityDenied, EffectDenied, InvariantDenied
 from lion.services import approvals as approvals_module
 from lion.services.approvals import Approve, Deny, PausedRun, PauseError, arguments_hash
 from lion.services.budget import Budget
-from lion.services.gate import Outcome, ToolOutcome
+from lion.services.gate import Outcome, ToolOutcome, current_call
 from lion.services.plan import Plan, PlanError
 from lion.services.session import Session
 from lion.services.tools import Tool
@@ -213,10 +213,9 @@ class ControlsModel:
     def _started(self, name: str, v: str) -> None:
         """A tool runs: count it for its call, and check the ghosts independently."""
         self.starts += 1
-        candidates = [c for c in self.in_play if self.calls.get(c) == (name, v)]
-        if candidates:
-            call = min(candidates, key=lambda c: self.performs[c])
-            self.performs[call] += 1
+        serving = current_call()  # the call the gate is performing, by its id
+        if serving is not None and serving.id in self.performs:
+            self.performs[serving.id] += 1
         plan = self.session.plan_of(BRANCH)
         if plan is not None and name != "Read" and name not in plan.tools:
             self.plan_ok = False
