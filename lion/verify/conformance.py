@@ -215,10 +215,10 @@ def _machine_runs(
     spec state at that point (an id in use, a capability's rights), records
     field by field; and each step draws up to ENABLE_TRIES argument tuples,
     keeping the first the spec enables (else the last one, a refusal). Then,
-    with chance NEAR_MISS, one argument is redrawn: a near miss. Each run has
-    a focus action that half of its steps repeat, so a counter the action
-    bumps reaches its limit within a run; fresh ints are drawn near the spec's
-    numbers with chance EDGE.
+    with chance NEAR_MISS, one argument is redrawn: a near miss. Half the runs
+    have a focus action that half of their steps repeat, so a counter the
+    action bumps reaches its limit within a run; fresh ints are drawn near the
+    spec's numbers with chance EDGE.
     """
     interp = Interpreter(module)
     types = {v.name: v.ty for v in machine.vars}
@@ -260,13 +260,16 @@ def _machine_runs(
         # stop mark: a zero ends the run there. Generation rarely draws it (about
         # 2% a step); the shrinker tries it first, which cuts a failing run's tail.
         length = random.Random(draw(st.integers(0, 2**32 - 1))).randint(1, max_steps)
-        focus = draw(st.sampled_from(actions))
+        # Half the runs have a focus action that half their steps repeat, so a
+        # counter it bumps gets full; the other half keep every interleaving as
+        # likely (focusing all runs halved the catch rate of an interleaving bug).
+        focus = draw(st.sampled_from(actions)) if draw(st.booleans()) else None
         for i in range(length):
             if i and draw(st.integers(0, 255)) == 0:
                 break
-            # Half the steps repeat the focus (so a counter it bumps gets full);
-            # booleans shrink to False, so a shrunk run keeps its drawn actions.
-            action = focus if draw(st.booleans()) else draw(st.sampled_from(actions))
+            # booleans shrink to False, so a shrunk run keeps its drawn actions
+            repeat = focus is not None and draw(st.booleans())
+            action = focus if focus is not None and repeat else draw(st.sampled_from(actions))
             # One drawn seed per step keeps Hypothesis's work small; the run
             # records the concrete arguments, so replay does not need the seed.
             rng = random.Random(draw(st.integers(0, 2**32 - 1)))
