@@ -129,15 +129,17 @@ class Meter:
         return self._both(branch, {"tool_calls": 1})
 
     def model_costs(
-        self, branch: str, request: ChatRequest, used: Counters
+        self, branch: str, request: ChatRequest, left: Mapping[str, int]
     ) -> tuple[dict[str, int], ChatRequest]:
-        """The reservation for a model call, and the request with `max_tokens` set if needed."""
+        """The reservation for a model call, and the request with `max_tokens` set if needed.
+
+        `left` is what the branch may still spend (`remaining`).
+        """
         output = request.max_tokens
-        if output is None:
-            left = self.remaining(branch, used).get("output_tokens")
-            if left is not None:
-                output = max(1, left)  # 1 so that an exhausted budget is refused, not asked for 0
-                request = msgspec.structs.replace(request, max_tokens=output)
+        if output is None and "output_tokens" in left:
+            # at least 1, so that an exhausted budget is refused, not asked for 0 tokens
+            output = max(1, left["output_tokens"])
+            request = msgspec.structs.replace(request, max_tokens=output)
         input_bound = len(msgspec.json.encode(request))
         costs = {"model_requests": 1, "input_tokens": input_bound}
         if output is not None:
@@ -145,7 +147,7 @@ class Meter:
             price = self._prices.get(request.model)
             if price is not None:
                 costs["cost"] = price.of(input_bound, output)
-        elif "cost" in self.remaining(branch, used):
+        elif "cost" in left:
             # no bound on the output, so none on the cost: the call could not be reserved
             raise ServiceError(f"a cost budget needs max_tokens on the requests of `{branch}`")
         return self._both(branch, costs), request

@@ -210,32 +210,34 @@ class Gate:
         # policies never read `context.provenance` skips it (Session keeps this current).
         self.labels_wanted = True
 
-    def _budget_context(
-        self, caller: Caller, context: dict[str, Any], hold: Reservation | None = None
-    ) -> dict[str, Any]:
-        """`context.budget`: what is left, not counting the batch's hold this call draws on."""
-        if self.meter is not None:
-            used = self.ipu.projected
-            if hold is not None and hold.costs:
-                used = Counters({k: v - hold.costs.get(k, 0) for k, v in used.items()})
-            context["budget"] = self.meter.remaining(caller.principal, used)
-        return context
+    def _left(
+        self, meter: Meter, caller: Caller, hold: Reservation | None = None
+    ) -> dict[str, int]:
+        """What the caller may still spend, not counting the batch's hold this call draws on."""
+        used = self.ipu.projected
+        if hold is not None and hold.costs:
+            used = Counters({k: v - hold.costs.get(k, 0) for k, v in used.items()})
+        return meter.remaining(caller.principal, used)
 
     def _model_call(
         self, caller: Caller, model: Model, request: ChatRequest
     ) -> tuple[EffectRequest, ChatRequest]:
         """The effect of asking `model` (`chat` on `model/<name>`), and the request to send."""
         costs: dict[str, int] = {}
+        context: dict[str, Any] = {"session": caller.session, "messages": len(request.messages)}
         if self.meter is not None:
-            costs, request = self.meter.model_costs(caller.principal, request, self.ipu.projected)
+            left = self._left(
+                self.meter, caller
+            )  # one reading serves the reservation and the policy
+            costs, request = self.meter.model_costs(caller.principal, request, left)
+            context["budget"] = left
         effect = model_effect(model)
-        context = {"session": caller.session, "messages": len(request.messages)}
         effect_request = EffectRequest(
             principal=caller.principal,
             effect=effect,
             tokens=caller.presenting(effect),
             costs=costs,
-            context=self._budget_context(caller, context),
+            context=context,
         )
         return effect_request, request
 
@@ -280,6 +282,8 @@ class Gate:
         # the policy sees JSON values (enums, Structs, dates as the wire would send them)
         plain = policy_json(msgspec.to_builtins(arguments))
         context: dict[str, Any] = {"arguments": plain, "session": caller.session}
+        if self.meter is not None:
+            context["budget"] = self._left(self.meter, caller, hold)
         labels: dict[str, Label] = {}
         if provenance is not None:
             try:
@@ -294,7 +298,7 @@ class Gate:
             effect=effect,
             tokens=caller.presenting(effect),
             costs=self.meter.tool_costs(caller.principal) if self.meter is not None else {},
-            context=self._budget_context(caller, context, hold),
+            context=context,
             hold=hold,
         )
 
