@@ -391,16 +391,11 @@ class Branch:
         """
         _check_count(max_rounds, "max_rounds")
         _check_strategy(action_strategy)
-        if response_format is not None:
-            _check_count(parse_retries, "parse_retries")
-            _reply_type(response_format)  # a bad format fails before any call
+        _check_format(response_format, parse_retries)
         self.messages.include(Instruction(content=instruction))
-        text = await self._rounds(
-            max_rounds, action_strategy, tool_choice, answer=response_format is None
+        return await self._answer(
+            max_rounds, action_strategy, tool_choice, None, response_format, parse_retries
         )
-        if response_format is None:
-            return text
-        return await self._parsed(response_format, parse_retries)
 
     async def ReAct(  # the v0 name users know
         self,
@@ -420,16 +415,30 @@ class Branch:
         """
         _check_count(max_extensions, "max_extensions")
         _check_strategy(action_strategy)
-        if response_format is not None:
-            _check_count(parse_retries, "parse_retries")
-            _reply_type(response_format)
+        _check_format(response_format, parse_retries)
         self.messages.include(Instruction(content=f"{instruction}\n\n{_REACT}"))
-        text = await self._rounds(
+        return await self._answer(
             1 + max_extensions,
             action_strategy,
             tool_choice,
-            between=REACT_EXTEND,
-            answer=response_format is None,
+            REACT_EXTEND,
+            response_format,
+            parse_retries,
+        )
+
+    async def _answer(
+        self,
+        rounds: int,
+        strategy: Strategy,
+        tool_choice: str | ToolChoice | None,
+        between: str | None,
+        response_format: ResponseType | None,
+        parse_retries: int,
+    ) -> Any:
+        """The tool rounds, then the answer: text, or parsed into `response_format`
+        (for `operate`, `ReAct` and a resumed run of either)."""
+        text = await self._rounds(
+            rounds, strategy, tool_choice, between=between, answer=response_format is None
         )
         if response_format is None:
             return text
@@ -578,6 +587,13 @@ def _reply_type(response_format: object) -> type[Any]:
     except (TypeError, ValueError) as exc:
         raise ServiceError(f"response_format `{response_format.__name__}`: {exc}") from None
     return response_format
+
+
+def _check_format(response_format: object, parse_retries: object) -> None:
+    """A bad format or retry count fails before any call."""
+    if response_format is not None:
+        _check_count(parse_retries, "parse_retries")
+        _reply_type(response_format)
 
 
 def _check_count(value: object, what: str) -> None:

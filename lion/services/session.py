@@ -313,12 +313,9 @@ class Session:
         between = REACT_EXTEND if run.operation == "ReAct" else None
         if between is not None and run.rounds_left > 0:
             branch.messages.include(Instruction(content=between))
-        text = await branch._rounds(
-            run.rounds_left, strategy, tool_choice, between=between, answer=response_format is None
+        return await branch._answer(
+            run.rounds_left, strategy, tool_choice, between, response_format, parse_retries
         )
-        if response_format is None:
-            return text
-        return await branch._parsed(response_format, parse_retries)
 
     def plan_of(self, branch: Branch | str) -> Plan | None:
         """The plan fixed for `branch`, if any."""
