@@ -46,9 +46,8 @@ from lion.errors import (
     ServiceError,
     ToolDefinitionError,
 )
-from lion.kernel.patterns import is_resource
 from lion.services._json_arguments import JSONArguments
-from lion.services.tools import Trust
+from lion.services.tools import Trust, check_authority
 from lion.wire import dto
 
 if TYPE_CHECKING:
@@ -194,20 +193,7 @@ class MCPTool:
         self.name: str = name
         self.mcp_name: str = name if mcp_name is None else mcp_name
         self.description: str = description or ""
-        self.resource: str = f"tool/{name}" if resource is None else resource
-        if not is_resource(self.resource):
-            raise ToolDefinitionError(
-                f"tool `{name}`: resource `{_show(self.resource, 80)}` is not a resource path: "
-                "expected `/`-separated non-empty segments without `*`, `.` or `..`"
-            )
-        if not isinstance(right, str) or not right.strip():
-            raise ToolDefinitionError(
-                f"tool `{name}`: right `{right!r}` must be a non-empty string"
-            )
-        if trust not in ("trusted", "untrusted"):
-            raise ToolDefinitionError(
-                f"tool `{name}`: trust `{trust!r}` must be `trusted` or `untrusted`"
-            )
+        self.resource: str = check_authority(name, resource, right, trust)
         self.right: str = right
         self.trust: Trust = trust
         self.output_schema = copy.deepcopy(dict(output_schema)) if output_schema else None

@@ -75,6 +75,24 @@ def _check_name(name: object) -> str:
     return name
 
 
+def check_authority(name: str, resource: str | None, right: object, trust: object) -> str:
+    """The resource a tool named `name` needs (default ``tool/<name>``), after checking it,
+    its right and its trust; ToolDefinitionError naming what is wrong."""
+    resource = f"tool/{name}" if resource is None else resource
+    if not is_resource(resource):
+        raise ToolDefinitionError(
+            f"tool `{name}`: resource `{_show(str(resource))}` is not a resource "
+            "path: expected `/`-separated non-empty segments without `*`, `.` or `..`"
+        )
+    if not isinstance(right, str) or not right.strip():
+        raise ToolDefinitionError(f"tool `{name}`: right `{right!r}` must be a non-empty string")
+    if trust not in ("trusted", "untrusted"):
+        raise ToolDefinitionError(
+            f"tool `{name}`: trust `{trust!r}` must be `trusted` or `untrusted`"
+        )
+    return resource
+
+
 def _is_async(fn: Callable[..., Any]) -> bool:
     call = getattr(fn, "__call__", None)  # noqa: B004 - a callable object's async __call__
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(call)
@@ -208,20 +226,7 @@ class Tool(Generic[P, R]):
         if name is None:
             name = getattr(named, "__name__", None) or type(named).__name__
         self.name: str = _check_name(name)
-        self.resource: str = f"tool/{self.name}" if resource is None else resource
-        if not is_resource(self.resource):
-            raise ToolDefinitionError(
-                f"tool `{self.name}`: resource `{_show(str(self.resource))}` is not a resource "
-                "path: expected `/`-separated non-empty segments without `*`, `.` or `..`"
-            )
-        if not isinstance(right, str) or not right.strip():
-            raise ToolDefinitionError(
-                f"tool `{self.name}`: right `{right!r}` must be a non-empty string"
-            )
-        if trust not in ("trusted", "untrusted"):
-            raise ToolDefinitionError(
-                f"tool `{self.name}`: trust `{trust!r}` must be `trusted` or `untrusted`"
-            )
+        self.resource: str = check_authority(self.name, resource, right, trust)
         self.fn: Callable[P, R] = fn
         self.right: str = right
         self.trust: Trust = trust
