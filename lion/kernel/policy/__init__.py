@@ -24,6 +24,7 @@ from lion.kernel.policy._ast import (
     Condition,
     Effect,
     Expr,
+    ExtCall,
     GetAttr,
     HasAttr,
     IfThenElse,
@@ -48,7 +49,16 @@ from lion.kernel.policy._limits import DEFAULT_LIMITS, Limits
 from lion.kernel.policy._parse import parse_policies
 from lion.kernel.policy._policy_set import PolicySet
 from lion.kernel.policy._response import PolicyErrorInfo, PolicyResult, Response
-from lion.kernel.policy._values import CedarSet, EntityUID, Record, Value
+from lion.kernel.policy._values import (
+    CedarSet,
+    Datetime,
+    Decimal,
+    Duration,
+    EntityUID,
+    IPAddr,
+    Record,
+    Value,
+)
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -56,14 +66,19 @@ __all__ = [
     "BinaryOp",
     "CedarSet",
     "Condition",
+    "Datetime",
+    "Decimal",
     "Decision",
+    "Duration",
     "Effect",
     "Entities",
     "Entity",
     "EntityUID",
     "Expr",
+    "ExtCall",
     "GetAttr",
     "HasAttr",
+    "IPAddr",
     "IfThenElse",
     "IsType",
     "Kleene",

@@ -18,6 +18,8 @@ __all__ = [
     "Condition",
     "Effect",
     "Expr",
+    "ExtCall",
+    "ExtensionFunction",
     "GetAttr",
     "HasAttr",
     "IfThenElse",
@@ -25,6 +27,7 @@ __all__ = [
     "Like",
     "Literal",
     "MethodCall",
+    "MethodName",
     "Neg",
     "Not",
     "Or",
@@ -254,7 +257,49 @@ class IsType(Expr):
             self._set_depth(self.arg, self.in_)
 
 
-MethodName = TLiteral["contains", "containsAll", "containsAny", "isEmpty", "hasTag", "getTag"]
+MethodName = TLiteral[
+    "contains",
+    "containsAll",
+    "containsAny",
+    "isEmpty",
+    "hasTag",
+    "getTag",
+    # decimal, datetime, duration
+    "lessThan",
+    "lessThanOrEqual",
+    "greaterThan",
+    "greaterThanOrEqual",
+    # ipaddr
+    "isIpv4",
+    "isIpv6",
+    "isLoopback",
+    "isMulticast",
+    "isInRange",
+    # datetime
+    "offset",
+    "durationSince",
+    "toDate",
+    "toTime",
+    # duration
+    "toDays",
+    "toHours",
+    "toMinutes",
+    "toSeconds",
+    "toMilliseconds",
+]
+
+ExtensionFunction = TLiteral["decimal", "ip", "datetime", "duration"]
+
+
+@dataclass(frozen=True, slots=True)
+class ExtCall(Expr):
+    """An extension constructor call such as ``ip("10.0.0.1")`` or ``decimal("1.5")``."""
+
+    name: ExtensionFunction
+    args: tuple[Expr, ...]
+
+    def __post_init__(self) -> None:
+        self._set_depth(*self.args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,11 +320,14 @@ class Scope:
 
     ``op`` is ``"all"`` (unconstrained), ``"=="``, ``"in"`` (``entities`` has
     one uid, or several for the action list form), ``"is"`` or ``"is_in"``.
+    In a template, ``slot`` (``"?principal"`` or ``"?resource"``) stands for the
+    uid of an ``==``, ``in`` or ``is_in`` scope, and ``entities`` is empty.
     """
 
     op: TLiteral["all", "==", "in", "is", "is_in"] = "all"
     entity_type: str | None = None
     entities: tuple[EntityUID, ...] = ()
+    slot: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,7 +340,11 @@ class Condition:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """One parsed policy. ``id`` is its ``@id`` annotation, else ``policyN``."""
+    """One parsed policy. ``id`` is its ``@id`` annotation, else ``policyN``.
+
+    A policy whose scope has a slot is a template (never evaluated); a policy
+    linked from a template records the template's id in ``template``.
+    """
 
     id: str
     effect: Effect
@@ -302,3 +354,9 @@ class Policy:
     conditions: tuple[Condition, ...] = ()
     annotations: tuple[tuple[str, str], ...] = ()
     span: Span | None = field(default=None, compare=False, repr=False)
+    template: str | None = None
+
+    @property
+    def is_template(self) -> bool:
+        """Whether the principal or resource scope has a slot."""
+        return self.principal.slot is not None or self.resource.slot is not None

@@ -1,4 +1,5 @@
-"""Runtime values of the policy language: bool, long, string, entity, set, record.
+"""Runtime values of the policy language: bool, long, string, entity, set, record,
+and the extension values decimal, ipaddr, datetime and duration.
 
 Python's ``True == 1`` (and equal hashes) would make Cedar's ``true == 1``
 true, so equality never compares raw values across types: containers hold a
@@ -15,7 +16,11 @@ __all__ = [
     "INT_MAX",
     "INT_MIN",
     "CedarSet",
+    "Datetime",
+    "Decimal",
+    "Duration",
     "EntityUID",
+    "IPAddr",
     "Record",
     "Value",
     "canon",
@@ -66,6 +71,73 @@ class EntityUID:
     def to_json(self) -> dict[str, str]:
         """The ``{"type": ..., "id": ...}`` form used by Cedar's JSON formats."""
         return {"type": self.type, "id": self.id}
+
+
+@dataclass(frozen=True, slots=True)
+class Decimal:
+    """A decimal with four fractional digits: ``scaled`` is the value times 10**4 (an i64)."""
+
+    scaled: int
+
+    def __str__(self) -> str:
+        return f'decimal("{decimal_text(self.scaled)}")'
+
+
+def decimal_text(scaled: int) -> str:
+    """``scaled / 10**4`` written with at least one fractional digit (``1.5``, ``-0.0001``)."""
+    sign = "-" if scaled < 0 else ""
+    whole, frac = divmod(abs(scaled), 10**4)
+    digits = f"{frac:04d}".rstrip("0") or "0"
+    return f"{sign}{whole}.{digits}"
+
+
+@dataclass(frozen=True, slots=True)
+class IPAddr:
+    """An IPv4 or IPv6 address with a prefix length (a host address has the full length).
+
+    ``address`` is the address as an integer (32 or 128 bits, as written, not masked).
+    """
+
+    version: int  # 4 or 6
+    address: int
+    prefix: int
+
+    def __str__(self) -> str:
+        import ipaddress
+
+        addr = (
+            ipaddress.IPv4Address(self.address)
+            if self.version == 4
+            else ipaddress.IPv6Address(self.address)
+        )
+        return f'ip("{addr}/{self.prefix}")'
+
+
+@dataclass(frozen=True, slots=True)
+class Datetime:
+    """An instant: milliseconds since the Unix epoch (an i64), UTC."""
+
+    millis: int
+
+    def __str__(self) -> str:
+        from lion.kernel.policy._extensions import datetime_text
+
+        return f'datetime("{datetime_text(self.millis)}")'
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A length of time in milliseconds (an i64, may be negative)."""
+
+    millis: int
+
+    def __str__(self) -> str:
+        from lion.kernel.policy._extensions import duration_text
+
+        return f'duration("{duration_text(self.millis)}")'
+
+
+EXTENSION_TYPES = (Decimal, IPAddr, Datetime, Duration)
 
 
 class Record:
@@ -147,7 +219,9 @@ class CedarSet:
         return format_value(self)
 
 
-Value: TypeAlias = bool | int | str | EntityUID | CedarSet | Record
+Value: TypeAlias = (
+    bool | int | str | EntityUID | CedarSet | Record | Decimal | IPAddr | Datetime | Duration
+)
 
 
 def canon(value: Value) -> object:
@@ -183,6 +257,14 @@ def type_name(value: Value) -> str:
         return f"entity of type `{value.type}`"  # type: ignore[union-attr]
     if kind is CedarSet:
         return "set"
+    if kind is Decimal:
+        return "decimal"
+    if kind is IPAddr:
+        return "ipaddr"
+    if kind is Datetime:
+        return "datetime"
+    if kind is Duration:
+        return "duration"
     return "record"
 
 
@@ -196,7 +278,7 @@ def _format(value: Value) -> str:
     kind = type(value)
     if kind is bool:
         return "true" if value else "false"
-    if kind is int or kind is EntityUID:
+    if kind is int or kind is EntityUID or kind in EXTENSION_TYPES:
         return str(value)
     if kind is str:
         return escape_string(value)  # type: ignore[arg-type]
