@@ -10,6 +10,7 @@
     │   ├── CapabilityError       a token is forged, tampered, truncated, expired or revoked
     │   │   └── RevocationStoreError  the revocation store could not be read or written
     │   ├── PolicyError           a policy, entity set or request is malformed
+    │   │   └── SchemaError       a Cedar schema is malformed (syntax, names, types)
     │   ├── ActorError            mailbox full, actor stopped, runner misuse
     │   │   ├── MailboxFullError      a mailbox refused a message (REFUSE, or WAIT timed out)
     │   │   ├── ActorStoppedError     the actor or runner stopped before taking the message
@@ -80,6 +81,7 @@ __all__ = [
     "RateLimitError",
     "ReplyValidationError",
     "RevocationStoreError",
+    "SchemaError",
     "ScriptError",
     "ServerError",
     "ServiceError",
@@ -164,6 +166,10 @@ class RevocationStoreError(CapabilityError):
 
 class PolicyError(_Located, KernelError):
     """A policy, entity set or request is malformed."""
+
+
+class SchemaError(PolicyError):
+    """A Cedar schema is malformed: a syntax error, an unknown name, a bad type."""
 
 
 class ActorError(KernelError):
