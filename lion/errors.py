@@ -18,6 +18,8 @@
     │   │   └── DeadlockError         waiting would close a cycle of actors waiting on each other
     │   ├── InvariantViolation    the IPU refused a step that would break an invariant
     │   └── BackendError          the requested kernel backend is unavailable
+    ├── AnalysisError             policy analysis cannot encode a construct exactly
+    │   └── AnalysisInternalError a counterexample did not replay as claimed (the encoding broke)
     ├── DomainError               Element/Pile/Progression/Event/FieldModel misuse
     │   ├── ItemNotFoundError
     │   ├── ItemExistsError
@@ -55,6 +57,8 @@ __all__ = [
     "APIError",
     "ActorError",
     "ActorStoppedError",
+    "AnalysisError",
+    "AnalysisInternalError",
     "AskTimeoutError",
     "AuthenticationError",
     "BackendError",
@@ -198,6 +202,16 @@ class InvariantViolation(KernelError):
 
 class BackendError(KernelError):
     """The requested kernel backend is not available."""
+
+
+class AnalysisError(LionError):
+    """Policy analysis cannot answer exactly: a construct it does not encode (named, with
+    its location), or an input it cannot read."""
+
+
+class AnalysisInternalError(AnalysisError):
+    """A counterexample from the encoding did not replay as claimed through a backend:
+    the encoding is wrong, and the analysis refuses to answer."""
 
 
 class DomainError(LionError):
