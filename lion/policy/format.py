@@ -150,6 +150,26 @@ def _key(name: str) -> str:
     return name if is_identifier(name) else escape_string(name)
 
 
+def _has_path(e: A.And | A.Or) -> tuple[A.Expr, list[str]] | None:
+    """``e has a.b.c``: the parser's expansion ``e has a && e.a has b && e.a.b has c``."""
+    if not isinstance(e, A.And) or not isinstance(e.args[0], A.HasAttr):
+        return None
+    obj = e.args[0].obj
+    attrs: list[str] = []
+    target = obj
+    for index, arg in enumerate(e.args):
+        if index:
+            target = A.GetAttr(target, attrs[-1])
+        if (
+            not isinstance(arg, A.HasAttr)
+            or repr(arg.obj) != repr(target)  # `==` would take `true` for `1`
+            or not is_identifier(arg.attr)
+        ):
+            return None
+        attrs.append(arg.attr)
+    return obj, attrs
+
+
 def _seq(open_: str, items: Sequence[Doc], close: str) -> Doc:
     """``[a, b]``, or one item per line, indented, when it does not fit."""
     if not items:
@@ -175,6 +195,10 @@ class _Printer:
             return _t(e.name), _MEMBER
         if isinstance(e, A.Or | A.And):
             op, level = (" ||", _OR) if isinstance(e, A.Or) else (" &&", _AND)
+            path = _has_path(e)
+            if path is not None:
+                obj, attrs = path
+                return _c(self.at(obj, _ADD), " has ", ".".join(attrs)), _REL
             parts: list[Doc] = []
             for index, arg in enumerate(e.args):
                 # A nested chain of the same kind keeps its parentheses: the parser splices
@@ -182,7 +206,12 @@ class _Printer:
                 need = level + 1 if isinstance(arg, type(e)) else level
                 if index:
                     parts += [_t(op), _LINE]
-                parts.append(self.at(arg, need))
+                doc, arg_level = self.expr(arg)
+                if arg_level < need:
+                    doc = _paren(doc)
+                elif arg_level < _REL:
+                    doc = _nest(doc)  # an inner chain's continuation lines go one step in
+                parts.append(doc)
             return _group(_c(*parts)), level
         if isinstance(e, A.IfThenElse):
             doc = _c(
@@ -309,7 +338,7 @@ def _policy_doc(policy: A.Policy) -> Doc:
 
 
 def _annotation(key: str, value: str) -> str:
-    return f"@{key}({escape_string(value)})"
+    return f"@{key}({escape_string(value)})" if value else f"@{key}"
 
 
 def format_policy(policy: A.Policy, width: int = WIDTH) -> str:
