@@ -34,8 +34,12 @@ def hmac_sha256_verify(key: bytes, message: bytes, tag: bytes) -> bool: ...
 
 # --- policy (lion_rs/py/src/policy.rs) ---
 
-#: `(decision, sorted determining ids, sorted (policy id, message) errors)`.
-_PolicyResult = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]
+#: `(decision, sorted determining ids, sorted (policy id, message) errors, hits)`;
+#: `hits` lists the policies that are not FALSE in set order: a TRUE one by its
+#: number, an UNKNOWN one as `(number, message)`.
+_PolicyResult = tuple[
+    str, tuple[str, ...], tuple[tuple[str, str], ...], tuple[int | tuple[int, str], ...]
+]
 
 @final
 class Entities:
@@ -52,6 +56,8 @@ class PolicySet:
     def __len__(self) -> int: ...
     @property
     def ids(self) -> list[str]: ...
+    @property
+    def effects(self) -> list[str]: ...
     def evaluate(self, request: object, entities: Entities | None = None) -> _PolicyResult: ...
     def evaluate_batch(
         self, requests: Iterable[object], entities: Entities | None = None

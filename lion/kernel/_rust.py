@@ -15,7 +15,7 @@ from lion.errors import CapabilityError, PolicyError
 from lion.kernel.capability import Capability, CapabilityToken, decode_token
 from lion.kernel.compose import CompositionError, Morphism
 from lion.kernel.decision import Decision
-from lion.kernel.policy import PolicyErrorInfo, Response
+from lion.kernel.policy import Effect, Kleene, PolicyErrorInfo, PolicyResult, Response
 from lion.kernel.policy._parse import check_unicode
 from lion.kernel.policy._text import argument_surrogate, find_surrogate
 from lion.kernel.revocation import RevocationStore
@@ -24,18 +24,9 @@ __all__ = ["RustAuthority", "RustBackend", "RustPolicies"]
 
 _DECISIONS = {d.name: d for d in Decision}
 
-_Raw = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]
-
-
-def _response(raw: _Raw) -> Response:
-    decision, determining, errors = raw
-    if errors:
-        return Response(
-            _DECISIONS[decision],
-            determining,
-            tuple(PolicyErrorInfo(pid, message) for pid, message in errors),
-        )
-    return Response(_DECISIONS[decision], determining)
+#: A policy that is not FALSE: its number (TRUE) or `(number, message)` (UNKNOWN).
+_Hit = int | tuple[int, str]
+_Raw = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], tuple[_Hit, ...]]
 
 
 def _not_unicode(exc: UnicodeEncodeError, *inputs: tuple[str, Any]) -> PolicyError:
@@ -49,9 +40,15 @@ def _not_unicode(exc: UnicodeEncodeError, *inputs: tuple[str, Any]) -> PolicyErr
 
 
 class RustPolicies:
-    """A policy set parsed once by the Rust core."""
+    """A policy set parsed once by the Rust core.
 
-    __slots__ = ("_set",)
+    The core reports which policies are not FALSE (its `hits`); they decide the
+    whole `Response`, so responses are kept by hits and shared: a repeated
+    outcome costs one dict lookup, and `results` lists every policy without
+    building a tuple per request.
+    """
+
+    __slots__ = ("_cache", "_cache_max", "_false", "_set", "_true")
 
     def __init__(self, text: str, path: str = "<policies>") -> None:
         try:
@@ -60,6 +57,15 @@ class RustPolicies:
             if isinstance(text, str):
                 check_unicode(text, path)
             raise PolicyError(f"{path}: policy source is not valid unicode: {exc.reason}") from None
+        self._init_results()
+
+    def _init_results(self) -> None:
+        pairs = list(zip(self._set.ids, self._set.effects, strict=True))
+        self._false = tuple(PolicyResult(i, Effect(e), Kleene.FALSE) for i, e in pairs)
+        self._true = tuple(PolicyResult(i, Effect(e), Kleene.TRUE) for i, e in pairs)
+        self._cache: dict[tuple[_Hit, ...], Response] = {}
+        # Bounded by entries and by the results they hold (a tuple per entry).
+        self._cache_max = max(8, min(256, 200_000 // max(1, len(pairs))))
 
     def __len__(self) -> int:
         return len(self._set)
@@ -69,16 +75,44 @@ class RustPolicies:
         """The policy ids, in file order."""
         return self._set.ids
 
+    def _response(self, raw: _Raw) -> Response:
+        hits = raw[3]
+        cached = self._cache.get(hits)
+        if cached is not None:
+            return cached
+        decision, determining, errors, _ = raw
+        results = list(self._false)
+        for hit in hits:
+            if isinstance(hit, int):
+                results[hit] = self._true[hit]
+            else:
+                index, message = hit
+                policy = self._false[index]
+                results[index] = PolicyResult(
+                    policy.policy_id, policy.effect, Kleene.UNKNOWN, message
+                )
+        response = Response(
+            _DECISIONS[decision],
+            determining,
+            tuple(PolicyErrorInfo(pid, message) for pid, message in errors),
+            tuple(results),
+        )
+        if len(self._cache) >= self._cache_max:
+            self._cache.clear()
+        self._cache[hits] = response
+        return response
+
     # The core takes an Entities handle, JSON text or the decoded list as they are.
     def evaluate(self, request: Any, entities: Any = None) -> Response:
         try:
-            return _response(self._set.evaluate(request, entities))
+            return self._response(self._set.evaluate(request, entities))
         except UnicodeEncodeError as exc:
             raise _not_unicode(exc, ("request", request), ("entities", entities)) from None
 
     def evaluate_batch(self, requests: Sequence[Any], entities: Any = None) -> list[Response]:
         try:
-            return [_response(r) for r in self._set.evaluate_batch(requests, entities)]
+            respond = self._response
+            return [respond(r) for r in self._set.evaluate_batch(requests, entities)]
         except UnicodeEncodeError as exc:
             inputs = [("request", r) for r in requests]
             raise _not_unicode(exc, ("entities", entities), *inputs) from None

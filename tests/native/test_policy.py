@@ -53,13 +53,24 @@ kernel_cases = _load("test_policy")
 REQ: dict[str, Any] = kernel_cases.REQ
 ENTITIES: list[dict[str, Any]] = kernel_cases.ENTITIES
 
-Result = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]
+Hit = int | tuple[int, str]
+Result = tuple[str, tuple[str, ...], tuple[tuple[str, str], ...], tuple[Hit, ...]]
+
+
+def raw_of(response: ref.Response) -> Result:
+    """The reference response in the core's raw form, hits (non-FALSE policies) included."""
+    errors = tuple((e.policy_id, e.message) for e in response.errors)
+    hits: list[Hit] = []
+    for index, r in enumerate(response.results):
+        if r.value is ref.Kleene.TRUE:
+            hits.append(index)
+        elif r.value is ref.Kleene.UNKNOWN:
+            hits.append((index, r.error or "unknown"))
+    return (response.decision.name, response.determining, errors, tuple(hits))
 
 
 def ref_result(policies: str, request: Any, entities: Any) -> Result:
-    response = ref.PolicySet.from_str(policies).evaluate(request, entities)
-    errors = tuple((e.policy_id, e.message) for e in response.errors)
-    return (response.decision.name, response.determining, errors)
+    return raw_of(ref.PolicySet.from_str(policies).evaluate(request, entities))
 
 
 def rust_result(policies: str, request: Any, entities: Any) -> Result:
@@ -117,12 +128,7 @@ def test_random_policy_sets_agree_with_python(
     ents = _native.Entities(entities)
     expected = []
     for req in reqs:
-        response = ref_set.evaluate(req, entities)
-        want = (
-            response.decision.name,
-            response.determining,
-            tuple((e.policy_id, e.message) for e in response.errors),
-        )
+        want = raw_of(ref_set.evaluate(req, entities))
         assert rust_set.evaluate(req, ents) == want, (policies, req)
         expected.append(want)
     # The batch form and JSON-text inputs give the same answers.
@@ -228,7 +234,8 @@ def test_step_limit_makes_the_policy_unknown_in_both() -> None:
     conj = " && ".join(["context.big.containsAll(context.big)"] * 12)
     policies = f'@id("heavy") permit(principal, action, resource) when {{ {conj} }};'
     result = assert_same(policies, {**REQ, "context": {"big": list(range(10_000))}}, None)
-    assert result == ("INDETERMINATE", (), (("heavy", "evaluation took more than 100000 steps"),))
+    message = "evaluation took more than 100000 steps"
+    assert result == ("INDETERMINATE", (), (("heavy", message),), ((0, message),))
 
 
 def test_scopes_and_the_index_give_python_results() -> None:
@@ -416,7 +423,7 @@ def test_each_tricky_text_parses_alike(text: str) -> None:
 def test_nesting() -> None:
     deep_parens = "(" * 5000 + "true" + ")" * 5000
     policies = f"permit(principal, action, resource) when {{ {deep_parens} }};"
-    assert rust_result(policies, REQ, None) == ("PERMIT", ("policy0",), ())
+    assert rust_result(policies, REQ, None) == ("PERMIT", ("policy0",), (), (0,))
     mixed = "((((context.x) || (true)) && ((true))))"
     assert_same(f"permit(principal, action, resource) when {{ {mixed} }};", REQ, None)
     for depth in (199, 200, 250):

@@ -392,3 +392,33 @@ proptest! {
         let _ = Entities::from_json(&parse_json(&text).unwrap_or(lion_core::policy::json::Json::Null), &Limits::default());
     }
 }
+
+#[test]
+fn results_list_every_policy_in_set_order() {
+    let set = parse(
+        r#"@id("f") forbid(principal, action, resource) when { context.x > 1 };
+           @id("skipped") permit(principal == User::"bob", action, resource);
+           @id("p") permit(principal, action, resource);"#,
+    );
+    let Ok(set) = set else { unreachable!() };
+    let r = set.evaluate(&request("{}"), &entities());
+    assert_eq!(r.decision, Decision::Indeterminate);
+    let results: Vec<(&str, Effect, Kleene, Option<&str>)> = set
+        .results(&r)
+        .iter()
+        .map(|p| (p.policy_id, p.effect, p.value, p.error))
+        .collect();
+    let message = "record does not have the attribute `x` (at 1:61)";
+    assert_eq!(
+        results,
+        vec![
+            ("f", Effect::Forbid, Kleene::Unknown, Some(message)),
+            ("skipped", Effect::Permit, Kleene::False, None),
+            ("p", Effect::Permit, Kleene::True, None),
+        ]
+    );
+    // The errors are the UNKNOWN results, and the hits every non-FALSE one.
+    assert_eq!(r.errors, vec![("f".to_string(), message.to_string())]);
+    let hits: Vec<u32> = r.hits.iter().map(|h| h.index).collect();
+    assert_eq!(hits, vec![0, 2]);
+}

@@ -8,6 +8,7 @@ use lion_core::policy::entities::{load_json, parse_entity_uid};
 use lion_core::policy::json::{py_float_repr, Json, Key};
 use lion_core::policy::{self as core, Effect, Kleene, Limits, Uid};
 use lion_core::CoreError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
@@ -171,6 +172,10 @@ fn entities_arg(entities: Option<&Bound<'_, PyAny>>) -> PyResult<Arc<core::Entit
 
 type PyResponse<'py> = Bound<'py, PyTuple>;
 
+/// `(decision, determining, errors, hits)`. `hits` lists the policies that are
+/// not FALSE, in set order: a TRUE one as its number, an UNKNOWN one as
+/// `(number, message)`. It determines the rest, so the Python side can key a
+/// cache of whole responses on it.
 fn response_to_py<'py>(py: Python<'py>, r: &core::Response) -> PyResult<PyResponse<'py>> {
     let determining = PyTuple::new(py, r.determining.iter().map(|s| s.as_str()))?;
     let errors = PyTuple::new(
@@ -180,13 +185,30 @@ fn response_to_py<'py>(py: Python<'py>, r: &core::Response) -> PyResult<PyRespon
             .map(|(id, msg)| PyTuple::new(py, [id.as_str(), msg.as_str()]))
             .collect::<PyResult<Vec<_>>>()?,
     )?;
-    let decision = PyString::new(py, r.decision.as_str());
+    let mut hits = Vec::with_capacity(r.hits.len());
+    for hit in &r.hits {
+        let index = hit.index.into_pyobject(py)?.into_any();
+        hits.push(match hit.value {
+            Kleene::Unknown => {
+                let message = PyString::new(py, hit.error.as_deref().unwrap_or("unknown"));
+                PyTuple::new(py, [index, message.into_any()])?.into_any()
+            }
+            _ => index,
+        });
+    }
+    let hits = PyTuple::new(py, hits)?;
+    let decision = match r.decision {
+        core::Decision::Permit => intern!(py, "PERMIT"),
+        core::Decision::Deny => intern!(py, "DENY"),
+        core::Decision::Indeterminate => intern!(py, "INDETERMINATE"),
+    };
     PyTuple::new(
         py,
         [
-            decision.into_any(),
+            decision.clone().into_any(),
             determining.into_any(),
             errors.into_any(),
+            hits.into_any(),
         ],
     )
 }
@@ -223,6 +245,16 @@ impl PolicySet {
         self.inner.policies().iter().map(|p| p.id.clone()).collect()
     }
 
+    /// The policy effects (`permit` or `forbid`), in the order of `ids`.
+    #[getter]
+    fn effects(&self) -> Vec<&'static str> {
+        self.inner
+            .policies()
+            .iter()
+            .map(|p| p.effect.as_str())
+            .collect()
+    }
+
     fn __repr__(&self) -> String {
         let permits = self
             .inner
@@ -236,7 +268,7 @@ impl PolicySet {
         )
     }
 
-    /// (decision, sorted determining ids, sorted (policy id, message) errors).
+    /// (decision, sorted determining ids, sorted (policy id, message) errors, hits).
     #[pyo3(signature = (request, entities = None))]
     fn evaluate<'py>(
         &self,

@@ -186,6 +186,26 @@ where
     (Decision::Indeterminate, sorted(true_permits))
 }
 
+/// One policy whose value for a request is not FALSE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// The policy's number in the set (`PolicySet::policies` order).
+    pub index: u32,
+    /// TRUE or UNKNOWN.
+    pub value: Kleene,
+    /// The first error, when the value is UNKNOWN.
+    pub error: Option<String>,
+}
+
+/// One policy's value for a request, as the reference's `PolicyResult`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PolicyResult<'a> {
+    pub policy_id: &'a str,
+    pub effect: Effect,
+    pub value: Kleene,
+    pub error: Option<&'a str>,
+}
+
 /// The decision for one request, with the reasons.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -194,6 +214,9 @@ pub struct Response {
     pub determining: Vec<String>,
     /// Every policy that evaluated to UNKNOWN, with its first error, sorted.
     pub errors: Vec<(String, String)>,
+    /// Every policy that is not FALSE, in policy-set order; every other
+    /// policy is FALSE. Decision, determining and errors are functions of it.
+    pub hits: Vec<Hit>,
 }
 
 /// Buckets of policy numbers by the uid or type their scope needs.
@@ -328,19 +351,19 @@ impl PolicySet {
         out
     }
 
-    /// Every non-FALSE policy's value for the request: (policy number, value, error).
-    pub fn evaluate_policies(
-        &self,
-        req: &Request,
-        ents: &Entities,
-    ) -> Vec<(u32, Kleene, Option<String>)> {
+    /// Every non-FALSE policy's value for the request, in policy-set order.
+    pub fn evaluate_policies(&self, req: &Request, ents: &Entities) -> Vec<Hit> {
         let mut env = eval::Env::new(req, ents, self.limits.max_steps);
         let mut out = Vec::new();
         for n in self.candidates(req, ents) {
             if let Some(policy) = self.policies.get(n as usize) {
                 let (value, error) = env.evaluate_policy(policy);
                 if value != Kleene::False {
-                    out.push((n, value, error));
+                    out.push(Hit {
+                        index: n,
+                        value,
+                        error,
+                    });
                 }
             }
         }
@@ -349,20 +372,21 @@ impl PolicySet {
 
     /// Decide the request: PERMIT, DENY or INDETERMINATE, with the reasons.
     pub fn evaluate(&self, req: &Request, ents: &Entities) -> Response {
-        let results = self.evaluate_policies(req, ents);
-        let triples = results.iter().filter_map(|(n, value, _)| {
+        let hits = self.evaluate_policies(req, ents);
+        let triples = hits.iter().filter_map(|h| {
             self.policies
-                .get(*n as usize)
-                .map(|p| (p.effect, p.id.as_str(), *value))
+                .get(h.index as usize)
+                .map(|p| (p.effect, p.id.as_str(), h.value))
         });
         let (decision, determining) = combine(triples);
-        let mut errors: Vec<(String, String)> = results
-            .into_iter()
-            .filter(|(_, value, _)| *value == Kleene::Unknown)
-            .filter_map(|(n, _, error)| {
-                self.policies
-                    .get(n as usize)
-                    .map(|p| (p.id.clone(), error.unwrap_or_else(|| "unknown".to_string())))
+        let mut errors: Vec<(String, String)> = hits
+            .iter()
+            .filter(|h| h.value == Kleene::Unknown)
+            .filter_map(|h| {
+                self.policies.get(h.index as usize).map(|p| {
+                    let message = h.error.clone().unwrap_or_else(|| "unknown".to_string());
+                    (p.id.clone(), message)
+                })
             })
             .collect();
         errors.sort();
@@ -370,6 +394,28 @@ impl PolicySet {
             decision,
             determining,
             errors,
+            hits,
         }
+    }
+
+    /// Every policy's value in `response` (which this set decided), in policy-set order.
+    pub fn results<'a>(&'a self, response: &'a Response) -> Vec<PolicyResult<'a>> {
+        let mut out: Vec<PolicyResult<'a>> = self
+            .policies
+            .iter()
+            .map(|p| PolicyResult {
+                policy_id: &p.id,
+                effect: p.effect,
+                value: Kleene::False,
+                error: None,
+            })
+            .collect();
+        for hit in &response.hits {
+            if let Some(slot) = out.get_mut(hit.index as usize) {
+                slot.value = hit.value;
+                slot.error = hit.error.as_deref();
+            }
+        }
+        out
     }
 }
