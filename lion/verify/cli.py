@@ -367,6 +367,10 @@ def run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         from lion.verify.cli_audit import audit
 
         return audit(argv[1:], stdout, stderr)
+    if argv and argv[0] == "mutate":
+        from lion.verify.cli_mutate import mutate
+
+        return mutate(argv[1:], stdout, stderr)
     try:
         return _run(argv, stdout, stderr)
     except _BadInput as exc:
