@@ -1,0 +1,167 @@
+"""A Z3 model -> a concrete request and entity list in Cedar JSON form.
+
+Entity numbers become uids (literal numbers their literal uid, others a fresh
+uid of a fresh or literal type); a set id becomes the list of the values the
+formula asked about and found members; a record keeps the attributes the
+policies name (plus the witness keys). Whatever the policies cannot observe
+is left out, so the result is small.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import z3
+
+from lion.errors import AnalysisInternalError
+from lion.kernel.policy import EntityUID
+from lion.policy.analyze._sorts import OSOME, VB, VE, VL, VR, VS, VSt, signed, string_of
+from lion.policy.analyze._world import World
+
+__all__ = ["Concretizer"]
+
+
+class Concretizer:
+    """Reads one model of one world."""
+
+    def __init__(self, world: World, model: z3.ModelRef) -> None:
+        self.w = world
+        self.m = model
+        self._uid_of = {n: uid for uid, n in world.uids.items()}
+        self._type_of = {n: name for name, n in world.types.items()}
+        self._key_of = {n: name for name, n in world.keys.items()}
+        self._literal_ids = {uid.id for uid in world.uids}
+        self._keys = sorted({self._int(k) for k in world.keys_used()})
+        self._uids: dict[int, EntityUID] = {}
+        self._seen: list[int] = []
+        self._sets: dict[int, list[Any]] = {}
+        self._building: set[int] = set()
+        self._parents: dict[int, set[int]] = {}
+        for x, y, app in world.anc_apps.values():
+            if self._true(app):
+                self._parents.setdefault(self._int(x), set()).add(self._int(y))
+
+    # -- model reading ---------------------------------------------------------------------
+
+    def _eval(self, term: Any) -> Any:
+        return self.m.eval(term, model_completion=True)
+
+    def _int(self, term: Any) -> int:
+        value = self._eval(term)
+        return int(value.as_long())
+
+    def _true(self, term: Any) -> bool:
+        return z3.is_true(self._eval(term))
+
+    # -- uids and names ----------------------------------------------------------------------
+
+    def uid(self, number: int) -> EntityUID:
+        found = self._uids.get(number)
+        if found is not None:
+            return found
+        literal = self._uid_of.get(number)
+        if literal is not None:
+            found = literal
+        else:
+            t = self._int(self.w.etype(z3.IntVal(number)))
+            type_name = self._type_of.get(t) or _fresh_name("Other", t, set(self._type_of.values()))
+            found = EntityUID(type_name, _fresh_name("e", number, self._literal_ids))
+        self._uids[number] = found
+        self._seen.append(number)
+        return found
+
+    def key_name(self, number: int) -> str:
+        return self._key_of.get(number) or _fresh_name("attr", number, set(self._key_of.values()))
+
+    # -- values --------------------------------------------------------------------------------
+
+    def value(self, v: Any) -> Any:
+        """The Cedar JSON of a ``V`` model value."""
+        v = self._eval(v)
+        if self._true(VB.is_(v)):
+            return self._true(VB.get(v))
+        if self._true(VL.is_(v)):
+            return signed(self._eval(VL.get(v)))
+        if self._true(VS.is_(v)):
+            return string_of(self._eval(VS.get(v)))
+        if self._true(VE.is_(v)):
+            return {"__entity": self.uid(self._int(VE.get(v))).to_json()}
+        if self._true(VSt.is_(v)):
+            return self.set_members(self._int(VSt.get(v)))
+        if self._true(VR.is_(v)):
+            return self.record(VR.get(v))
+        raise AnalysisInternalError(f"the model holds a value of no known kind: `{v}`")
+
+    def set_members(self, set_id: int) -> list[Any]:
+        found = self._sets.get(set_id)
+        if found is not None:
+            return found
+        if set_id in self._building:
+            raise AnalysisInternalError("the model holds a set that contains itself")
+        self._building.add(set_id)
+        members: list[Any] = []
+        for sid, element, app in list(self.w.mem_apps.values()):
+            if self._int(sid) == set_id and self._true(app):
+                value = self.value(element)
+                if value not in members:
+                    members.append(value)
+        self._building.discard(set_id)
+        self._sets[set_id] = members
+        return members
+
+    def record(self, array: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k in self._keys:
+            found = self._eval(z3.Select(array, z3.IntVal(k)))
+            if self._true(OSOME.is_(found)):
+                out[self.key_name(k)] = self.value(OSOME.get(found))
+        return out
+
+    # -- the request and the store ------------------------------------------------------------
+
+    def request(self) -> dict[str, Any]:
+        w = self.w
+        return {
+            "principal": self.uid(self._int(w.principal)).to_json(),
+            "action": self.uid(self._int(w.action)).to_json(),
+            "resource": self.uid(self._int(w.resource)).to_json(),
+            "context": self.record(w.context),
+        }
+
+    def entities(self) -> list[dict[str, Any]]:
+        w = self.w
+        for term in list(w.entity_terms.values()):
+            self.uid(self._int(term))
+        tags: dict[int, dict[str, Any]] = {}
+        out: list[dict[str, Any]] = []
+        done: set[int] = set()
+        i = 0
+        while i < len(self._seen):  # values of attributes may name more entities
+            number = self._seen[i]
+            i += 1
+            if number in done:
+                continue
+            done.add(number)
+            term = z3.IntVal(number)
+            if not self._true(w.exists(term)):
+                continue
+            attrs = self.record(w.eattr(term))
+            parents = [self.uid(p).to_json() for p in sorted(self._parents.get(number, ()))]
+            entity: dict[str, Any] = {"uid": self.uid(number).to_json(), "attrs": attrs}
+            entity["parents"] = parents
+            tag_map = tags.setdefault(number, {})
+            for x, key in w.tag_apps.values():
+                if self._int(x) != number or not self._true(w.tag_has(x, key)):
+                    continue
+                tag_map[string_of(self._eval(key))] = self.value(w.tag_val(x, key))
+            if tag_map:
+                entity["tags"] = tag_map
+            out.append(entity)
+        return out
+
+
+def _fresh_name(prefix: str, number: int, taken: set[str]) -> str:
+    name = f"{prefix}{number}" if number >= 0 else f"{prefix}_{-number}"
+    while name in taken:
+        name += "_"
+    return name

@@ -1,0 +1,112 @@
+"""The Z3 sorts of the encoding and exact conversions of strings and longs.
+
+A dynamically typed policy value is a ``V``::
+
+    V = B(Bool) | L(BitVec 64) | S(String) | E(Int) | St(Int) | R(Array Int O)
+    O = none | some(V)
+
+An entity is an ``Int`` (literal uids get fixed numbers, every other number is
+a fresh uid); a set is an ``Int`` id whose members are given by the
+uninterpreted ``mem``; a record is an array from attribute-name numbers to
+``O`` (``none``: no such attribute), so record equality is array equality.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import z3
+from z3 import z3core
+
+__all__ = [
+    "INT_MAX",
+    "INT_MIN",
+    "KEY",
+    "LONG",
+    "NONE",
+    "O",
+    "ONONE",
+    "OSOME",
+    "V",
+    "VB",
+    "VE",
+    "VL",
+    "VR",
+    "VS",
+    "VSt",
+    "long_val",
+    "signed",
+    "string_of",
+    "string_val",
+]
+
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+
+_DECLARE = """
+(declare-datatypes ((V 0) (O 0))
+  (((B (b Bool)) (L (l (_ BitVec 64))) (S (s String)) (E (e Int)) (St (st Int))
+    (R (r (Array Int O))))
+   ((none) (some (val V)))))
+(declare-const v V)
+(declare-const o O)
+(assert (= v v))
+(assert (= o o))
+"""
+
+
+def _sorts() -> tuple[Any, Any]:
+    # z3py cannot declare a datatype whose field is an array of a datatype being
+    # declared; SMT-LIB can, so the two sorts come from parsing a declaration.
+    parsed = z3.parse_smt2_string(_DECLARE)
+    return parsed[0].arg(0).sort(), parsed[1].arg(0).sort()
+
+
+V, O = _sorts()
+LONG = z3.BitVecSort(64)
+KEY = z3.IntSort()
+
+
+class _Ctor:
+    """Constructor, recognizer and accessor of one ``V`` or ``O`` alternative."""
+
+    __slots__ = ("get", "is_", "make")
+
+    def __init__(self, sort: Any, index: int) -> None:
+        self.make = sort.constructor(index)
+        self.is_ = sort.recognizer(index)
+        self.get = sort.accessor(index, 0) if self.make.arity() else None
+
+
+VB, VL, VS, VE, VSt, VR = (_Ctor(V, i) for i in range(6))
+ONONE, OSOME = _Ctor(O, 0), _Ctor(O, 1)
+NONE = ONONE.make()
+
+
+def long_val(value: int) -> z3.BitVecNumRef:
+    """A 64-bit constant (two's complement) for a Python int in the long range."""
+    return z3.BitVecVal(value & (2**64 - 1), 64)
+
+
+def signed(value: z3.BitVecNumRef) -> int:
+    """The signed Python int of a 64-bit model value."""
+    raw = value.as_long()
+    return raw - 2**64 if raw >= 2**63 else raw
+
+
+def string_val(text: str) -> z3.SeqRef:
+    """A Z3 string constant holding exactly ``text`` (``StringVal`` would read escapes)."""
+    ctx = z3.main_ctx()
+    points = [ord(ch) for ch in text]
+    array = (ctypes.c_uint * len(points))(*points)
+    return z3.SeqRef(z3core.Z3_mk_u32string(ctx.ref(), len(points), array), ctx)
+
+
+def string_of(value: z3.ExprRef) -> str:
+    """The Python text of a Z3 string constant from a model."""
+    ctx = z3.main_ctx()
+    length = z3core.Z3_get_string_length(ctx.ref(), value.as_ast())
+    array = (ctypes.c_uint * length)()
+    z3core.Z3_get_string_contents(ctx.ref(), value.as_ast(), length, array)
+    return "".join(map(chr, array))
