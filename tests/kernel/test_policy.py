@@ -399,22 +399,22 @@ MALFORMED = [
     ("permit(principal, action, resource) when { 1 < 2 < 3 };", 1, 50, "unexpected `<`"),
     ("permit(principal, action, resource) when { foo };", 1, 44, "invalid variable `foo`"),
     (
-        'permit(principal, action, resource) when { ip("1.2.3.4") };',
+        'permit(principal, action, resource) when { ipaddr("1.2.3.4") };',
         1,
         44,
-        "extension function `ip` is not supported",
+        "`ipaddr` is not a valid function",
     ),
     (
-        'permit(principal, action, resource) when { decimal("1.0") };',
+        'permit(principal, action, resource) when { lessThan(decimal("1.0"), 1) };',
         1,
         44,
-        "`decimal` is not supported",
+        "`lessThan` is a method, not a function",
     ),
     (
-        "permit(principal, action, resource) when { [1].lessThan(1) };",
+        "permit(principal, action, resource) when { [1].decimal() };",
         1,
         48,
-        "extension method `lessThan`",
+        "`decimal` is a function, not a method",
     ),
     (
         "permit(principal, action, resource) when { [1].frob() };",
@@ -452,7 +452,7 @@ MALFORMED = [
         55,
         "unexpected `true`",
     ),
-    ("permit(principal == ?principal, action, resource);", 1, 21, "template slots"),
+    ("permit(principal == ?resource, action, resource);", 1, 21, "template slot `?principal`"),
     ("permit(action, principal, resource);", 1, 8, "expected the variable `principal`"),
     (
         "permit(principal, action is Action, resource);",
@@ -649,7 +649,7 @@ BAD_ENTITIES = [
     ),
     (
         '[{"uid": {"type": "U", "id": "x"}, "attrs": {"a": {"__extn": {"fn": "ip", "arg": "1"}}}}]',
-        "`ip` are not supported",
+        "entities[0].attrs.a.__extn: error while evaluating `ipaddr` extension function",
     ),
     (
         '[{"uid": {"type": "U", "id": "x"}, "parents": {}}]',

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lion.errors import PolicyError
+from lion.kernel.policy._extensions import FUNCTIONS, ExtensionError, call_extension
 from lion.kernel.policy._limits import DEFAULT_LIMITS, Limits
-from lion.kernel.policy._parse import is_type_name, parse_entity_uid
+from lion.kernel.policy._parse_text import is_type_name, parse_entity_uid
 from lion.kernel.policy._text import first_surrogate, printable, surrogate_message
 from lion.kernel.policy._values import INT_MAX, INT_MIN, CedarSet, EntityUID, Record, Value
 
@@ -143,9 +144,7 @@ def value_from_json(data: Any, path: str, limits: Limits = DEFAULT_LIMITS, depth
         if len(data) == 1 and "__entity" in data:
             return uid_from_json(data["__entity"], f"{path}.__entity", allow_string=False)
         if len(data) == 1 and "__extn" in data:
-            ext = data["__extn"]
-            name = ext.get("fn") if isinstance(ext, Mapping) else None
-            raise _fail(f"{path}.__extn", f"extension values such as `{name}` are not supported")
+            return _extension_from_json(data["__extn"], f"{path}.__extn", limits, depth + 1)
         if len(data) > limits.max_record_size:
             raise _fail(path, f"record has more than {limits.max_record_size} fields")
         items: dict[str, Value] = {}
@@ -161,6 +160,34 @@ def value_from_json(data: Any, path: str, limits: Limits = DEFAULT_LIMITS, depth
     if data is None:
         raise _fail(path, "null is not a value")
     raise _fail(path, f"expected a JSON value, got {_kind(data)}")
+
+
+def _extension_from_json(data: Any, path: str, limits: Limits, depth: int) -> Value:
+    """``{"fn": "decimal", "arg": "1.5"}`` (or ``"args": [...]``): an extension value."""
+    if not isinstance(data, Mapping):
+        raise _fail(
+            path, f'expected an object such as {{"fn": "ip", "arg": "10.0.0.1"}}, got {_kind(data)}'
+        )
+    name = data.get("fn")
+    if not isinstance(name, str):
+        raise _fail(path, f"`fn` must name an extension function, got {_kind(name)}")
+    if name not in FUNCTIONS:
+        raise _fail(path, f"extension function `{printable(name)}` does not exist")
+    if ("arg" in data) == ("args" in data):
+        raise _fail(path, "an extension value needs exactly one of `arg` and `args`")
+    if "arg" in data:
+        raw_args: Any = [data["arg"]]
+        where = [f"{path}.arg"]
+    else:
+        raw_args = data["args"]
+        if not isinstance(raw_args, list | tuple):
+            raise _fail(f"{path}.args", f"expected an array, got {_kind(raw_args)}")
+        where = [f"{path}.args[{i}]" for i in range(len(raw_args))]
+    args = [value_from_json(a, w, limits, depth + 1) for a, w in zip(raw_args, where, strict=True)]
+    try:
+        return call_extension(name, args)
+    except ExtensionError as exc:
+        raise _fail(path, exc.message) from None
 
 
 def _record_from_json(data: Any, path: str, limits: Limits) -> Record:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from lion.kernel.policy import _ast as A
 from lion.kernel.policy._combine import Kleene
 from lion.kernel.policy._entities import Entities, Request
+from lion.kernel.policy._extensions import METHODS, ExtensionError, call_extension, compare
 from lion.kernel.policy._limits import DEFAULT_LIMITS, Limits
 from lion.kernel.policy._values import (
     INT_MAX,
@@ -220,7 +221,11 @@ def _compile(e: A.Expr) -> Fn:
 
         return is_type
     if isinstance(e, A.MethodCall):
+        if e.method in METHODS:
+            return _compile_extension(e.method, (e.obj, *e.args), span)
         return _compile_method(e)
+    if isinstance(e, A.ExtCall):
+        return _compile_extension(e.name, e.args, span)
     raise TypeError(f"not an expression node: {type(e).__name__}")
 
 
@@ -246,7 +251,7 @@ def _compile_binary(e: A.BinaryOp) -> Fn:
 
         return equality
     if op in ("<", "<=", ">", ">="):
-        compare: Callable[[int, int], bool] = {
+        ordered: Callable[[int, int], bool] = {
             "<": int.__lt__,
             "<=": int.__le__,
             ">": int.__gt__,
@@ -255,9 +260,13 @@ def _compile_binary(e: A.BinaryOp) -> Fn:
 
         def comparison(env: Env) -> Value:
             env.tick()
-            a = _long(left(env), span)
-            b = _long(right(env), span)
-            return compare(a, b)
+            a, b = left(env), right(env)
+            if type(a) is int and type(b) is int:
+                return ordered(a, b)
+            try:  # datetimes and durations compare too
+                return ordered(*compare(a, b))
+            except ExtensionError as exc:
+                raise EvalError(exc.message, span) from None
 
         return comparison
     arith: Callable[[int, int], int] = {"+": int.__add__, "-": int.__sub__, "*": int.__mul__}[op]
@@ -412,6 +421,21 @@ def _compile_method(e: A.MethodCall) -> Fn:
         return not o.keys().isdisjoint(s.keys())
 
     return call
+
+
+def _compile_extension(name: str, arg_exprs: tuple[A.Expr, ...], span: A.Span | None) -> Fn:
+    """An extension function or method (the receiver first): arguments, then the call."""
+    arg_fns = tuple(_compile(a) for a in arg_exprs)
+
+    def extension(env: Env) -> Value:
+        env.tick()
+        args = [f(env) for f in arg_fns]
+        try:
+            return call_extension(name, args)
+        except ExtensionError as exc:
+            raise EvalError(exc.message, span) from None
+
+    return extension
 
 
 ScopeCheck = Callable[[Env], bool]

@@ -122,7 +122,12 @@ class Datetime:
     def __str__(self) -> str:
         from lion.kernel.policy._extensions import datetime_text
 
-        return f'datetime("{datetime_text(self.millis)}")'
+        text = datetime_text(self.millis)
+        if (
+            text is None
+        ):  # outside the years 0000-9999: an offset from the epoch, as Cedar writes it
+            return f'datetime("1970-01-01").offset(duration("{self.millis}ms"))'
+        return f'datetime("{text}")'
 
 
 @dataclass(frozen=True, slots=True)
