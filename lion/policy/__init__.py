@@ -2,5 +2,14 @@
 validation, analysis and the `lion policy` command."""
 
 from lion.policy.format import format_policies
+from lion.policy.schema import Schema
+from lion.policy.validate import ValidationIssue, ValidationReport, conforms, validate
 
-__all__ = ["format_policies"]
+__all__ = [
+    "Schema",
+    "ValidationIssue",
+    "ValidationReport",
+    "conforms",
+    "format_policies",
+    "validate",
+]
