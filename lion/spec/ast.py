@@ -447,6 +447,9 @@ class Machine:
     init: Action  # its updates assign every variable
     actions: tuple[Action, ...]
     pos: Pos = NOWHERE
+    # `ghost var`s: model bookkeeping an implementation need not report (conformance
+    # compares every other variable, and an adapter that omits one fails)
+    ghosts: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -234,7 +234,7 @@ class _Checker:
                 raise self.error(f"machine `{d.name}` has two actions named `{a.name}`", a.pos)
             names.add(a.name)
             actions.append(self.action(a, state, vars_, d.name, is_init=False))
-        m = ast.Machine(d.name, vars_, init, tuple(actions), d.pos)
+        m = ast.Machine(d.name, vars_, init, tuple(actions), d.pos, ghosts=d.ghosts)
         self.scope.machines[d.name] = m
         return m
 

@@ -169,6 +169,12 @@ class _Import:
         self.name = name
 
 
+class _VarDecl:
+    def __init__(self, param: ast.Param, ghost: bool) -> None:
+        self.param = param
+        self.ghost = ghost
+
+
 def _pos(meta: Any) -> ast.Pos:
     return ast.Pos(getattr(meta, "line", 0) or 0, getattr(meta, "column", 0) or 0)
 
@@ -269,14 +275,22 @@ class _ToAst(Transformer[Token, list[Any]]):
     def action_def(self, meta: Any, c: list[Any]) -> ast.Action:
         return self._action(str(c[0]), c[1:], meta)
 
-    def var_decl(self, meta: Any, c: list[Any]) -> ast.Param:
-        return ast.Param(str(c[0]), c[1], _pos(meta))
+    def var_decl(self, meta: Any, c: list[Any]) -> _VarDecl:
+        ghost, name, ty = c
+        return _VarDecl(ast.Param(str(name), ty, _pos(meta)), ghost is not None)
 
     def machine_def(self, meta: Any, c: list[Any]) -> ast.Machine:
         name = str(c[0])
-        vars_ = tuple(x for x in c[1:] if isinstance(x, ast.Param))
+        decls = [x for x in c[1:] if isinstance(x, _VarDecl)]
         acts = [x for x in c[1:] if isinstance(x, ast.Action)]
-        return ast.Machine(name, vars_, acts[0], tuple(acts[1:]), _pos(meta))
+        return ast.Machine(
+            name,
+            tuple(d.param for d in decls),
+            acts[0],
+            tuple(acts[1:]),
+            _pos(meta),
+            ghosts=frozenset(d.param.name for d in decls if d.ghost),
+        )
 
     def doc(self, meta: Any, c: list[Any]) -> str:
         return _unquote(c[0])
