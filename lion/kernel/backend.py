@@ -46,9 +46,32 @@ BACKENDS: Final = ("python", "rust")
 
 
 class PolicyEngine(Protocol):
-    """A parsed policy set: decide requests against entities."""
+    """A parsed policy set: decide requests against entities.
+
+    Templates are kept but never evaluated; ``ids`` lists the static policies
+    in file order, then the linked ones in link order. A set is immutable:
+    ``link`` and ``link_all`` return a new one.
+    """
 
     def __len__(self) -> int: ...
+
+    @property
+    def ids(self) -> Sequence[str]:
+        """The static and linked policy ids, in evaluation order."""
+        ...
+
+    @property
+    def templates(self) -> Sequence[str]:
+        """The template ids, in file order."""
+        ...
+
+    def link(self, template_id: str, new_id: str, slots: Mapping[str, Any]) -> PolicyEngine:
+        """A new set with template ``template_id`` linked as ``new_id`` (PolicyError if not)."""
+        ...
+
+    def link_all(self, links: Any) -> PolicyEngine:
+        """A new set with Cedar's JSON template links applied (all or nothing)."""
+        ...
 
     def evaluate(self, request: Any, entities: Any = None) -> Response:
         """Decide one request (Cedar request JSON or a decoded dict)."""
@@ -164,6 +187,20 @@ class _PythonPolicies:
 
     def __len__(self) -> int:
         return len(self._set)
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return self._set.ids
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        return self._set.templates
+
+    def link(self, template_id: str, new_id: str, slots: Mapping[str, Any]) -> _PythonPolicies:
+        return _PythonPolicies(self._set.link(template_id, new_id, slots))
+
+    def link_all(self, links: Any) -> _PythonPolicies:
+        return _PythonPolicies(self._set.link_all(links))
 
     def evaluate(self, request: Any, entities: Any = None) -> Response:
         return self._set.evaluate(request, entities)
