@@ -31,8 +31,9 @@ ent_types: path | "[" [path ("," path)*] "]"
 action: annotation* "action" names action_in? applies_to? ";"
 action_in: "in" refs
 refs: ref | "[" [ref ("," ref)*] "]"
-ref: path "::" STRING -> ref_qual
+ref: qual_head STRING -> ref_qual
    | name -> ref_name
+qual_head: (IDENT "::")+
 applies_to: "appliesTo" "{" [app_decl ("," app_decl)* ","?] "}"
 app_decl: PRINCIPAL ":" ent_types
         | RESOURCE ":" ent_types
@@ -235,7 +236,7 @@ class _Reader:
     def ref(self, tree: Tree[Any]) -> dict[str, str]:
         if tree.data == "ref_name":
             return {"id": self.name(tree.children[0])}
-        return {"type": self.path(tree.children[0]), "id": _string(tree.children[1])}
+        return {"type": self.path(tree.children[0]), "id": _string(tree.children[1])}  # qual_head
 
     def applies(self, tree: Tree[Any], names: Tree[Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -474,7 +474,7 @@ class Checker:
                 "unknown-attribute", f"attribute `{e.attr}`{where or ' in record'} not found", e
             )
             return None, _NONE
-        if not attribute.required and ("attr", e.obj, e.attr) not in caps:
+        if _unguarded(attribute.required, ("attr", e.obj, e.attr), caps):
             self.fail(
                 "unsafe-optional-attribute",
                 f"unable to guarantee safety of access to optional attribute `{e.attr}`{where}",
@@ -588,6 +588,11 @@ class Checker:
             )
             return None, _NONE
         return ExtensionType(result), _NONE
+
+
+def _unguarded(required: bool, capability: tuple[Any, ...], caps: Caps) -> bool:
+    """Whether reading an attribute needs a ``has`` guard that is not in scope."""
+    return not required and capability not in caps
 
 
 def _key_text(e: A.Expr) -> str:

@@ -81,7 +81,12 @@ class Schema:
         """Read the human-readable form (``.cedarschema``)."""
         if not isinstance(text, str):
             raise SchemaError(f"schema text must be a string, got `{type(text).__name__}`")
-        data, where = parse_cedar_schema(text, path)
+        try:
+            data, where = parse_cedar_schema(text, path)
+        except RecursionError:
+            raise SchemaError(
+                "schema types are nested too deeply", SourceLocation(path, 1, 1)
+            ) from None
 
         def locate(hint: tuple[str, ...]) -> SourceLocation | None:
             for end in range(len(hint), 0, -1):
