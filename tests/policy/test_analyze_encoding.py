@@ -1,0 +1,151 @@
+"""The Z3 encoding against the evaluator: random policies, concrete requests and entities.
+
+For each example the symbolic request and store are pinned to the concrete
+ones (``Grounding``); then (1) the pinned formula must be satisfiable (the
+encoding does not exclude a real input) and (2) no policy may take another
+Kleene value than the one the evaluator computes (the encoding decides
+exactly what the evaluator decides). Policies come from the Cedar agreement
+generator in tests/kernel/test_policy_cedar.py; examples whose policies use
+a construct the encoding refuses (AnalysisError) are counted, and most must
+be encodable. ``LION_EXAMPLES`` scales the run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import z3
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lion.errors import AnalysisError
+from lion.kernel.policy import Entities, Kleene, PolicySet, Request
+from lion.policy.analyze._encode import Encoder
+from lion.policy.analyze._ground import Grounding
+from lion.policy.analyze._world import World
+
+EXAMPLES = int(os.environ.get("LION_EXAMPLES", 60))
+
+
+def _load(name: str) -> ModuleType:
+    path = Path(__file__).resolve().parents[1] / "kernel" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_lion_analyze_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _load("test_policy_cedar")
+
+
+def check_encoding(text: str, entities_json: Any, request_json: Any) -> str:
+    """'ok', or raise AssertionError naming the policy whose value the encoding gets wrong."""
+    policy_set = PolicySet.from_str(text)
+    world = World()
+    enc = Encoder(world)
+    encoded = [(p, *enc.policy(p)) for p in policy_set.policies]
+    request = Request.from_json(request_json)
+    entities = Entities.from_json(entities_json)
+    expected = {r.policy_id: r.value for r in policy_set.evaluate(request, entities).results}
+    grounding = Grounding(world, request, entities)
+    solver = z3.Solver()
+    solver.add(*world.finish())
+    solver.add(*grounding.pins())
+    assert solver.check() == z3.sat, ("the encoding excludes a real input", text, request_json)
+    wrong = []
+    for policy, t, u in encoded:
+        k = expected[policy.id]
+        want_t, want_u = z3.BoolVal(k is Kleene.TRUE), z3.BoolVal(k is Kleene.UNKNOWN)
+        wrong.append(z3.Or(t != want_t, u != want_u))
+    solver.add(z3.Or(*wrong))
+    result = solver.check()
+    if result == z3.sat:
+        model = solver.model()
+        bad = [
+            (p.id, expected[p.id], model.eval(t, True), model.eval(u, True))
+            for p, t, u in encoded
+            if z3.is_true(model.eval(z3.Or(t != (expected[p.id] is Kleene.TRUE),
+                                           u != (expected[p.id] is Kleene.UNKNOWN)), True))
+        ]
+        raise AssertionError(("encoding disagrees with the evaluator", bad, text, request_json,
+                              entities_json))
+    assert result == z3.unsat
+    return "ok"
+
+
+def test_random_policies_encode_exactly() -> None:
+    stats: Counter[str] = Counter()
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(
+        policies=gen.policy_texts(),
+        entities=gen.entity_lists(),
+        reqs=st.lists(gen.requests, min_size=1, max_size=2),
+    )
+    def run(policies: str, entities: list[dict[str, Any]], reqs: list[dict[str, Any]]) -> None:
+        for req in reqs:
+            try:
+                stats[check_encoding(policies, entities, req)] += 1
+            except AnalysisError:
+                stats["refused"] += 1
+                return
+
+    run()
+    print(f"encoding vs evaluator: {dict(stats)}")
+    assert stats["ok"] >= EXAMPLES // 2, stats
+
+
+def test_hand_picked_cases_encode_exactly() -> None:
+    alice = {"type": "User", "id": "alice"}
+    admins = {"type": "Group", "id": "admins"}
+    entities = [
+        {"uid": alice, "attrs": {"n": 3, "s": "abc", "set": [1, "a", {"__entity": admins}],
+                                 "rec": {"n": 1}}, "parents": [admins],
+         "tags": {"t": 5}},
+        {"uid": admins, "attrs": {}, "parents": [{"type": "Group", "id": "all"}]},
+    ]
+    request = {"principal": alice, "action": {"type": "Action", "id": "read"},
+               "resource": {"type": "Doc", "id": "d"},
+               "context": {"n": 9223372036854775807, "set": [{"__entity": admins}], "rec": {"n": 1},
+                           "bad": [admins]}}
+    cases = [
+        'permit(principal in Group::"all", action, resource);',
+        "permit(principal, action, resource) when { context.n + 1 > 0 };",
+        "permit(principal, action, resource) when { principal.set.contains(1) };",
+        'permit(principal, action, resource) when { principal.set.contains("b") || true };',
+        "permit(principal, action, resource) when { principal in context.set };",
+        "permit(principal, action, resource) when { principal in context.bad };",
+        "permit(principal, action, resource) when { principal in principal.set };",
+        "permit(principal, action, resource) when { principal.rec == context.rec };",
+        "permit(principal, action, resource) when { principal.set == context.set };",
+        "permit(principal, action, resource) when { context.set.isEmpty() };",
+        'permit(principal, action, resource) when { principal.getTag("t") == 5 };',
+        'permit(principal, action, resource) when { principal.hasTag("u") };',
+        'permit(principal, action, resource) when { principal.s like "a*c" };',
+        "permit(principal, action, resource) when { if principal.nope then 1 else 1 };",
+        "permit(principal, action, resource) when { (if principal.nope then 1 else 2) == 1 };",
+        "permit(principal, action, resource) when { resource.x || true };",
+        "permit(principal, action, resource) when { resource.x && false };",
+        "forbid(principal, action, resource) unless { principal is User in Group::\"all\" };",
+        "permit(principal, action, resource) when { -context.n < 0 };",
+        "permit(principal, action, resource) when { context.n * 2 == 0 };",
+        "permit(principal, action, resource) when { context.rec has n && context has rec };",
+        'permit(principal, action, resource) when { principal.set.containsAll([1, "a"]) };',
+        "permit(principal, action, resource) when { [1, 2].containsAny([2, 3]) };",
+        'permit(principal, action, resource) when { context == {"n": 1} };',
+    ]
+    for text in cases:
+        assert check_encoding(text, entities, request) == "ok", text
