@@ -168,7 +168,7 @@ class PolicyGen:
         if isinstance(t, BoolType):
             return rng.choice(["true", "false"])
         if isinstance(t, LongType):
-            return rng.choice(["0", "1", "7", "(-3)", str(2**62)])
+            return rng.choice(["0", "1", "7", "(-3)", str(2**62), str(2**62)])
         if isinstance(t, StringType):
             return rng.choice(['"a"', '"b"', '""'])
         if isinstance(t, EntityType):
