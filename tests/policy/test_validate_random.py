@@ -70,7 +70,7 @@ ALLOWED = ("overflow", "does not exist")
 
 
 def soundness_violations(seed: int, requests: int = 4) -> list[tuple[Any, ...]]:
-    """Errors other than overflow and missing entities, from validated policies on conforming data."""
+    """Errors other than overflow and missing entities: validated policies, conforming data."""
     rng = random.Random(seed)
     schema, _ = random_schema(rng)
     gen = PolicyGen(rng, schema, noise=0.15)
