@@ -76,9 +76,9 @@ def parse_decimal(text: str) -> Decimal:
     sign, whole, frac = match.groups()
     if len(frac.encode()) > 4:
         raise _fail("decimal", f"too many digits after the decimal in `{text}`")
-    if not (whole.isascii() and frac.isascii()):
+    if not (whole.isascii() and frac.isascii()) or len(whole.lstrip("0")) > 20:
         raise _fail("decimal", "overflow when converting to decimal")
-    magnitude = int(whole) * _SCALE + int(frac) * 10 ** (4 - len(frac))
+    magnitude = int(whole.lstrip("0") or "0") * _SCALE + int(frac) * 10 ** (4 - len(frac))
     scaled = -magnitude if sign else magnitude
     if not _in_i64(scaled):
         raise _fail("decimal", "overflow when converting to decimal")
@@ -263,7 +263,10 @@ def parse_duration(text: str) -> Duration:
     match = _DURATION.fullmatch(text)
     if match is None or all(g is None for g in match.groups()[1:]):
         raise _fail("duration", "invalid duration pattern")
-    total = sum(int(g) * unit for g, unit in zip(match.groups()[1:], _UNITS, strict=True) if g)
+    counts = match.groups()[1:]
+    if any(g is not None and len(g.lstrip("0")) > 20 for g in counts):  # far past 64 bits
+        raise _fail("duration", "Duration overflows internal representation")
+    total = sum(int(g.lstrip("0") or "0") * u for g, u in zip(counts, _UNITS, strict=True) if g)
     if match.group(1):
         total = -total
     if not _in_i64(total):
