@@ -14,7 +14,8 @@ the original. The operator classes (`OPERATORS`):
 
 Theorems and invariants are never mutated (they are the specification), nor are
 the predicates used only to state them (a bool function reached from no
-machine and no bind): mutating those weakens the claim, not the model.
+machine and no bind), nor the updates of `ghost var`s (the bookkeeping an
+invariant reads): mutating those weakens the claim, not the model.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def expr_sites(e: ast.Expr) -> Iterator[tuple[ast.Expr, str, ast.Pos, str]]:
         yield new, op, e.pos, text
     for name, value in _children(e):
         for new, op, pos, text in _mutate_value(value):
-            yield dataclasses.replace(e, **{name: new}), op, pos, text  # type: ignore[arg-type]
+            yield dataclasses.replace(e, **{name: new}), op, pos, text
 
 
 def _action_sites(
@@ -150,7 +151,10 @@ def _action_sites(
         for new, op, pos, text in expr_sites(guard):
             guards = (*a.requires[:i], new, *a.requires[i + 1 :])
             yield dataclasses.replace(a, requires=guards), op, pos, f"{label} requires", text
+    ghosts: frozenset[str] = getattr(m, "ghosts", frozenset())
     for i, (target, value) in enumerate(a.updates):
+        if target in ghosts:
+            continue  # a ghost's bookkeeping states the claim: it is not the model
         for new, op, pos, text in expr_sites(value):
             updates = (*a.updates[:i], (target, new), *a.updates[i + 1 :])
             yield (

@@ -30,18 +30,20 @@ _BOCHVAR_OR = """fn k_or(a: Truth, b: Truth) -> Truth =
 NAMED: tuple[Named, ...] = (
     Named(
         "policy",
-        "bochvar-and",
-        "k_and is Bochvar's (weak Kleene: any unknown makes the result unknown), "
-        "not strong Kleene's",
+        "bochvar",
+        "k_and and k_or are Bochvar's (weak Kleene: any unknown makes the result unknown), "
+        "not strong Kleene's; every law of the connectives still holds",
         """fn k_and(a: Truth, b: Truth) -> Truth =
-  if a == F or b == F then F else if a == T and b == T then T else U""",
-        _BOCHVAR_AND,
-        ("k_and",),
+  if a == F or b == F then F else if a == T and b == T then T else U
+fn k_or(a: Truth, b: Truth) -> Truth =
+  if a == T or b == T then T else if a == F and b == F then F else U""",
+        _BOCHVAR_AND + "\n" + _BOCHVAR_OR,
+        ("k_and", "k_or"),
     ),
     Named(
         "policy",
         "bochvar-or",
-        "k_or is Bochvar's (weak Kleene), not strong Kleene's",
+        "k_or alone is Bochvar's: an unknown operand hides a T",
         """fn k_or(a: Truth, b: Truth) -> Truth =
   if a == T or b == T then T else if a == F and b == F then F else U""",
         _BOCHVAR_OR,

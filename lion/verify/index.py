@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from lion.spec import ast
+from lion.verify._mutants_gen import expr_references, references
 from lion.verify.proofs import Strategy
 from lion.verify.prove import Result, obligation_names
 
@@ -18,10 +19,24 @@ __all__ = ["PROOFS_INDEX", "THEOREMS_DOC", "render"]
 
 THEOREMS_DOC = Path("docs/theorems.md")
 PROOFS_INDEX = Path("proofs/README.md")
+_MODEL_ONLY = (
+    "**Model-only** (no `bind` ties what these read to an implementation: they constrain "
+    "the model, and no conformance check connects them to the code):"
+)
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _model_only(module: ast.Module) -> set[str]:
+    """The theorems and invariants that read nothing an implementation is bound to."""
+    implemented = references(module, {b.name for b in module.binds})
+    theorems = {
+        t.name for t in module.theorems if not expr_references(module, t.body) & implemented
+    }
+    invariants = {i.name for i in module.invariants if i.machine not in implemented}
+    return theorems | invariants
 
 
 def render(
@@ -65,7 +80,12 @@ def render(
             rule += "---|"
         lines += [header, rule]
         own = strategies.get(module.path, {})
+        model_only = _model_only(module)
+        names = [n for n in names if n not in model_only] + [n for n in names if n in model_only]
+        first_model_only = next((n for n in names if n in model_only), None)
         for name in names:
+            if name == first_model_only:
+                lines += ["", _MODEL_ONLY, "", header, rule]
             if name.endswith(".ranges") and name not in docs:
                 machine = name.removesuffix(".ranges")
                 doc, kind = f"every action of {machine} keeps its variables in range", "ranges"

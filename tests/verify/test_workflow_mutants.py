@@ -52,6 +52,13 @@ MUTANTS = [
         "workflow_terminates",
     ),
     (
+        "a step that returns stays running, so an event need not bring the run closer to its end",
+        "    running = (running minus {s}) union\n"
+        "      starts(deps, running minus {s}, done union {s}",
+        "    running = running union\n      starts(deps, running minus {s}, done union {s}",
+        "workflow_ranked",
+    ),
+    (
         "the concurrency limit is ignored",
         "  let room = min(budget, LIMIT - card(running));",
         "  let room = budget;",
