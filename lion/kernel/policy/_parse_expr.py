@@ -298,9 +298,12 @@ class ExprMixin(Transformer_NonRecursive):  # type: ignore[type-arg]
     @_checked
     def int_lit(self, meta: Any, children: list[Any]) -> A.Expr:
         tok = children[0]
-        value = int(str(tok))
-        if value > INT_MAX + 1:
-            raise Fail(f"integer literal `{tok}` is too large", tok.line, tok.column)
+        digits = str(tok).lstrip("0") or "0"
+        # (Python's int() refuses thousands of digits, so a long literal is rejected first.)
+        if len(digits) > 19 or int(digits) > INT_MAX + 1:
+            text = str(tok) if len(str(tok)) <= 40 else str(tok)[:37] + "..."
+            raise Fail(f"integer literal `{text}` is too large", tok.line, tok.column)
+        value = int(digits)
         lit = A.Literal(value, span=tok_span(tok))
         if value > INT_MAX:
             self._pending_min[id(lit)] = lit
