@@ -513,7 +513,7 @@ def test_an_extn_key_beside_others_is_a_plain_record_as_in_cedar() -> None:
 
 def test_a_literal_with_thousands_of_digits_is_a_clear_parse_error() -> None:
     # Python's int() refuses more than 4300 digits; that used to surface as an internal error.
-    with pytest.raises(PolicyError, match="integer literal `1111.*` is too large") as info:
+    with pytest.raises(PolicyError, match=r"integer literal `1111.*` is too large") as info:
         PolicySet.from_str("permit(principal, action, resource) when { " + "1" * 5000 + " == 1 };")
     assert "internal error" not in str(info.value)
     zeros = PolicySet.from_str("permit(principal, action, resource) when { " + "0" * 5000 + "7 };")
