@@ -72,11 +72,19 @@ def check_encoding(text: str, entities_json: Any, request_json: Any) -> str:
         bad = [
             (p.id, expected[p.id], model.eval(t, True), model.eval(u, True))
             for p, t, u in encoded
-            if z3.is_true(model.eval(z3.Or(t != (expected[p.id] is Kleene.TRUE),
-                                           u != (expected[p.id] is Kleene.UNKNOWN)), True))
+            if z3.is_true(
+                model.eval(
+                    z3.Or(
+                        t != (expected[p.id] is Kleene.TRUE),
+                        u != (expected[p.id] is Kleene.UNKNOWN),
+                    ),
+                    True,
+                )
+            )
         ]
-        raise AssertionError(("encoding disagrees with the evaluator", bad, text, request_json,
-                              entities_json))
+        raise AssertionError(
+            ("encoding disagrees with the evaluator", bad, text, request_json, entities_json)
+        )
     assert result == z3.unsat
     return "ok"
 
@@ -112,15 +120,25 @@ def test_hand_picked_cases_encode_exactly() -> None:
     alice = {"type": "User", "id": "alice"}
     admins = {"type": "Group", "id": "admins"}
     entities = [
-        {"uid": alice, "attrs": {"n": 3, "s": "abc", "set": [1, "a", {"__entity": admins}],
-                                 "rec": {"n": 1}}, "parents": [admins],
-         "tags": {"t": 5}},
+        {
+            "uid": alice,
+            "attrs": {"n": 3, "s": "abc", "set": [1, "a", {"__entity": admins}], "rec": {"n": 1}},
+            "parents": [admins],
+            "tags": {"t": 5},
+        },
         {"uid": admins, "attrs": {}, "parents": [{"type": "Group", "id": "all"}]},
     ]
-    request = {"principal": alice, "action": {"type": "Action", "id": "read"},
-               "resource": {"type": "Doc", "id": "d"},
-               "context": {"n": 9223372036854775807, "set": [{"__entity": admins}], "rec": {"n": 1},
-                           "bad": [admins]}}
+    request = {
+        "principal": alice,
+        "action": {"type": "Action", "id": "read"},
+        "resource": {"type": "Doc", "id": "d"},
+        "context": {
+            "n": 9223372036854775807,
+            "set": [{"__entity": admins}],
+            "rec": {"n": 1},
+            "bad": [admins],
+        },
+    }
     cases = [
         'permit(principal in Group::"all", action, resource);',
         "permit(principal, action, resource) when { context.n + 1 > 0 };",
@@ -139,13 +157,15 @@ def test_hand_picked_cases_encode_exactly() -> None:
         "permit(principal, action, resource) when { (if principal.nope then 1 else 2) == 1 };",
         "permit(principal, action, resource) when { resource.x || true };",
         "permit(principal, action, resource) when { resource.x && false };",
-        "forbid(principal, action, resource) unless { principal is User in Group::\"all\" };",
+        'forbid(principal, action, resource) unless { principal is User in Group::"all" };',
         "permit(principal, action, resource) when { -context.n < 0 };",
         "permit(principal, action, resource) when { context.n * 2 == 0 };",
         "permit(principal, action, resource) when { context.rec has n && context has rec };",
         'permit(principal, action, resource) when { principal.set.containsAll([1, "a"]) };',
         "permit(principal, action, resource) when { [1, 2].containsAny([2, 3]) };",
         'permit(principal, action, resource) when { context == {"n": 1} };',
+        # `Literal(True) == Literal(1)` in Python: the encoder must not confuse them.
+        "permit(principal, action, resource) when { true } when { 0 < 1 };",
     ]
     for text in cases:
         assert check_encoding(text, entities, request) == "ok", text

@@ -46,7 +46,8 @@ class Encoder(SetOps):
     def __init__(self, world: World, path: str = "<policies>") -> None:
         self.w = world
         self.path = path
-        self._cache: dict[A.Expr, Sym] = {}
+        self._cache: dict[int, Sym] = {}
+        self._keep: list[A.Expr] = []  # keeps cached nodes alive, so their ids stay theirs
 
     def unsupported(self, what: str, span: Span | None) -> AnalysisError:
         return AnalysisError(
@@ -56,8 +57,11 @@ class Encoder(SetOps):
     def value(self, sym: Sym, span: Span | None) -> Any:
         """``sym`` as a ``V`` term (AnalysisError for a set literal)."""
         if sym.kind == "litset":
-            raise self.unsupported("a set literal used as a value (compared with data, "
-                                   "stored in a record or a set, or chosen by `if`)", span)
+            raise self.unsupported(
+                "a set literal used as a value (compared with data, "
+                "stored in a record or a set, or chosen by `if`)",
+                span,
+            )
         return lift(sym, span)
 
     # -- policies ---------------------------------------------------------------------------
@@ -102,9 +106,12 @@ class Encoder(SetOps):
     # -- expressions ------------------------------------------------------------------------
 
     def expr(self, e: A.Expr) -> Sym:
-        found = self._cache.get(e)
+        # By identity: equal ASTs may differ in kind (`Literal(True) == Literal(1)` in Python).
+        found = self._cache.get(id(e))
         if found is None:
-            found = self._cache[e] = self._expr(e)
+            found = self._expr(e)
+            self._cache[id(e)] = found
+            self._keep.append(e)
         return found
 
     def _expr(self, e: A.Expr) -> Sym:  # noqa: PLR0911, PLR0912
@@ -223,15 +230,15 @@ class Encoder(SetOps):
             return Sym(or_(*errs), "bool", or_(*hits))
         if target.kind == "set":
             all_entities = w.all_entities_in(target.val)
-            return Sym(
-                or_(target.err, not_(all_entities)), "bool", w.in_data_set(x, target.val)
-            )
+            return Sym(or_(target.err, not_(all_entities)), "bool", w.in_data_set(x, target.val))
         if target.kind is None:
             v = target.val
             set_id = VSt.get(v)
             is_entity, is_set = VE.is_(v), VSt.is_(v)
             all_entities = w.all_entities_in(set_id)
-            err = or_(target.err, and_(not_(is_entity), not_(is_set)), and_(is_set, not_(all_entities)))
+            err = or_(
+                target.err, and_(not_(is_entity), not_(is_set)), and_(is_set, not_(all_entities))
+            )
             val = z3.If(is_entity, w.is_in(x, VE.get(v)), w.in_data_set(x, set_id))
             return Sym(err, "bool", val)
         return Sym(TRUE, "bool", FALSE)
@@ -268,7 +275,9 @@ class Encoder(SetOps):
         else:
             kind = None
             a, b = self.value(then, e.then.span), self.value(else_, e.else_.span)
-        return Sym(z3.simplify(err) if z3.is_const(err) else err, kind, z3.If(and_(cond_ok, not_(c)), b, a))
+        return Sym(
+            z3.simplify(err) if z3.is_const(err) else err, kind, z3.If(and_(cond_ok, not_(c)), b, a)
+        )
 
     def get_attr(self, obj: Sym, key: Any) -> Sym:
         w = self.w
