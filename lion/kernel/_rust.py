@@ -15,7 +15,14 @@ from lion.errors import CapabilityError, PolicyError
 from lion.kernel.capability import Capability, CapabilityToken, decode_token
 from lion.kernel.compose import CompositionError, Morphism
 from lion.kernel.decision import Decision
-from lion.kernel.policy import Effect, Kleene, PolicyErrorInfo, PolicyResult, Response
+from lion.kernel.policy import (
+    Effect,
+    EntityUID,
+    Kleene,
+    PolicyErrorInfo,
+    PolicyResult,
+    Response,
+)
 from lion.kernel.policy._parse import check_unicode
 from lion.kernel.policy._text import argument_surrogate, find_surrogate
 from lion.kernel.revocation import RevocationStore
@@ -59,6 +66,13 @@ class RustPolicies:
             raise PolicyError(f"{path}: policy source is not valid unicode: {exc.reason}") from None
         self._init_results()
 
+    @classmethod
+    def _wrap(cls, native: _native.PolicySet) -> RustPolicies:
+        out = cls.__new__(cls)
+        out._set = native
+        out._init_results()
+        return out
+
     def _init_results(self) -> None:
         pairs = list(zip(self._set.ids, self._set.effects, strict=True))
         self._false = tuple(PolicyResult(i, Effect(e), Kleene.FALSE) for i, e in pairs)
@@ -71,9 +85,35 @@ class RustPolicies:
         return len(self._set)
 
     @property
-    def ids(self) -> list[str]:
-        """The policy ids, in file order."""
-        return self._set.ids
+    def ids(self) -> tuple[str, ...]:
+        """The static policy ids in file order, then the linked ones in link order."""
+        return tuple(self._set.ids)
+
+    @property
+    def templates(self) -> tuple[str, ...]:
+        """The template ids, in file order."""
+        return tuple(self._set.templates)
+
+    def link(self, template_id: str, new_id: str, slots: Mapping[str, Any]) -> RustPolicies:
+        """A new set with template `template_id` linked as `new_id` (as `PolicySet.link`)."""
+        if not isinstance(new_id, str) or not new_id:
+            raise PolicyError(f"a linked policy needs a non-empty string id, got {new_id!r}")
+        if not isinstance(template_id, str):
+            raise PolicyError(f"cannot link `{new_id}`: `{template_id}` is not a template")
+        if isinstance(slots, Mapping):
+            slots = {k: v.to_json() if isinstance(v, EntityUID) else v for k, v in slots.items()}
+        try:
+            return self._wrap(self._set.link(template_id, new_id, slots))
+        except UnicodeEncodeError as exc:
+            found = find_surrogate([template_id, new_id, slots], "slots")
+            raise PolicyError(found or f"input is not valid unicode: {exc.reason}") from None
+
+    def link_all(self, links: Any) -> RustPolicies:
+        """A new set with every link of Cedar's JSON template-links form (see `PolicySet`)."""
+        try:
+            return self._wrap(self._set.link_all(links))
+        except UnicodeEncodeError as exc:
+            raise _not_unicode(exc, ("template links", links)) from None
 
     def _response(self, raw: _Raw) -> Response:
         hits = raw[3]

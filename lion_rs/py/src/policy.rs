@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use lion_core::policy::entities::{load_json, parse_entity_uid};
 use lion_core::policy::json::{py_float_repr, Json, Key};
+use lion_core::policy::templates::parse_links;
 use lion_core::policy::{self as core, Effect, Kleene, Limits, Uid};
 use lion_core::CoreError;
 use pyo3::intern;
@@ -245,6 +246,39 @@ impl PolicySet {
         self.inner.policies().iter().map(|p| p.id.clone()).collect()
     }
 
+    /// The template ids, in file order.
+    #[getter]
+    fn templates(&self) -> Vec<String> {
+        self.inner
+            .templates()
+            .iter()
+            .map(|p| p.id.clone())
+            .collect()
+    }
+
+    /// A new set with template `template_id` linked as `new_id`; `slots` maps
+    /// `?principal` / `?resource` to entity uids.
+    fn link(&self, template_id: &str, new_id: &str, slots: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let values = if slots.cast::<PyDict>().is_ok() {
+            to_json(slots, 0)?
+        } else {
+            Json::Other(slots.get_type().name()?.to_str()?.to_owned())
+        };
+        let inner = self
+            .inner
+            .link(template_id, new_id, values)
+            .map_err(to_py)?;
+        Ok(PolicySet { inner })
+    }
+
+    /// A new set with every link of Cedar's JSON template-links form (text or decoded).
+    fn link_all(&self, links: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let data = load(links, "template links")?;
+        let links = parse_links(&data).map_err(to_py)?;
+        let inner = self.inner.link_all(&links).map_err(to_py)?;
+        Ok(PolicySet { inner })
+    }
+
     /// The policy effects (`permit` or `forbid`), in the order of `ids`.
     #[getter]
     fn effects(&self) -> Vec<&'static str> {
@@ -262,8 +296,14 @@ impl PolicySet {
             .iter()
             .filter(|p| p.effect == Effect::Permit)
             .count();
+        let templates = self.inner.templates().len();
+        let extra = if templates > 0 {
+            format!(", {templates} templates")
+        } else {
+            String::new()
+        };
         format!(
-            "PolicySet({permits} permit, {} forbid)",
+            "PolicySet({permits} permit, {} forbid{extra})",
             self.inner.len() - permits
         )
     }

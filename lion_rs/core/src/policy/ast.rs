@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 
+use super::ext::ExtFn;
 use super::value::{Uid, Value};
 
 /// Where a node starts in the policy source (1-based line and column).
@@ -104,6 +105,8 @@ pub enum ExprKind {
     Like(Box<Expr>, Pattern),
     Is(Box<Expr>, Arc<str>, Option<Box<Expr>>),
     Call(Method, Box<Expr>, Option<Box<Expr>>),
+    /// An extension function or method; a method's receiver is the first argument.
+    Ext(ExtFn, Vec<Expr>),
     /// Parse-time only: a template slot (always rejected).
     Slot(Arc<str>),
     /// Parse-time only: the literal 9223372036854775808, waiting for a `-`.
@@ -142,6 +145,29 @@ pub enum Scope {
     In(Vec<Arc<Uid>>),
     Is(Arc<str>),
     IsIn(Arc<str>, Arc<Uid>),
+    /// In a template only: `== ?slot`, `in ?slot` or `is T in ?slot`, the slot
+    /// being the scope's own (`?principal` or `?resource`).
+    Slot(SlotOp),
+}
+
+/// The operator of a template slot's scope.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SlotOp {
+    Eq,
+    In,
+    IsIn(Arc<str>),
+}
+
+impl Scope {
+    /// The scope with its slot (if any) filled by `uid`.
+    pub fn filled(&self, uid: &Arc<Uid>) -> Scope {
+        match self {
+            Scope::Slot(SlotOp::Eq) => Scope::Eq(uid.clone()),
+            Scope::Slot(SlotOp::In) => Scope::In(vec![uid.clone()]),
+            Scope::Slot(SlotOp::IsIn(ty)) => Scope::IsIn(ty.clone(), uid.clone()),
+            other => other.clone(),
+        }
+    }
 }
 
 /// A `when` (true) or `unless` (false) clause.
@@ -161,4 +187,25 @@ pub struct Policy {
     pub resource: Scope,
     pub conditions: Vec<Condition>,
     pub annotations: Vec<(String, String)>,
+    /// For a linked policy, the id of its template.
+    pub template: Option<String>,
+}
+
+impl Policy {
+    /// Whether the principal or resource scope has a slot (a template, never evaluated).
+    pub fn is_template(&self) -> bool {
+        matches!(self.principal, Scope::Slot(_)) || matches!(self.resource, Scope::Slot(_))
+    }
+
+    /// The slots the template declares, `?principal` first.
+    pub fn slots(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        if matches!(self.principal, Scope::Slot(_)) {
+            out.push("?principal");
+        }
+        if matches!(self.resource, Scope::Slot(_)) {
+            out.push("?resource");
+        }
+        out
+    }
 }

@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
+use super::ext_json::extension_from_json;
 use super::json::{parse_json, Json, JsonError};
 use super::value::{KeyedMap, KeyedSet, Record, Set, Uid, Value};
 use super::Limits;
@@ -362,14 +363,8 @@ pub fn value_from_json(
                 return Ok(Value::Entity(Arc::new(uid)));
             }
             if single("__extn") {
-                let name = match fields[0].1.get("fn") {
-                    Some(v) => v.py_str(),
-                    None => "None".to_string(),
-                };
-                return Err(fail(
-                    Path::Field(path, "__extn"),
-                    format!("extension values such as `{name}` are not supported"),
-                ));
+                let at = Path::Field(path, "__extn");
+                return extension_from_json(&fields[0].1, &at, limits, depth + 1);
             }
             if fields.len() > limits.max_record_size {
                 return Err(fail(

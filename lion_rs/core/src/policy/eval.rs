@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::ast::{BinOp, Expr, ExprKind, Method, Policy, Scope, Span, Var};
 use super::entities::{Entities, Request};
+use super::ext;
 use super::value::{Record, Set, Uid, Value};
 use super::Kleene;
 
@@ -199,6 +200,14 @@ impl<'a> Env<'a> {
                 }
             }
             ExprKind::Call(method, obj, arg) => self.call(*method, obj, arg.as_deref(), span),
+            ExprKind::Ext(f, args) => {
+                self.tick(1)?;
+                let mut values = Vec::with_capacity(args.len());
+                for a in args {
+                    values.push(self.eval(a)?);
+                }
+                ext::call(*f, &values).map_err(|m| err(m, span))
+            }
             // Never built into a policy: the parser refuses both.
             ExprKind::Slot(_) | ExprKind::BigLit(_) => {
                 Err(err("internal error: unparsed node".into(), span))
@@ -247,14 +256,25 @@ impl<'a> Env<'a> {
                 let b = self.eval(right)?;
                 Ok(Value::Bool((a == b) == (op == BinOp::Eq)))
             }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                // Both sides first, then the types: longs, datetimes or durations.
+                let a = self.eval(left)?;
+                let b = self.eval(right)?;
+                let (x, y) = match (&a, &b) {
+                    (Value::Long(x), Value::Long(y)) => (*x, *y),
+                    _ => ext::compare(&a, &b).map_err(|m| err(m, span))?,
+                };
+                Ok(Value::Bool(match op {
+                    BinOp::Lt => x < y,
+                    BinOp::Le => x <= y,
+                    BinOp::Gt => x > y,
+                    _ => x >= y,
+                }))
+            }
             _ => {
                 let a = Self::as_long(self.eval(left)?, span)?;
                 let b = Self::as_long(self.eval(right)?, span)?;
                 let (result, verb) = match op {
-                    BinOp::Lt => return Ok(Value::Bool(a < b)),
-                    BinOp::Le => return Ok(Value::Bool(a <= b)),
-                    BinOp::Gt => return Ok(Value::Bool(a > b)),
-                    BinOp::Ge => return Ok(Value::Bool(a >= b)),
                     BinOp::Add => (a.checked_add(b), "adding"),
                     BinOp::Sub => (a.checked_sub(b), "subtracting"),
                     _ => (a.checked_mul(b), "multiplying"),
@@ -401,6 +421,8 @@ impl<'a> Env<'a> {
             }
             Scope::Is(ty) => *uid.ty == **ty,
             Scope::IsIn(ty, target) => *uid.ty == **ty && self.ents.is_in(uid, target),
+            // Templates are never evaluated; an unfilled slot matches nothing.
+            Scope::Slot(_) => false,
         }
     }
 

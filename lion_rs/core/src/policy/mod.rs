@@ -16,8 +16,11 @@
 pub mod ast;
 pub mod entities;
 pub mod eval;
+pub mod ext;
+pub mod ext_json;
 pub mod json;
 pub mod parser;
+pub mod templates;
 pub mod value;
 
 use std::sync::Arc;
@@ -234,9 +237,14 @@ struct Index {
 /// it to apply (`==` a uid, `in` a uid, `is` a type); a request evaluates only
 /// the policies filed under its own uids, their ancestors and types. Skipped
 /// policies are FALSE by their scope anyway, so results do not change.
+///
+/// Templates (policies with a `?principal` or `?resource` slot) are kept
+/// apart and never evaluated; `link` makes a new set with a linked policy.
 #[derive(Debug)]
 pub struct PolicySet {
-    policies: Vec<Policy>,
+    /// Static policies in file order, then linked ones in link order.
+    policies: Vec<Arc<Policy>>,
+    templates: Arc<Vec<Policy>>,
     limits: Limits,
     index: Index,
 }
@@ -247,7 +255,7 @@ fn scope_rank(scope: &Scope) -> u8 {
         Scope::IsIn(..) => 3,
         Scope::In(_) => 2,
         Scope::Is(_) => 1,
-        Scope::All => 0,
+        Scope::All | Scope::Slot(_) => 0,
     }
 }
 
@@ -255,11 +263,14 @@ impl PolicySet {
     /// Parse Cedar-syntax policy text; `path` names it in error messages.
     pub fn parse(text: &str, path: &str, limits: Limits) -> Result<PolicySet> {
         limits.validate()?;
-        let policies = parser::parse_policies(text, path, &limits)?;
-        Ok(PolicySet::new(policies, limits))
+        let parsed = parser::parse_policies(text, path, &limits)?;
+        let (templates, policies): (Vec<Policy>, Vec<Policy>) =
+            parsed.into_iter().partition(Policy::is_template);
+        let policies = policies.into_iter().map(Arc::new).collect();
+        Ok(PolicySet::new(policies, Arc::new(templates), limits))
     }
 
-    fn new(policies: Vec<Policy>, limits: Limits) -> PolicySet {
+    fn new(policies: Vec<Arc<Policy>>, templates: Arc<Vec<Policy>>, limits: Limits) -> PolicySet {
         let mut index = Index::default();
         for (n, p) in policies.iter().enumerate() {
             let n = n as u32;
@@ -283,11 +294,12 @@ impl PolicySet {
                     }
                 }
                 Scope::Is(ty) => index.by_is[best].entry(ty.clone()).or_default().push(n),
-                Scope::All => index.general.push(n),
+                Scope::All | Scope::Slot(_) => index.general.push(n),
             }
         }
         PolicySet {
             policies,
+            templates,
             limits,
             index,
         }
@@ -301,8 +313,14 @@ impl PolicySet {
         self.policies.is_empty()
     }
 
-    pub fn policies(&self) -> &[Policy] {
+    /// The static policies in file order, then the linked ones in link order.
+    pub fn policies(&self) -> &[Arc<Policy>] {
         &self.policies
+    }
+
+    /// The templates, in file order.
+    pub fn templates(&self) -> &[Policy] {
+        &self.templates
     }
 
     pub fn limits(&self) -> &Limits {

@@ -9,37 +9,17 @@
 
 use std::sync::Arc;
 
-use super::ast::{
-    BinOp, Condition, Effect, Expr, ExprKind, Method, Pattern, Policy, Scope, Span, Var,
-};
+use super::ast::{BinOp, Condition, Effect, Expr, ExprKind, Pattern, Policy, Scope, Span, Var};
 use super::entities::{clip, unescape};
 use super::value::{Uid, Value};
 use super::Limits;
 use crate::{CoreError, Result};
 
+mod calls;
+mod scope;
+
 const RESERVED: [&str; 9] = [
     "true", "false", "if", "then", "else", "in", "is", "like", "has",
-];
-const EXTENSION_FUNCTIONS: [&str; 4] = ["ip", "decimal", "datetime", "duration"];
-const EXTENSION_METHODS: [&str; 18] = [
-    "isIpv4",
-    "isIpv6",
-    "isLoopback",
-    "isMulticast",
-    "isInRange",
-    "lessThan",
-    "lessThanOrEqual",
-    "greaterThan",
-    "greaterThanOrEqual",
-    "toDate",
-    "toTime",
-    "toDays",
-    "toHours",
-    "toMinutes",
-    "toSeconds",
-    "toMilliseconds",
-    "offset",
-    "durationSince",
 ];
 const MAX_UNARY_REPEAT: usize = 4;
 const INT_MAX_PLUS_ONE: &str = "9223372036854775808";
@@ -393,7 +373,9 @@ impl<'a> Parser<'a> {
     fn no_slot(&mut self, exprs: &[&Expr]) {
         for e in exprs {
             if let ExprKind::Slot(name) = &e.kind {
-                let msg = format!("template slots such as `{name}` are not supported");
+                let msg = format!(
+                    "the template slot `{name}` can appear only in the principal or resource scope"
+                );
                 self.record(msg, e.span);
                 return;
             }
@@ -518,45 +500,6 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// One scope item: (variable token, scope, operator token).
-    fn scope_item(&mut self) -> PResult<(Tok, Scope, Option<Tok>)> {
-        let var = self.expect_word("an identifier")?;
-        let many_ok = self.text(var) == "action";
-        if self.is_p("==") {
-            let op = self.bump();
-            let scope = match self.scope_target(op, false)? {
-                Some(mut uids) if uids.len() == 1 => Scope::Eq(uids.remove(0)),
-                _ => Scope::All,
-            };
-            return Ok((var, scope, Some(op)));
-        }
-        if self.is_kw("in") {
-            let op = self.bump();
-            let scope = match self.scope_target(op, many_ok)? {
-                Some(uids) => Scope::In(uids),
-                None => Scope::All,
-            };
-            return Ok((var, scope, Some(op)));
-        }
-        if self.is_kw("is") {
-            let op = self.bump();
-            let (ty, _) = self.name_parts(true)?;
-            if self.is_kw("in") {
-                let in_tok = self.bump();
-                let scope = match self.scope_target(in_tok, false)? {
-                    Some(mut uids) if uids.len() == 1 => Scope::IsIn(ty.into(), uids.remove(0)),
-                    _ => Scope::All,
-                };
-                return Ok((var, scope, Some(op)));
-            }
-            return Ok((var, Scope::Is(ty.into()), Some(op)));
-        }
-        if self.is_p(",") || self.is_p(")") {
-            return Ok((var, Scope::All, None));
-        }
-        Err(self.unexpected("one of `==`, `in`, `is`, `,` or `)`"))
-    }
-
     /// `name` parts (IDENT (:: IDENT)*), stopping before `::` STRING. Returns
     /// the joined name and its first token; reserved parts are recorded.
     fn name_parts(&mut self, type_only: bool) -> PResult<(String, Tok)> {
@@ -589,99 +532,6 @@ impl<'a> Parser<'a> {
         let s = self.expect_str()?;
         let id = self.string(s);
         Ok((Uid::new(&ty, &id), first))
-    }
-
-    /// A scope target: None when it was refused (error recorded).
-    fn scope_target(&mut self, op: Tok, many_ok: bool) -> PResult<Option<Vec<Arc<Uid>>>> {
-        let t = self.tok();
-        match t.t {
-            T::Slot => {
-                self.bump();
-                let msg = format!(
-                    "template slots such as `{}` are not supported",
-                    self.text(t)
-                );
-                self.record(msg, t.span());
-                Ok(None)
-            }
-            T::P("[") => {
-                self.bump();
-                let mut uids = Vec::new();
-                if !self.is_p("]") {
-                    loop {
-                        let (uid, _) = self.entity_ref()?;
-                        uids.push(Arc::new(uid));
-                        if self.is_p(",") {
-                            self.bump();
-                            if self.is_p("]") {
-                                break;
-                            }
-                        } else if self.is_p("]") {
-                            break;
-                        } else {
-                            return Err(self.unexpected("`,` or `]`"));
-                        }
-                    }
-                }
-                self.expect_p("]")?;
-                if !many_ok {
-                    let msg = format!("`{}` takes a single entity uid, not a list", self.text(op));
-                    self.record(msg, op.span());
-                    return Ok(None);
-                }
-                Ok(Some(uids))
-            }
-            T::Word => {
-                let (uid, _) = self.entity_ref()?;
-                Ok(Some(vec![Arc::new(uid)]))
-            }
-            _ => Err(self.unexpected("an entity uid")),
-        }
-    }
-
-    fn check_scope(&mut self, items: Vec<(Tok, Scope, Option<Tok>)>) -> [Scope; 3] {
-        let mut out = [Scope::All, Scope::All, Scope::All];
-        for (i, ((var, scope, op), expected)) in items
-            .into_iter()
-            .zip(["principal", "action", "resource"])
-            .enumerate()
-        {
-            let name = self.text(var);
-            if name != expected {
-                let msg = format!(
-                    "expected the variable `{expected}` in the policy scope, found `{name}`"
-                );
-                self.record(msg, var.span());
-            }
-            if expected == "action" {
-                let at = op.map_or(var.span(), |t| t.span());
-                match &scope {
-                    Scope::Is(_) | Scope::IsIn(..) => {
-                        self.record("`is` cannot appear in the action scope".into(), at);
-                    }
-                    Scope::Eq(uid) => self.check_action_uid(uid, at),
-                    Scope::In(uids) => {
-                        for uid in uids {
-                            self.check_action_uid(uid, at);
-                        }
-                    }
-                    Scope::All => {}
-                }
-            }
-            if let Some(slot) = out.get_mut(i) {
-                *slot = scope;
-            }
-        }
-        out
-    }
-
-    fn check_action_uid(&mut self, uid: &Uid, at: Span) {
-        if &*uid.ty != "Action" && !uid.ty.ends_with("::Action") {
-            self.record(
-                format!("the action scope takes uids of type `Action`, got `{uid}`"),
-                at,
-            );
-        }
     }
 
     // -- expressions -------------------------------------------------------------
@@ -1065,51 +915,6 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn method_call(&mut self, obj: Expr, name: Tok, mut args: Vec<Expr>, start: Span) -> Expr {
-        self.no_slot(&[&obj]);
-        let text = self.text(name);
-        let method = match text {
-            "contains" => Some((Method::Contains, 1)),
-            "containsAll" => Some((Method::ContainsAll, 1)),
-            "containsAny" => Some((Method::ContainsAny, 1)),
-            "isEmpty" => Some((Method::IsEmpty, 0)),
-            "hasTag" => Some((Method::HasTag, 1)),
-            "getTag" => Some((Method::GetTag, 1)),
-            _ => None,
-        };
-        let span = name.span();
-        let Some((method, arity)) = method else {
-            let msg = if EXTENSION_METHODS.contains(&text) {
-                format!("extension method `{text}` is not supported")
-            } else {
-                format!("`{text}` is not a valid method")
-            };
-            self.record(msg, span);
-            return Self::dummy(span);
-        };
-        if args.len() != arity {
-            let s = if arity != 1 { "s" } else { "" };
-            self.record(
-                format!("`{text}` takes {arity} argument{s}, got {}", args.len()),
-                span,
-            );
-            return Self::dummy(span);
-        }
-        let depth = 1 + args
-            .iter()
-            .map(|a| a.depth)
-            .max()
-            .unwrap_or(0)
-            .max(obj.depth);
-        let arg = args.pop().map(Box::new);
-        self.node(
-            ExprKind::Call(method, Box::new(obj), arg),
-            span,
-            depth,
-            start,
-        )
-    }
-
     /// `args?` up to (not including) `close`; slots among them are recorded.
     fn args(&mut self, close: &'static str) -> PResult<Vec<Expr>> {
         let mut out = Vec::new();
@@ -1343,15 +1148,9 @@ impl<'a> Parser<'a> {
         }
         if self.is_p("(") {
             self.bump();
-            self.args(")")?;
+            let args = self.args(")")?;
             self.expect_p(")")?;
-            let msg = if EXTENSION_FUNCTIONS.contains(&name.as_str()) {
-                format!("extension function `{name}` is not supported")
-            } else {
-                format!("`{name}` is not a valid function")
-            };
-            self.record(msg, span);
-            return Ok((Self::dummy(span), span));
+            return Ok((self.function_call(&name, args, span), span));
         }
         let var = match name.as_str() {
             "principal" => Var::Principal,
@@ -1525,6 +1324,7 @@ fn assign_ids(drafts: Vec<Draft>, path: &str, text: &str) -> Result<Vec<Policy>>
                 .into_iter()
                 .map(|(k, v, _)| (k, v))
                 .collect(),
+            template: None,
         });
     }
     Ok(policies)

@@ -1,4 +1,5 @@
-//! Runtime values: bool, long, string, entity uid, set, record.
+//! Runtime values: bool, long, string, entity uid, set, record, and the
+//! extension values decimal, ipaddr, datetime and duration.
 //!
 //! Equality is Cedar's: values of different types are never equal (so `true`
 //! is not `1`), sets ignore order and duplicates, records ignore key order.
@@ -7,6 +8,8 @@ use std::collections::HashSet;
 use std::fmt;
 use std::hash::{BuildHasher, DefaultHasher, Hash, Hasher, RandomState};
 use std::sync::{Arc, OnceLock};
+
+use super::ext::IpNet;
 
 /// Hash-map keys here (entity ids, strings, set elements) come from policy
 /// data an attacker may write, so they are hashed with SipHash-1-3 under a
@@ -90,6 +93,13 @@ pub enum Value {
     Entity(Arc<Uid>),
     Set(Arc<Set>),
     Record(Arc<Record>),
+    /// A decimal: the value times 10^4.
+    Decimal(i64),
+    Ip(Arc<IpNet>),
+    /// Milliseconds since the Unix epoch (UTC).
+    Datetime(i64),
+    /// Milliseconds.
+    Duration(i64),
 }
 
 impl Value {
@@ -102,6 +112,10 @@ impl Value {
             Value::Entity(uid) => format!("entity of type `{}`", uid.ty),
             Value::Set(_) => "set".into(),
             Value::Record(_) => "record".into(),
+            Value::Decimal(_) => "decimal".into(),
+            Value::Ip(_) => "ipaddr".into(),
+            Value::Datetime(_) => "datetime".into(),
+            Value::Duration(_) => "duration".into(),
         }
     }
 }
@@ -115,6 +129,10 @@ impl PartialEq for Value {
             (Value::Entity(a), Value::Entity(b)) => Arc::ptr_eq(a, b) || a == b,
             (Value::Set(a), Value::Set(b)) => Arc::ptr_eq(a, b) || a == b,
             (Value::Record(a), Value::Record(b)) => Arc::ptr_eq(a, b) || a == b,
+            (Value::Decimal(a), Value::Decimal(b)) => a == b,
+            (Value::Ip(a), Value::Ip(b)) => a == b,
+            (Value::Datetime(a), Value::Datetime(b)) => a == b,
+            (Value::Duration(a), Value::Duration(b)) => a == b,
             _ => false,
         }
     }
@@ -148,6 +166,22 @@ impl Hash for Value {
             Value::Record(rec) => {
                 state.write_u8(5);
                 state.write_u64(rec.hash);
+            }
+            Value::Decimal(n) => {
+                state.write_u8(6);
+                n.hash(state);
+            }
+            Value::Ip(ip) => {
+                state.write_u8(7);
+                ip.hash(state);
+            }
+            Value::Datetime(n) => {
+                state.write_u8(8);
+                n.hash(state);
+            }
+            Value::Duration(n) => {
+                state.write_u8(9);
+                n.hash(state);
             }
         }
     }
