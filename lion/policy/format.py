@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from lion.errors import PolicyError
 from lion.kernel.policy import _ast as A
@@ -241,10 +241,10 @@ class _Printer:
         if isinstance(e, A.Not | A.Neg):
             return self._unary(e), _UNARY
         if isinstance(e, A.GetAttr):
-            obj = self.at(e.obj, _MEMBER)
+            target = self.at(e.obj, _MEMBER)
             if is_identifier(e.attr):
-                return _c(obj, "." + e.attr), _MEMBER
-            return _c(obj, f"[{escape_string(e.attr)}]"), _MEMBER
+                return _c(target, "." + e.attr), _MEMBER
+            return _c(target, f"[{escape_string(e.attr)}]"), _MEMBER
         if isinstance(e, A.MethodCall):
             args = [self.at(a, _IF) for a in e.args]
             return _c(self.at(e.obj, _MEMBER), "." + e.method, _seq("(", args, ")")), _MEMBER
@@ -278,8 +278,8 @@ class _Printer:
     def _unary(self, e: A.Not | A.Neg) -> Doc:
         kind = type(e)
         sign = "!" if kind is A.Not else "-"
-        count, inner = 0, e
-        while isinstance(inner, kind) and count < _MAX_RUN:
+        count, inner = 0, cast(A.Expr, e)
+        while isinstance(inner, A.Not | A.Neg) and type(inner) is kind and count < _MAX_RUN:
             count += 1
             inner = inner.arg
         # `--5` is `-` applied to the literal `-5`: its sign joins the run if there is room

@@ -46,17 +46,19 @@ def cond(expr: str) -> str:
         ("-(!context.b)", "-(!context.b)"),
         ("1 - -5 == 6", "1 - -5 == 6"),
         ("(if context.a then 1 else 2) + 1 == 3", "(if context.a then 1 else 2) + 1 == 3"),
-        ("if context.a then (context.b || context.c) else (1 == 2)",
-         "if context.a then context.b || context.c else 1 == 2"),
+        (
+            "if context.a then (context.b || context.c) else (1 == 2)",
+            "if context.a then context.b || context.c else 1 == 2",
+        ),
         ("(context.a == context.b) == context.c", "(context.a == context.b) == context.c"),
-        ("(principal in Group::\"g\") in context.s", '(principal in Group::"g") in context.s'),
+        ('(principal in Group::"g") in context.s', '(principal in Group::"g") in context.s'),
         ('context["a"]["if"]["b c"]', 'context.a["if"]["b c"]'),
         ('context has "if" && context has "x"', 'context has "if" && context has x'),
         ("context has a.b.c", "context has a.b.c"),
         ("context has a && context.a has b", "context has a.b"),
         ('context.s like "a\\*b*c"', 'context.s like "a\\*b*c"'),
         ('"tab\\there\\u{1}\\u{e9}" == "\\x41"', '"tab\\there\\u{1}\u00e9" == "A"'),
-        ("[1,2,] == [{a: 1, \"b c\": 2, \"then\": 3}]", '[1, 2] == [{a: 1, "b c": 2, "then": 3}]'),
+        ('[1,2,] == [{a: 1, "b c": 2, "then": 3}]', '[1, 2] == [{a: 1, "b c": 2, "then": 3}]'),
         ("principal is A::B in (context.g)", "principal is A::B in context.g"),
         ("(principal is A::B) == true", "(principal is A::B) == true"),
         ("context.s.contains((1+2))", "context.s.contains(1 + 2)"),
@@ -174,7 +176,9 @@ def test_bad_text_is_a_policy_error_with_location() -> None:
 
 
 def test_a_policy_set_keeps_ids_that_would_not_be_assigned_again() -> None:
-    policies = parse_policies('@id("x") permit(principal, action, resource);\nforbid(principal, action, resource);')
+    policies = parse_policies(
+        '@id("x") permit(principal, action, resource);\nforbid(principal, action, resource);'
+    )
     renamed = [policies[1].__class__(**{**_fields(policies[1]), "id": "custom"})]
     out = format_policies(PolicySet([policies[0], *renamed]))
     reread = parse_policies(out)
@@ -190,7 +194,9 @@ def _fields(policy: object) -> dict[str, object]:
 
 
 def test_format_policy_of_one_policy() -> None:
-    (policy,) = parse_policies('@a("1") forbid(principal is User, action, resource is Doc in Folder::"f");')
+    (policy,) = parse_policies(
+        '@a("1") forbid(principal is User, action, resource is Doc in Folder::"f");'
+    )
     assert format_policy(policy) == (
         '@a("1")\nforbid (principal is User, action, resource is Doc in Folder::"f");'
     )
