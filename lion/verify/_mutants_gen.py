@@ -13,8 +13,8 @@ the original. The operator classes (`OPERATORS`):
 - ``negate-bool``: ``true``/``false`` swapped
 
 Theorems and invariants are never mutated (they are the specification), nor are
-the predicates used only to state them (a bool function reached from no
-machine and no bind), nor the updates of `ghost var`s (the bookkeeping an
+the predicates and constants used only to state them (a bool function or a
+constant reached from no machine and no bind), nor the updates of `ghost var`s (the bookkeeping an
 invariant reads): mutating those weakens the claim, not the model.
 """
 
@@ -255,15 +255,20 @@ def expr_references(module: ast.Module, e: ast.Expr) -> set[str]:
 def model_definitions(module: ast.Module) -> set[str]:
     """The names of this module's own definitions that mutants change.
 
-    Machines, constants, and functions except the predicates used only to state
-    theorems and invariants (a bool function that no machine and no bind reaches).
+    Machines, and the functions and constants they or a bind reach, and the
+    other non-bool functions; not the predicates and constants used only to state
+    theorems and invariants (a bool function or a constant no machine and no bind
+    reaches).
     """
     own = [d for d in module.definitions if isinstance(d, ast.Fn | ast.Const | ast.Machine)]
     roots = {b.name for b in module.binds} | {m.name for m in own if isinstance(m, ast.Machine)}
     reached = references(module, roots)
     names = set()
     for d in own:
-        if isinstance(d, ast.Fn) and isinstance(d.result, ast.BoolType) and d.name not in reached:
+        if d.name not in reached and (
+            isinstance(d, ast.Const)
+            or (isinstance(d, ast.Fn) and isinstance(d.result, ast.BoolType))
+        ):
             continue
         names.add(d.name)
     return names

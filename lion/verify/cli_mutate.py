@@ -69,9 +69,9 @@ def _arguments() -> _Parser:
     p.add_argument(
         "--timeout",
         type=float,
-        default=5.0,
+        default=3.0,
         metavar="SECONDS",
-        help="per-obligation Z3 timeout while re-proving (default 5)",
+        help="per-obligation Z3 timeout while re-proving (default 3)",
     )
     p.add_argument(
         "--examples",

@@ -22,6 +22,7 @@ The score of a chapter is killed (refuted + caught) over the non-equivalent muta
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -43,10 +44,13 @@ from lion.verify._mutants_gen import (
     sites,
 )
 from lion.verify._mutants_named import NAMED
-from lion.verify.conformance import check_bind
+from lion.verify.conformance import check_bind, resolve, target_of
 from lion.verify.encode import Encoder
+from lion.verify.exact import describe_pair, exact_equal
+from lion.verify.interpret import Interpreter
 from lion.verify.proofs import Strategy
 from lion.verify.prove import Status, obligation_names, prove_module
+from lion.verify.values import domain, format_value
 
 __all__ = [
     "OPERATORS",
@@ -396,6 +400,54 @@ def _action_calls(a: ast.Action) -> set[str]:
     return names
 
 
+EXHAUSTIVE_LIMIT = 5000  # a function bind over at most this many inputs is checked on all
+
+
+def _exhaustive(module: ast.Module, bind: ast.Bind, backend: str) -> str | None:
+    """For a function bind over a small finite domain: the first input on which the
+    implementation and the (mutated) spec disagree, checked on every input, or None
+    (also when the domain is too large: random conformance follows)."""
+    fn = module.fns.get(bind.name)
+    if fn is None:
+        return None
+    size = 1
+    for p in fn.params:
+        if not _finite(p.ty):
+            return None
+        size *= len(domain(p.ty))
+        if size > EXHAUSTIVE_LIMIT:
+            return None
+    impl = resolve(target_of(bind, backend))
+    interp = Interpreter(module)
+    for args in itertools.product(*(domain(p.ty) for p in fn.params)):
+        expected = interp.call(fn.name, *args)
+        try:
+            actual = impl(*args)
+        except Exception as exc:  # the implementation must be total on spec inputs
+            return f"implementation raised {type(exc).__name__}: {exc}"
+        if not exact_equal(actual, expected, fn.result):
+            shown, spec = describe_pair(actual, expected, fn.result)
+            text = ", ".join(
+                f"{p.name} = {format_value(a, p.ty)}" for p, a in zip(fn.params, args, strict=True)
+            )
+            return f"spec gives {spec}, implementation gives {shown} on {text}"
+    return None
+
+
+def _finite(ty: ast.Type) -> bool:
+    if isinstance(ty, ast.BoolType | ast.EnumType):
+        return True
+    if isinstance(ty, ast.IntType):
+        return ty.bounded
+    if isinstance(ty, ast.OptionType | ast.SetType):
+        return _finite(ty.elem)
+    if isinstance(ty, ast.RecordType):
+        return all(_finite(t) for _, t in ty.fields)
+    if isinstance(ty, ast.MapType):
+        return _finite(ty.key) and _finite(ty.value)
+    return False
+
+
 def judge(
     ctx: _Context,
     m: Mutant,
@@ -431,6 +483,10 @@ def judge(
             if not refs & m.touched:
                 continue
             try:
+                mismatch = _exhaustive(m.module, b, backend)
+                if mismatch is not None:
+                    outcome.verdict, outcome.by, outcome.reason = "caught", b.name, mismatch
+                    break
                 checked = check_bind(
                     m.module, b, examples=examples, backends=(backend,), seed=seed, shrink=False
                 )
@@ -457,7 +513,7 @@ def mutate_chapter(
     *,
     limit: int | None = None,
     seed: int = 0,
-    timeout: float = 5.0,
+    timeout: float = 3.0,
     examples: int = DEFAULT_EXAMPLES,
     backend: str = "python",
     progress: Callable[[str], None] | None = None,
