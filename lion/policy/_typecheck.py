@@ -377,8 +377,9 @@ class Checker:
         right = self.type_of(e.right, caps)
         if left is None or right is None:
             return None
-        if isinstance(e.left, A.Literal) and isinstance(e.right, A.Literal):
-            return BoolLit(value_eq(e.left.value, e.right.value))
+        lit_left, lit_right = _literal(e.left), _literal(e.right)
+        if lit_left is not _NOT_LITERAL and lit_right is not _NOT_LITERAL:
+            return BoolLit(value_eq(lit_left, lit_right))
         a, b = self._known_action(e.left), self._known_action(e.right)
         if a is not None and b is not None:
             return BoolLit(a == b)
@@ -588,6 +589,25 @@ class Checker:
             )
             return None, _NONE
         return ExtensionType(result), _NONE
+
+
+_NOT_LITERAL: Any = object()
+
+
+def _literal(e: A.Expr) -> Any:
+    """The value of a literal as Cedar's typechecker sees one: a literal, or ``&&``/``||``
+    over boolean literals (which it folds); else ``_NOT_LITERAL``."""
+    if isinstance(e, A.Literal):
+        return e.value
+    if isinstance(e, A.And | A.Or):
+        acc = _literal(e.args[0])
+        for arg in e.args[1:]:
+            value = _literal(arg)
+            if not isinstance(acc, bool) or not isinstance(value, bool):
+                return _NOT_LITERAL
+            acc = (acc and value) if isinstance(e, A.And) else (acc or value)
+        return acc if isinstance(acc, bool) else _NOT_LITERAL
+    return _NOT_LITERAL
 
 
 def _unguarded(required: bool, capability: tuple[Any, ...], caps: Caps) -> bool:

@@ -132,12 +132,47 @@ def _check_policy(policy: A.Policy, schema: Schema, path: str) -> list[Validatio
                 policy.span,
             )
         )
+    for issue in _name_issues(policy, schema):
+        add(issue)
     for env in envs:
         checker = Checker(schema, env, policy.span)
         checker.condition(policy)
         for issue in checker.issues:
             add(issue)
     return list(found.values())
+
+
+def _children(e: A.Expr) -> Iterator[A.Expr]:
+    for name in e.__dataclass_fields__:
+        value = getattr(e, name)
+        if isinstance(value, A.Expr):
+            yield value
+        elif isinstance(value, tuple):
+            for item in value:
+                if isinstance(item, A.Expr):
+                    yield item
+                elif isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], A.Expr):
+                    yield item[1]
+
+
+def _name_issues(policy: A.Policy, schema: Schema) -> Iterator[Issue]:
+    """Unknown entity types and actions, and ids outside an enum, wherever they are written.
+
+    Cedar checks names over the whole policy, before and apart from typing, so a
+    name in an operand that never runs (``false && Foo::"a" == principal``) counts.
+    """
+    stack = [c.expr for c in policy.conditions]
+    checker = Checker(schema, None, policy.span)  # type: ignore[arg-type]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, A.Literal) and isinstance(e.value, EntityUID):
+            checker.entity_literal(e.value, e)
+        elif isinstance(e, A.IsType) and not (
+            e.entity_type in schema.entity_types or schema.is_action_type(e.entity_type)
+        ):
+            checker.fail("unknown-entity-type", f"unrecognized entity type `{e.entity_type}`", e)
+        stack.extend(_children(e))
+    yield from checker.issues
 
 
 def environments(
@@ -169,6 +204,20 @@ def _scope_names_known(policy: A.Policy, schema: Schema, sink: list[Issue]) -> b
             if name not in schema.entity_types and not schema.is_action_type(name):
                 sink.append(
                     Issue("unknown-entity-type", f"unrecognized entity type `{name}`", policy.span)
+                )
+                ok = False
+    for scope in (policy.principal, policy.resource):
+        for uid in scope.entities:
+            definition = schema.entity_types.get(uid.type)
+            enum = definition.enum if definition is not None else None
+            if enum is not None and uid.id not in enum:
+                sink.append(
+                    Issue(
+                        "unknown-entity",
+                        f"entity `{uid}` is of an enumerated entity type, but "
+                        f'"{uid.id}" is not declared as a valid eid',
+                        policy.span,
+                    )
                 )
                 ok = False
     for uid in policy.action.entities:

@@ -15,6 +15,7 @@ from typing import Any
 from lion.policy._schema_types import (
     BoolType,
     EntityType,
+    ExtensionType,
     LongType,
     RecordType,
     SetType,
@@ -25,7 +26,16 @@ from lion.policy.schema import Schema
 
 IDS = ("a", "b")
 TAG_KEYS = ("k", "j")
-ATTR_NAMES = ("x", "y", "n", "s", "flag", "owner", "tags", "info")
+ATTR_NAMES = ("x", "y", "n", "s", "flag", "owner", "tags", "info", "when", "limit")
+COLORS = ("red", "blue")
+# extension literals: what a policy may write and what data may hold
+EXT_ARGS = {
+    "decimal": ("1.5", "-0.25", "922337203685477.5807", "0.0"),
+    "ipaddr": ("10.0.0.1", "10.0.0.0/8", "::1", "192.168.1.0/24", "224.0.0.1"),
+    "datetime": ("2024-01-01", "2024-06-01T12:00:00Z", "1970-01-01T00:00:00.001+0100"),
+    "duration": ("1h", "-2d3m", "1ms", "9223372036854775807ms"),
+}
+EXT_FN = {"decimal": "decimal", "ipaddr": "ip", "datetime": "datetime", "duration": "duration"}
 
 
 # ---------------------------------------------------------------------------- schemas
@@ -34,9 +44,12 @@ ATTR_NAMES = ("x", "y", "n", "s", "flag", "owner", "tags", "info")
 def _type_json(rng: random.Random, entities: list[str], depth: int = 0) -> dict[str, Any]:
     choice = rng.choice(
         ["Long", "Long", "String", "String", "Boolean", "Entity", "SetL", "SetS", "SetE", "Record"]
+        + ["Ext"] * 3
     )
     if choice in ("Long", "String", "Boolean"):
         return {"type": choice}
+    if choice == "Ext":
+        return {"type": "Extension", "name": rng.choice(sorted(EXT_ARGS))}
     if choice == "Entity":
         return {"type": "Entity", "name": rng.choice(entities)}
     if choice == "SetL":
@@ -70,6 +83,9 @@ def random_schema_json(rng: random.Random) -> dict[str, Any]:
         if rng.random() < 0.3:
             entry["tags"] = {"type": rng.choice(["String", "Long"])}
         entity_types[name] = entry
+    if rng.random() < 0.3:
+        entity_types["Color"] = {"enum": list(COLORS)}
+        entities.append("Color")
     actions: dict[str, Any] = {}
     for index in range(rng.randint(1, 3)):
         principals = rng.sample(entities, rng.randint(1, len(entities)))
@@ -112,7 +128,9 @@ class PolicyGen:
         head_p = rng.choice([f"principal is {principal}", "principal", f"principal is {principal}"])
         head_r = rng.choice([f"resource is {resource}", "resource", f"resource is {resource}"])
         head_a = rng.choice([f'action == Action::"{action.uid.id}"'] * 3 + ["action"])
-        if head_a == "action":
+        if action.member_of and rng.random() < 0.5:
+            head_a = f'action in Action::"{action.member_of[0].id}"'
+        if not head_a.startswith("action =="):
             self.env = {"principal": principal, "resource": resource, "context": None}
         if rng.random() < self.noise:  # a scope that may fit no action
             head_p = f"principal is {rng.choice(list(self.schema.entity_types))}"
@@ -176,10 +194,62 @@ class PolicyGen:
                 return "principal"
             if t.name == self.env["resource"] and rng.random() < 0.5:
                 return "resource"
-            return f'{t.name}::"{rng.choice(IDS)}"'
+            return f'{t.name}::"{rng.choice(self.ids(t.name))}"'
+        if isinstance(t, ExtensionType):
+            return self.ext_literal(t.name)
         if isinstance(t, SetType):
             return "[" + ", ".join(self.leaf(t.element) for _ in range(rng.randint(1, 2))) + "]"
         return "{" + ", ".join(f"{k}: {self.leaf(a.type)}" for k, a in t.attributes.items()) + "}"
+
+    def ids(self, entity_type: str) -> tuple[str, ...]:
+        definition = self.schema.entity_types[entity_type]
+        if definition.enum is not None and self.rng.random() > self.noise:
+            return definition.enum
+        return IDS
+
+    def ext_literal(self, name: str) -> str:
+        arg = self.rng.choice(EXT_ARGS[name])
+        if self.rng.random() < self.noise / 2:
+            arg = "not-a-value"  # refused: an extension literal that does not parse
+        return f'{EXT_FN[name]}("{arg}")'
+
+    def ext_expr(self, depth: int) -> str:
+        """A boolean over an extension-typed attribute (guarded) or literal."""
+        rng = self.rng
+        name = rng.choice(sorted(EXT_ARGS))
+        if rng.random() < self.noise:
+            name_of_other = rng.choice(sorted(EXT_ARGS))
+            other = self.ext_literal(name_of_other)
+        else:
+            other = self.ext_literal(name)
+        typed = [(p, g) for p, ty, g in self.paths() if ty == ExtensionType(name)]
+        guards: list[str] = []
+        if typed and rng.random() < 0.7:
+            subject, guards = self.guarded(*rng.choice(typed))
+        else:
+            subject = self.ext_literal(name)
+        ops = {
+            "decimal": ["lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual", "=="],
+            "ipaddr": ["isInRange", "isIpv4", "isLoopback", "isMulticast", "isIpv6", "=="],
+            "datetime": ["<", ">=", "offset", "durationSince", "toDate", "=="],
+            "duration": ["<", "<=", "toDays", "toMilliseconds", "=="],
+        }[name]
+        op = rng.choice(ops)
+        if op in ("==", "<", "<=", ">=", ">"):
+            test = f"{subject} {op} {other}"
+        elif op in ("isIpv4", "isLoopback", "isMulticast", "isIpv6"):
+            test = f"{subject}.{op}()"
+        elif op == "offset":
+            test = f"{subject}.offset({self.ext_literal('duration')}) > {other}"
+        elif op == "durationSince":
+            test = f'{subject}.durationSince({other}) < duration("1d")'
+        elif op == "toDate":
+            test = f"{subject}.toDate() == {other}"
+        elif op in ("toDays", "toMilliseconds"):
+            test = f"{subject}.{op}() > {self.leaf(LongType())}"
+        else:
+            test = f"{subject}.{op}({other})"
+        return f"({' && '.join([*guards, test])})"
 
     def expr(self, t: Type, depth: int) -> str:
         rng = self.rng
@@ -201,7 +271,7 @@ class PolicyGen:
     def bool_expr(self, depth: int) -> str:
         rng = self.rng
         b = BoolType()
-        kind = rng.randint(0, 11)
+        kind = rng.randint(0, 12)
         sub = depth - 1
         if kind == 0:
             return f"({self.expr(b, sub)} && {self.expr(b, sub)})"
@@ -219,7 +289,7 @@ class PolicyGen:
             return f'({self.expr(StringType(), sub)} like "{rng.choice(["a*", "*", "b"])}")'
         if kind == 6:
             target = rng.choice(list(self.schema.entity_types))
-            return f'(principal in {target}::"{rng.choice(IDS)}")'
+            return f'(principal in {target}::"{rng.choice(self.ids(target))}")'
         if kind == 7:
             var = rng.choice(["principal", "resource"])
             return f"({var} is {rng.choice(list(self.schema.entity_types))})"
@@ -247,6 +317,8 @@ class PolicyGen:
             if guarded:
                 text, guards = self.guarded(*rng.choice(guarded))
                 return f"({' && '.join([*guards, f'{text} > {rng.choice([0, 5])}'])})"
+        if kind == 12:
+            return self.ext_expr(sub)
         if kind == 11 and rng.random() < self.noise * 3:
             return f"principal.{rng.choice(ATTR_NAMES)}"  # may not exist
         return self.leaf(b)
@@ -263,9 +335,14 @@ class DataGen:
         self.schema = schema
         self.dangling = dangling
 
+    def ids(self, entity_type: str) -> tuple[str, ...]:
+        enum = self.schema.entity_types[entity_type].enum
+        return IDS if enum is None else enum
+
     def uid(self, entity_type: str) -> dict[str, str]:
-        ident = "zz" if self.rng.random() < self.dangling else self.rng.choice(IDS)
-        return {"type": entity_type, "id": ident}
+        ids = self.ids(entity_type)
+        dangle = self.rng.random() < self.dangling and ids is IDS  # an enum's ids all exist
+        return {"type": entity_type, "id": "zz" if dangle else self.rng.choice(ids)}
 
     def value(self, t: Type) -> Any:
         rng = self.rng
@@ -277,6 +354,8 @@ class DataGen:
             return rng.choice(["a", "b", "", "ab"])
         if isinstance(t, EntityType):
             return {"__entity": self.uid(t.name)}
+        if isinstance(t, ExtensionType):
+            return {"__extn": {"fn": EXT_FN[t.name], "arg": rng.choice(EXT_ARGS[t.name])}}
         if isinstance(t, SetType):
             return [self.value(t.element) for _ in range(rng.randint(0, 2))]
         assert isinstance(t, RecordType)
@@ -289,9 +368,9 @@ class DataGen:
     def entities(self) -> list[dict[str, Any]]:
         out = []
         for name, definition in self.schema.entity_types.items():
-            for ident in IDS:
+            for ident in self.ids(name):
                 parents = [
-                    {"type": p, "id": self.rng.choice(IDS)}
+                    {"type": p, "id": self.rng.choice(self.ids(p))}
                     for p in definition.member_of
                     if self.rng.random() < 0.6
                 ]
