@@ -273,6 +273,9 @@ def conforms(schema: Schema, request: Any, entities: Any = None) -> tuple[str, .
             )
         if req.resource.type not in action.resource_types:
             problems.append(f"request: resource `{req.resource}` is not allowed for `{req.action}`")
+        for role, uid in (("principal", req.principal), ("resource", req.resource)):
+            if not _enum_ok(schema, uid):
+                problems.append(f"request: {role} `{uid}` is not one of its type's enumerated ids")
         problems.extend(_value_problems(req.context, action.context, schema, "request.context"))
     for entity in store:
         problems.extend(_entity_problems(entity, schema))
@@ -307,6 +310,11 @@ def _entity_problems(entity: Any, schema: Schema) -> Iterator[str]:
             yield from _value_problems(value, definition.tags, schema, f"{where}.tags.{key}")
 
 
+def _enum_ok(schema: Schema, uid: EntityUID) -> bool:
+    definition = schema.entity_types.get(uid.type)
+    return definition is None or definition.enum is None or uid.id in definition.enum
+
+
 def _action_closure(schema: Schema, uid: EntityUID) -> set[EntityUID]:
     return {a for a in schema.actions if a != uid and schema.action_in(uid, a)}
 
@@ -321,6 +329,9 @@ def _value_problems(value: Value, t: Type, schema: Schema, where: str) -> Iterat
         ok = type(value) is str
     elif isinstance(t, EntityType):
         ok = isinstance(value, EntityUID) and value.type == t.name
+        if ok and not _enum_ok(schema, value):  # type: ignore[arg-type]
+            yield f"{where}: `{value}` is not one of the enumerated ids of `{t.name}`"
+            return
     elif isinstance(t, ExtensionType):
         kinds = {
             "decimal": _Decimal,

@@ -425,3 +425,10 @@ def test_what_does_not_conform_is_named(
     entities = [{**ENTITIES[0], **(entity_patch or {})}, *ENTITIES[1:]]
     problems = conforms(SCHEMA, request, entities)
     assert any(problem in p for p in problems), problems
+
+
+def test_enumerated_ids_must_be_declared_ones() -> None:
+    request = {**REQUEST, "action": 'Action::"paint"', "resource": 'Color::"green"', "context": {}}
+    assert any("enumerated ids" in p for p in conforms(SCHEMA, request, ENTITIES))
+    request = {**request, "resource": 'Color::"red"'}
+    assert conforms(SCHEMA, request, ENTITIES) == ()
