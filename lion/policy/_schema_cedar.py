@@ -132,6 +132,9 @@ class _Reader:
     def __init__(self) -> None:
         self.json: dict[str, dict[str, Any]] = {}
         self.where: dict[tuple[str, ...], tuple[int, int]] = {}
+        # attribute positions of the declaration being read, relative to it
+        self.attr_at: list[tuple[tuple[str, ...], tuple[int, int]]] = []
+        self.attr_path: tuple[str, ...] = ()
 
     def path(self, tree: Tree[Any]) -> str:
         return "::".join(_ident(t) for t in tree.children)
@@ -153,7 +156,11 @@ class _Reader:
             parts = [c for c in _kids(attr) if not (isinstance(c, Tree) and c.data == "annotation")]
             name = self.name(parts[0])
             optional = any(isinstance(p, Token) and p.type == "QMARK" for p in parts)
+            outer = self.attr_path
+            self.attr_path = (*outer, name)
+            self.attr_at.append((self.attr_path, _at(parts[0])))
             typed = self.type(parts[-1])
+            self.attr_path = outer
             if optional:
                 typed = {**typed, "required": False}
             attributes.pop(name, None)  # Cedar keeps the last of two same-named attributes
@@ -178,8 +185,11 @@ class _Reader:
         qualified = f"{ns}::{name}" if ns else name
         key = f"{ns + '::' if ns else ''}Action::{_quote(name)}" if kind == "action" else qualified
         self.where[(kind, key)] = at
+        for relative, position in self.attr_at:
+            self.where.setdefault((kind, key, *relative), position)
 
     def decl(self, ns: str, tree: Tree[Any]) -> None:
+        self.attr_at, self.attr_path = [], ()
         body = self.space(ns, _at(tree))
         kids = [c for c in _kids(tree) if not (isinstance(c, Tree) and c.data == "annotation")]
         if tree.data == "typedecl":

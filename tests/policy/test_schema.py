@@ -186,7 +186,8 @@ def test_from_file_reads_either_form(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "where", "message"),
     [
-        ("entity A { x: Foo };", "s:1:8", "failed to resolve type: `Foo`"),
+        ("entity A { x: Foo };", "s:1:12", "failed to resolve type: `Foo`"),
+        ("entity A {\n  n: { deep: { x: Nope } } };", "s:2:16", "failed to resolve type: `Nope`"),
         ("entity A;\nentity A;", "s:2:8", "`A` is declared twice"),
         ("entity A {\n  in: Long };", "s:2:3", "`in` is a reserved identifier"),
         ("entity A;\naction a in b;", "s:2:8", 'undeclared action: `Action::"b"`'),
