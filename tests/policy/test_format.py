@@ -200,3 +200,35 @@ def test_format_policy_of_one_policy() -> None:
     assert format_policy(policy) == (
         '@a("1")\nforbid (principal is User, action, resource is Doc in Folder::"f");'
     )
+
+
+def test_templates_and_extension_calls() -> None:
+    text = (
+        '@id("t") permit(principal is User in ?principal, action, resource == ?resource) when '
+        '{ ip("10.0.0.1").isInRange(ip("10.0.0.0/8")) && decimal("1.23").lessThan(decimal('
+        'context.x)) && datetime("2024-01-01").offset(duration("1h")).toDate() == '
+        'datetime("2024-01-01") };'
+    )
+    assert fmt(text) == (
+        '@id("t")\n'
+        "permit (principal is User in ?principal, action, resource == ?resource)\n"
+        "when {\n"
+        '  ip("10.0.0.1").isInRange(ip("10.0.0.0/8")) &&\n'
+        '  decimal("1.23").lessThan(decimal(context.x)) &&\n'
+        '  datetime("2024-01-01").offset(duration("1h")).toDate() ==\n'
+        '    datetime("2024-01-01")\n'
+        "};\n"
+    )
+
+
+def test_a_policy_set_prints_static_policies_and_templates_not_links() -> None:
+    text = (
+        '@id("s") forbid(principal, action, resource);\n'
+        '@id("t") permit(principal == ?principal, action, resource);'
+    )
+    linked = PolicySet.from_str(text).link("t", "l1", {"?principal": 'User::"a"'})
+    assert [p.id for p in linked.policies] == ["s", "l1"]
+    assert format_policies(linked) == (
+        '@id("s")\nforbid (principal, action, resource);\n\n'
+        '@id("t")\npermit (principal == ?principal, action, resource);\n'
+    )

@@ -117,6 +117,10 @@ _leaves = st.one_of(
 
 _METHODS = {"contains": 1, "containsAll": 1, "containsAny": 1, "isEmpty": 0}
 _METHODS |= {"hasTag": 1, "getTag": 1}
+_METHODS |= {m: 1 for m in ("lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual")}
+_METHODS |= {m: 0 for m in ("isIpv4", "isIpv6", "isLoopback", "isMulticast")}
+_METHODS |= {"isInRange": 1, "offset": 1, "durationSince": 1, "toDate": 0, "toTime": 0}
+_METHODS |= {m: 0 for m in ("toDays", "toHours", "toMinutes", "toSeconds", "toMilliseconds")}
 
 
 def _neg(arg: A.Expr) -> A.Expr:
@@ -163,6 +167,11 @@ def _extend(inner: st.SearchStrategy[A.Expr]) -> st.SearchStrategy[A.Expr]:
         ),
         st.builds(A.IsType, inner, _TYPES, st.one_of(st.none(), inner)),
         method,
+        st.builds(
+            lambda name, arg: A.ExtCall(name, (arg,)),
+            st.sampled_from(["decimal", "ip", "datetime", "duration"]),
+            st.one_of(st.builds(A.Literal, _TEXT), inner),
+        ),
         st.lists(inner, max_size=3).map(lambda xs: A.SetExpr(tuple(xs))),
         st.dictionaries(_ATTRS, inner, max_size=3).map(_record),
     )
@@ -220,9 +229,12 @@ def _scope(var: str) -> st.SearchStrategy[A.Scope]:
             .map(lambda us: A.Scope("in", None, tuple(us)))
         )
     else:
+        slot = f"?{var}"
         options += [
             _TYPES.map(lambda t: A.Scope("is", t, ())),
             st.tuples(_TYPES, uids).map(lambda tu: A.Scope("is_in", tu[0], (tu[1],))),
+            st.sampled_from(["==", "in"]).map(lambda op: A.Scope(op, None, (), slot)),
+            _TYPES.map(lambda t: A.Scope("is_in", t, (), slot)),
         ]
     return st.one_of(*options)
 
