@@ -83,6 +83,15 @@ def test_a_linked_policy_evaluates_like_the_static_policy_it_spells() -> None:
     )
     assert linked.ids == ("policy0", "alice-d", "no-delete", "open-e")
     assert [p.template for p in linked.policies] == [None, "owner", "policy2", "policy3"]
+    # a linked policy is the static policy it spells, `@id` included
+    for ours, theirs in zip(linked.policies, static.policies, strict=True):
+        assert (ours.id, ours.principal, ours.resource, ours.conditions, ours.annotations) == (
+            theirs.id,
+            theirs.principal,
+            theirs.resource,
+            theirs.conditions,
+            theirs.annotations,
+        )
     seen = set()
     for req in REQUESTS:
         ours, theirs = linked.evaluate(req, ENTITIES), static.evaluate(req, ENTITIES)

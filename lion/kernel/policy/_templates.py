@@ -59,9 +59,13 @@ def link_policy(template: Policy, new_id: str, slots: Any, where: str = "slots")
         if key not in slots:
             raise PolicyError(f"{where}: template `{template.id}` needs a value for `{key}`")
     values = {key: uid_from_json(slots[key], f"{where}.{key}") for key in wanted}
+    # A LION policy's id is its `@id`, so the link's `@id` names the link, not the template:
+    # printed, a linked policy reads back as the same static policy.
+    annotations = (("id", new_id), *((k, v) for k, v in template.annotations if k != "id"))
     return dataclasses.replace(
         template,
         id=new_id,
+        annotations=annotations,
         principal=_fill(template.principal, values.get("?principal")),
         resource=_fill(template.resource, values.get("?resource")),
         template=template.id,
