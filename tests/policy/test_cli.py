@@ -155,7 +155,7 @@ def test_authorize_bad_inputs_say_where(files: Path) -> None:
     assert data["error"]["message"] == "no such file"
     # unreadable JSON: line and column of the syntax error
     (files / "e.json").write_text('[\n  {"uid": }\n]')
-    code, out, err = run("authorize", *req(files))
+    code, _, err = run("authorize", *req(files))
     assert code == cli.EXIT_BAD_INPUT
     assert err.startswith(f"lion policy: {files / 'e.json'}:2:11: invalid JSON: expecting value")
     # a bad attribute value: the place of the field in the file
@@ -167,7 +167,7 @@ def test_authorize_bad_inputs_say_where(files: Path) -> None:
     assert data["error"]["message"].startswith("entities[0].attrs.level: floating-point")
     # bad policy text: file:line:col
     (files / "p.cedar").write_text("permit(principal, action, resource)\nwhen { 1 + };")
-    code, out, err = run("authorize", *req(files))
+    code, _, err = run("authorize", *req(files))
     assert code == cli.EXIT_BAD_INPUT
     assert err.startswith(f"lion policy: {files / 'p.cedar'}:2:")
 
@@ -279,7 +279,7 @@ def test_format_prints_checks_and_writes(files: Path) -> None:
 def test_format_bad_input(files: Path) -> None:
     (files / "bad.cedar").write_text("permit(principal, action, resource) when { 1 + };")
     before = (files / "p.cedar").read_text()
-    code, out, err = run("format", "--write", str(files / "bad.cedar"), str(files / "p.cedar"))
+    code, _, err = run("format", "--write", str(files / "bad.cedar"), str(files / "p.cedar"))
     assert code == cli.EXIT_BAD_INPUT
     assert err.startswith(f"lion policy: {files / 'bad.cedar'}:1:48: unexpected `}}`")
     assert (files / "p.cedar").read_text() == CANONICAL != before  # the good file is still done
