@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import os
 import re
 import string
@@ -308,3 +309,56 @@ def test_operators_under_operators_read_back_exactly(expr: A.Expr) -> None:
     out = format_policies([policy], width=60)
     assert repr(parse_policies(out)) == repr((policy,)), out
     cedarpy.format_policies(out)
+
+
+# -- comments ---------------------------------------------------------------------------
+
+
+def _gaps(text: str) -> list[int]:
+    """Offsets of spaces outside string literals: a comment may start there."""
+    out, inside, index = [], False, 0
+    while index < len(text):
+        ch = text[index]
+        if inside and ch == "\\":
+            index += 2
+            continue
+        if ch == '"':
+            inside = not inside
+        elif ch == " " and not inside:
+            out.append(index)
+        index += 1
+    return out
+
+
+@settings(max_examples=EXAMPLES, deadline=None, database=None)
+@given(policies=G.policy_texts(), data=st.data())
+def test_comments_anywhere_are_kept_and_the_result_is_a_fixed_point(
+    policies: str, data: st.DataObject
+) -> None:
+    gaps = _gaps(policies)
+    chosen = sorted(data.draw(st.sets(st.sampled_from(gaps), max_size=4)) if gaps else [])
+    text = policies
+    for number, at in enumerate(reversed(chosen)):
+        blank = "\n" if data.draw(st.booleans()) else ""
+        text = f'{text[:at]} // note {number} "x" ; //\n{blank}{text[at:]}'
+    if data.draw(st.booleans()):
+        text = "// head\n\n" + text + "\n// tail\n"
+    out = format_policies(text)
+    assert format_policies(out) == out
+    assert repr(parse_policies(out)) == repr(parse_policies(policies))
+    said = sorted(line[line.index("//") :].rstrip() for line in text.splitlines() if "//" in line)
+    kept = sorted(line[line.index("//") :] for line in out.splitlines() if "//" in line)
+    assert said == kept
+
+
+def test_the_policy_corpus_formats_to_a_fixed_point() -> None:
+    corpus = Path(__file__).resolve().parents[1] / "corpus" / "policy"
+    paths = sorted(corpus.rglob("*.json"))
+    assert paths
+    for path in paths:
+        case = json.loads(path.read_text())
+        text = case["policies"]
+        out = format_policies(text)
+        assert format_policies(out) == out, path
+        assert repr(parse_policies(out)) == repr(parse_policies(text)), path
+        cedarpy.format_policies(out)
