@@ -45,6 +45,7 @@ from hypothesis import strategies as st
 
 from lion.errors import PolicyError
 from lion.kernel.policy import Decision, Effect, Kleene, PolicySet
+from lion.kernel.policy._extensions import call_extension
 
 EXAMPLES = int(os.environ.get("LION_EXAMPLES", 150))
 CORPUS = Path(__file__).resolve().parents[1] / "corpus" / "policy" / "ext"
@@ -436,3 +437,158 @@ def test_corpus_replays(path: Path) -> None:
     assert sum(stats[k] for k in ("agreed", "cedar_errors", "both_rejected_input")) == len(
         case["requests"]
     )
+
+
+# -- constructor formats: random strings, every outcome compared -----------------------
+
+OCTETS = ["0", "1", "9", "10", "99", "100", "255", "256", "01", "000", "", "1a"]
+PREFIXES = ["0", "8", "32", "33", "64", "128", "129", "08", "", "-1", "100", "0128", "x"]
+GROUPS6 = ["0", "1", "ffff", "FFFF", "0001", "abcd", "12345", "g", ""]
+NUMBERS = ["0", "1", "01", "24", "60", "1000", "9223372036854775807", "9223372036854775808"]
+NUMBERS += ["106751991167", "106751991168", "2562047788015", "99999999999999999999", ""]
+
+
+@st.composite
+def ip_texts(draw: st.DrawFn) -> str:
+    good = draw(st.integers(0, 3)) > 0  # mostly well-formed parts
+    if draw(st.booleans()):
+        count = 4 if good else draw(st.integers(3, 5))
+        octets = draw(
+            st.lists(
+                st.sampled_from(OCTETS[:7] if good else OCTETS), min_size=count, max_size=count
+            )
+        )
+        text = ".".join(octets)
+    else:
+        pool = GROUPS6[:6] if good else GROUPS6
+        if draw(st.booleans()):
+            groups = draw(st.lists(st.sampled_from(pool), min_size=0, max_size=7 if good else 9))
+            at = draw(st.integers(0, len(groups)))
+            text = ":".join(groups[:at]) + "::" + ":".join(groups[at:])
+        else:
+            count = 8 if good else draw(st.integers(1, 9))
+            text = ":".join(draw(st.lists(st.sampled_from(pool), min_size=count, max_size=count)))
+        if not good and draw(st.booleans()):
+            text += draw(st.sampled_from([":1.2.3.4", "%eth0", "]", ".1", " "]))
+    if draw(st.booleans()):
+        text += "/" + draw(st.sampled_from(PREFIXES[:6] if good else PREFIXES))
+    return text
+
+
+@st.composite
+def decimal_texts(draw: st.DrawFn) -> str:
+    sign = draw(st.sampled_from(["", "", "-", "+", "--"]))
+    whole = draw(st.sampled_from(["0", "1", "12", "00", "922337203685477", "922337203685478", ""]))
+    point = draw(st.sampled_from([".", ".", ".", "", ".."]))
+    frac = draw(st.sampled_from(["0", "5", "5807", "5808", "5809", "00000", "1234", "12345", ""]))
+    return sign + whole + point + frac
+
+
+@st.composite
+def datetime_texts(draw: st.DrawFn) -> str:
+    year = draw(st.sampled_from(["0000", "1900", "1969", "1970", "2000", "2023", "2024", "9999"]))
+    month = draw(st.sampled_from(["01", "02", "04", "12", "00", "13", "1"]))
+    day = draw(st.sampled_from(["01", "28", "29", "30", "31", "00", "32"]))
+    text = f"{year}-{month}-{day}"
+    if draw(st.booleans()):
+        hh = draw(st.sampled_from(["00", "09", "23", "24", "7"]))
+        mm = draw(st.sampled_from(["00", "30", "59", "60"]))
+        ss = draw(st.sampled_from(["00", "59", "60"]))
+        sep = draw(st.sampled_from(["T", "T", "T", " ", "t"]))
+        text += f"{sep}{hh}:{mm}:{ss}"
+        text += draw(st.sampled_from(["", "", ".000", ".999", ".5", ".1234"]))
+        text += draw(
+            st.sampled_from(["Z", "Z", "+0000", "-0000", "+2359", "-2359", "+2400", "+0060"])
+            | st.sampled_from(["", "z", "+01:00", "+01", "Zx"])
+        )
+    return text
+
+
+@st.composite
+def duration_texts(draw: st.DrawFn) -> str:
+    good = draw(st.integers(0, 2)) > 0
+    sign = draw(st.sampled_from(["", "", "-"] if good else ["", "-", "+", "--"]))
+    units = ["d", "h", "m", "s", "ms"] if good else ["d", "h", "m", "s", "ms", "D", ""]
+    numbers = NUMBERS[:7] if good else NUMBERS
+    parts = draw(
+        st.lists(
+            st.tuples(st.sampled_from(numbers), st.sampled_from(units)),
+            min_size=1 if good else 0,
+            max_size=4,
+            unique_by=(lambda p: p[1]) if good else None,
+        )
+    )
+    if good:  # Cedar's order
+        parts.sort(key=lambda p: units.index(p[1]))
+    return sign + "".join(n + u for n, u in parts)
+
+
+FORMAT_POLICY = "permit(principal, action, resource) when {{ {fn}(context.s) == context.x }};"
+
+
+def _inner(value: Any) -> str:
+    text = str(value)
+    return text[text.index('("') + 2 : text.rindex('")')]
+
+
+def compare_formats(fn: str, texts: list[str]) -> Counter[str]:
+    """``fn(s)`` for every string: LION's value is Cedar's, or both fail with one message."""
+    lion = PolicySet.from_str(f"permit(principal, action, resource) when {{ {fn}(context.s) }};")
+    reqs = []
+    outcomes = []
+    for text in texts:
+        context: dict[str, Any] = {"s": text}
+        ours = lion.evaluate({**REQUEST_BASE, "context": context})
+        message = ours.errors[0].message if ours.errors else ""
+        if not message.startswith("type error: expected bool"):  # it built a value
+            outcomes.append(re.sub(r" \(at \d+:\d+\)$", "", message))
+        else:
+            outcomes.append(None)
+            # the value LION read, written back in canonical form: Cedar must read the same
+            context["x"] = {"__extn": {"fn": fn, "arg": _canonical(fn, text)}}
+        reqs.append({**REQUEST_BASE, "context": context})
+    stats: Counter[str] = Counter()
+    for text, want, cedar in zip(
+        texts,
+        outcomes,
+        cedarpy.is_authorized_batch(reqs, FORMAT_POLICY.format(fn=fn), []),
+        strict=True,
+    ):
+        errors = [_POLICY_ERROR.sub("", e) for e in cedar.diagnostics.errors]
+        if want is None:
+            assert (cedar.decision, errors) == (cedarpy.Decision.Allow, []), (fn, text, errors)
+            stats["same_value"] += 1
+        else:
+            assert errors == [want], (fn, text, want, errors)
+            stats["same_error"] += 1
+    return stats
+
+
+REQUEST_BASE = {"principal": USERS[0], "action": ACTIONS[0], "resource": DOCS[0]}
+
+
+def _canonical(fn: str, text: str) -> str:
+    return _inner(call_extension(fn, [text]))
+
+
+@pytest.mark.parametrize(
+    ("fn", "texts"),
+    [
+        ("ip", ip_texts()),
+        ("decimal", decimal_texts()),
+        ("datetime", datetime_texts()),
+        ("duration", duration_texts()),
+    ],
+)
+def test_constructor_formats_agree_with_cedar(fn: str, texts: st.SearchStrategy[str]) -> None:
+    totals: Counter[str] = Counter()
+
+    @settings(max_examples=max(20, EXAMPLES // 5), deadline=None, database=None)
+    @given(st.lists(texts, min_size=1, max_size=30))
+    def run(batch: list[str]) -> None:
+        totals.update(compare_formats(fn, batch))
+
+    run()
+    print(f"{fn} formats: {dict(totals)}")
+    assert totals["same_value"] >= 10
+    assert totals["same_error"] >= 10

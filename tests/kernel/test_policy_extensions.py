@@ -96,6 +96,7 @@ VALUES: list[tuple[str, Value]] = [
     ('ip("FE80::1/10")', IPAddr(6, 0xFE80 << 112 | 1, 10)),
     ('ip("0.0.0.0/0")', IPAddr(4, 0, 0)),
     ('ip("1:2:3:4:5:6:7::")', IPAddr(6, 0x0001000200030004000500060007 << 16, 128)),
+    ('ip("0000:0000:0000:0000:0000:0000:0000:0001/128")', IPAddr(6, 1, 128)),  # 43 bytes
     ('ip("10.0.0.1") == ip("10.0.0.1/32")', True),
     ('ip("10.0.0.1/24") == ip("10.0.0.0/24")', False),
     ('ip("10.0.0.1").isIpv4()', True),
@@ -186,6 +187,17 @@ ERRORS: list[tuple[str, str]] = [
     ('decimal("-922337203685477.5809")', DEC + "overflow when converting to decimal"),
     ('decimal("99999999999999999999.0")', DEC + "overflow when converting to decimal"),
     ('decimal("\u0661.0")', DEC + "overflow when converting to decimal"),
+    # Cedar's order: the whole part overflows before the fraction has too many digits
+    ('decimal("922337203685478.00000")', DEC + "overflow when converting to decimal"),
+    (
+        'decimal("922337203685477.58070")',
+        DEC + "too many digits after the decimal in `922337203685477.58070`",
+    ),
+    ('decimal("1.\u0661")', DEC + "overflow when converting to decimal"),
+    (
+        'decimal("1.\u0661\u0661\u0661")',
+        DEC + "too many digits after the decimal in `1.\u0661\u0661\u0661`",
+    ),
     ('decimal("' + "9" * 5000 + '.0")', DEC + "overflow when converting to decimal"),
     ("decimal(1)", "type error: expected string, got long"),
     (
@@ -229,6 +241,24 @@ ERRORS: list[tuple[str, str]] = [
     (
         'ip("1.2.3/8")',
         IP + "error parsing IP address from the string `1.2.3`: invalid IP address syntax",
+    ),
+    # two colons and two dots anywhere: refused before the address is read
+    (
+        'ip(":::1.2.3.4")',
+        IP + "error parsing IP address from string: We do not accept IPv4 embedded in IPv6 "
+        "(e.g., ::ffff:127.0.0.1). Found: `:::1.2.3.4`",
+    ),
+    (
+        'ip("::/1.0.0")',
+        IP + "error parsing IP address from string: We do not accept IPv4 embedded in IPv6 "
+        "(e.g., ::ffff:127.0.0.1). Found: `::/1.0.0`",
+    ),
+    ('ip(":1.2.3.4")', IP + "invalid IP address: :1.2.3.4"),
+    ('ip("::1.2")', IP + "invalid IP address: ::1.2"),
+    ('ip("::/1.0")', IP + "error parsing prefix `1.0`: encountered non-digit"),
+    (
+        'ip("' + "1" * 44 + '")',
+        IP + "error parsing IP address from string `" + "1" * 44 + "`: string length is too large",
     ),
     (
         'ip("::ffff:1.2.3.4")',

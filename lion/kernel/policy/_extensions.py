@@ -74,14 +74,22 @@ def parse_decimal(text: str) -> Decimal:
     if match is None:
         raise _fail("decimal", f"`{text}` is not a well-formed decimal value")
     sign, whole, frac = match.groups()
+    overflow = _fail("decimal", "overflow when converting to decimal")
+    # Cedar's order: the whole part (an i64, then scaled), the number of fractional digits,
+    # the fractional part, the sum. Non-ASCII digits pass the pattern but not the conversion.
+    if not whole.isascii() or len(whole.lstrip("0")) > 19:
+        raise overflow
+    whole_scaled = int(sign + (whole.lstrip("0") or "0")) * _SCALE
+    if not _in_i64(whole_scaled // _SCALE) or not _in_i64(whole_scaled):
+        raise overflow
     if len(frac.encode()) > 4:
         raise _fail("decimal", f"too many digits after the decimal in `{text}`")
-    if not (whole.isascii() and frac.isascii()) or len(whole.lstrip("0")) > 20:
-        raise _fail("decimal", "overflow when converting to decimal")
-    magnitude = int(whole.lstrip("0") or "0") * _SCALE + int(frac) * 10 ** (4 - len(frac))
-    scaled = -magnitude if sign else magnitude
+    if not frac.isascii():
+        raise overflow
+    fraction = int(frac) * 10 ** (4 - len(frac))
+    scaled = whole_scaled - fraction if sign else whole_scaled + fraction
     if not _in_i64(scaled):
-        raise _fail("decimal", "overflow when converting to decimal")
+        raise overflow
     return Decimal(scaled)
 
 
@@ -92,6 +100,7 @@ _EMBEDDED = (
     "(e.g., ::ffff:127.0.0.1). Found: `{}`"
 )
 _IP_CHARS = frozenset("0123456789abcdefABCDEF:.")
+_IP_MAX_LEN = 43  # bytes: len("ABCD:EF01:2345:6789:ABCD:EF01:2345:6789/128")
 
 
 def _address(text: str) -> tuple[int, int] | None:
@@ -128,6 +137,13 @@ def _prefix(text: str, limit: int, max_len: int) -> int:
 
 def parse_ip(text: str) -> IPAddr:
     """``ip("10.0.0.1")`` or ``ip("10.0.0.0/8")`` (IPv4 or IPv6; no IPv4 embedded in IPv6)."""
+    if len(text.encode()) > _IP_MAX_LEN:
+        raise _fail(
+            "ipaddr", f"error parsing IP address from string `{text}`: string length is too large"
+        )
+    # Cedar refuses any mix of colons and dots (two of each) before reading the address.
+    if text.count(":") >= 2 and text.count(".") >= 2:
+        raise _fail("ipaddr", _EMBEDDED.format(text))
     addr_text, slash, prefix_text = text.partition("/")
     parsed = _address(addr_text)
     if parsed is None:
@@ -139,8 +155,6 @@ def parse_ip(text: str) -> IPAddr:
             )
         raise _fail("ipaddr", f"invalid IP address: {text}")
     version, address = parsed
-    if version == 6 and "." in addr_text:
-        raise _fail("ipaddr", _EMBEDDED.format(text))
     bits = 32 if version == 4 else 128
     prefix = _prefix(prefix_text, bits, 2 if version == 4 else 3) if slash else bits
     return IPAddr(version, address, prefix)
