@@ -456,3 +456,39 @@ def test_an_internal_error_is_exit_3_with_json(
         "location": None,
     }
     assert "internal error (this is a bug in lion)" in captured.err
+
+
+def test_the_console_script_points_at_main() -> None:
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    scripts = tomllib.loads(pyproject.read_text())["project"]["scripts"]
+    assert scripts["lion"] == "lion.policy.cli:main"
+    assert callable(cli.main)
+
+
+def test_z3_giving_up_is_unknown_and_a_bad_replay_is_internal(
+    files: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lion.errors import AnalysisError, AnalysisInternalError
+    from lion.policy import analyze
+
+    def gives_up(*args: object, **kwargs: object) -> object:
+        raise AnalysisError("z3 could not decide the query: timeout")
+
+    monkeypatch.setattr(analyze, "always_denies", gives_up)
+    code, data = run_json("analyze", "always-denies", str(files / "p.cedar"))
+    assert (code, data["holds"], data["message"]) == (
+        cli.EXIT_FAILED,
+        None,
+        "z3 could not decide the query: timeout",
+    )
+
+    def bad_replay(*args: object, **kwargs: object) -> object:
+        raise AnalysisInternalError("counterexample does not replay")
+
+    monkeypatch.setattr(analyze, "always_denies", bad_replay)
+    code = cli.main(["policy", "analyze", "always-denies", str(files / "p.cedar"), "--json"])
+    captured = capsys.readouterr()
+    assert code == cli.EXIT_INTERNAL
+    assert json.loads(captured.out)["error"]["message"] == "counterexample does not replay"
