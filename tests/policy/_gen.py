@@ -134,6 +134,12 @@ class PolicyGen:
             self.env = {"principal": principal, "resource": resource, "context": None}
         if rng.random() < self.noise:  # a scope that may fit no action
             head_p = f"principal is {rng.choice(list(self.schema.entity_types))}"
+        if rng.random() < 0.1:  # a template
+            head_p = rng.choice(
+                ["principal == ?principal", "principal in ?principal", f"{head_p} in ?principal"]
+            )
+        if rng.random() < 0.1:
+            head_r = rng.choice(["resource == ?resource", "resource in ?resource"])
         effect = rng.choice(["permit", "forbid"])
         conditions = " ".join(
             f"{rng.choice(['when', 'when', 'unless'])} {{ {self.expr(BoolType(), 3)} }}"
