@@ -15,129 +15,38 @@ branch of ``if``, and after both sides of an ``||`` that each establish it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
 from lion.kernel.policy import _ast as A
-from lion.kernel.policy._extensions import (
-    ExtensionError,
-    parse_datetime,
-    parse_decimal,
-    parse_duration,
-    parse_ip,
-)
+from lion.kernel.policy._extensions import ExtensionError
 from lion.kernel.policy._values import EntityUID, escape_string, value_eq
 from lion.policy._schema_types import (
-    ActionDef,
     Attribute,
-    BoolType,
     EntityType,
     ExtensionType,
     FrozenMap,
-    LongType,
     RecordType,
     SetType,
-    StringType,
-    Type,
-    render_type,
+)
+from lion.policy._typecheck_types import (
+    BOOL,
+    CONSTRUCTORS,
+    LONG,
+    METHODS,
+    NONE,
+    STRING,
+    BoolLit,
+    Caps,
+    Env,
+    Issue,
+    T,
+    is_bool,
+    lub,
+    plain,
+    show,
 )
 
 __all__ = ["BoolLit", "Checker", "Env", "Issue", "lub"]
-
-
-@dataclass(frozen=True, slots=True)
-class BoolLit:
-    """The type of an expression known to be ``value`` (Cedar's ``True`` and ``False`` types)."""
-
-    value: bool
-
-
-T: TypeAlias = Type | BoolLit
-Caps: TypeAlias = frozenset[tuple[Any, ...]]
-_NONE: Caps = frozenset()
-_BOOL = BoolType()
-_LONG = LongType()
-_STRING = StringType()
-
-
-@dataclass(frozen=True, slots=True)
-class Env:
-    """One request environment: the principal type, the action, the resource type."""
-
-    principal: str
-    action: ActionDef
-    resource: str
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """One problem: a kind (a short name), the message, and the node it is about."""
-
-    kind: str
-    message: str
-    span: A.Span | None
-
-
-def show(t: T) -> str:
-    """A type as messages write it."""
-    return "Bool" if isinstance(t, BoolLit) else render_type(t)
-
-
-def _is_bool(t: T) -> bool:
-    return isinstance(t, BoolType | BoolLit)
-
-
-def lub(a: T, b: T) -> T | None:
-    """The least upper bound in Cedar's strict mode, or None when the types are incompatible."""
-    if isinstance(a, BoolLit) and isinstance(b, BoolLit):
-        return a if a == b else _BOOL
-    if _is_bool(a) and _is_bool(b):
-        return _BOOL
-    if isinstance(a, SetType) and isinstance(b, SetType):
-        element = lub(a.element, b.element)
-        return None if element is None else SetType(_plain(element))
-    if isinstance(a, RecordType) and isinstance(b, RecordType):
-        if set(a.attributes) != set(b.attributes):
-            return None
-        out: dict[str, Attribute] = {}
-        for name, x in a.attributes.items():
-            y = b.attributes[name]
-            joined = lub(x.type, y.type)
-            if joined is None or x.required != y.required:
-                return None
-            out[name] = Attribute(_plain(joined), x.required)
-        return RecordType(FrozenMap(out))
-    return a if a == b else None
-
-
-def _plain(t: T) -> Type:
-    return _BOOL if isinstance(t, BoolLit) else t
-
-
-# The extension methods: receiver type, argument types, result type.
-_METHODS: dict[str, tuple[str, tuple[str, ...], T]] = {
-    **{
-        m: ("decimal", ("decimal",), _BOOL)
-        for m in ("lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual")
-    },
-    **{m: ("ipaddr", (), _BOOL) for m in ("isIpv4", "isIpv6", "isLoopback", "isMulticast")},
-    "isInRange": ("ipaddr", ("ipaddr",), _BOOL),
-    "offset": ("datetime", ("duration",), ExtensionType("datetime")),
-    "durationSince": ("datetime", ("datetime",), ExtensionType("duration")),
-    "toDate": ("datetime", (), ExtensionType("datetime")),
-    "toTime": ("datetime", (), ExtensionType("duration")),
-    **{
-        m: ("duration", (), _LONG)
-        for m in ("toDays", "toHours", "toMinutes", "toSeconds", "toMilliseconds")
-    },
-}
-_CONSTRUCTORS: dict[str, tuple[str, Callable[[str], Any], str]] = {
-    "decimal": ("decimal", parse_decimal, "a decimal value"),
-    "ip": ("ipaddr", parse_ip, "IP address"),
-    "datetime": ("datetime", parse_datetime, "a datetime value"),
-    "duration": ("duration", parse_duration, "a duration value"),
-}
 
 
 class Checker:
@@ -164,16 +73,16 @@ class Checker:
 
     def condition(self, policy: A.Policy) -> None:
         """Type the policy's conditions, joined by ``&&`` as Cedar joins them."""
-        caps: Caps = _NONE
+        caps: Caps = NONE
         for cond in policy.conditions:
             t, effects = self.check(cond.expr, caps)
             if t is None:
                 return
-            if not _is_bool(t):
+            if not is_bool(t):
                 self.expect(t, "Bool", False, cond.expr)
                 return
             if cond.kind == "unless":
-                t, effects = (BoolLit(not t.value) if isinstance(t, BoolLit) else _BOOL), _NONE
+                t, effects = (BoolLit(not t.value) if isinstance(t, BoolLit) else BOOL), NONE
             if t == BoolLit(False):
                 return  # the rest never runs
             caps = caps | effects
@@ -185,7 +94,7 @@ class Checker:
         method = getattr(self, "_" + type(e).__name__, None)
         if method is None:
             self.fail("type-error", f"unsupported expression `{type(e).__name__}`", e)
-            return None, _NONE
+            return None, NONE
         result: tuple[T | None, Caps] = method(e, caps)
         return result
 
@@ -195,15 +104,15 @@ class Checker:
     def _Literal(self, e: A.Literal, caps: Caps) -> tuple[T | None, Caps]:
         v = e.value
         if isinstance(v, bool):
-            return BoolLit(v), _NONE
+            return BoolLit(v), NONE
         if isinstance(v, int):
-            return _LONG, _NONE
+            return LONG, NONE
         if isinstance(v, str):
-            return _STRING, _NONE
+            return STRING, NONE
         if isinstance(v, EntityUID):
-            return self.entity_literal(v, e), _NONE
+            return self.entity_literal(v, e), NONE
         self.fail("type-error", f"unsupported literal `{v}`", e)
-        return None, _NONE
+        return None, NONE
 
     def entity_literal(self, uid: EntityUID, node: A.Expr | None) -> T | None:
         if self.schema.is_action_type(uid.type):
@@ -227,32 +136,32 @@ class Checker:
 
     def _Var(self, e: A.Var, caps: Caps) -> tuple[T | None, Caps]:
         if e.name == "principal":
-            return EntityType(self.env.principal), _NONE
+            return EntityType(self.env.principal), NONE
         if e.name == "resource":
-            return EntityType(self.env.resource), _NONE
+            return EntityType(self.env.resource), NONE
         if e.name == "action":
-            return EntityType(self.env.action.uid.type), _NONE
-        return self.env.action.context, _NONE
+            return EntityType(self.env.action.uid.type), NONE
+        return self.env.action.context, NONE
 
     def _SetExpr(self, e: A.SetExpr, caps: Caps) -> tuple[T | None, Caps]:
         if not e.elements:
             self.fail("empty-set", "empty set literals are forbidden in policies", e)
-            return None, _NONE
+            return None, NONE
         joined: T | None = None
         for element in e.elements:
             t = self.type_of(element, caps)
             if t is None:
-                return None, _NONE
+                return None, NONE
             if joined is None:
                 joined = t
                 continue
             new = lub(joined, t)
             if new is None:
                 self.incompatible(joined, t, e)
-                return None, _NONE
+                return None, NONE
             joined = new
         assert joined is not None
-        return SetType(_plain(joined)), _NONE
+        return SetType(plain(joined)), NONE
 
     def incompatible(self, a: T, b: T, node: A.Expr) -> None:
         self.fail(
@@ -264,39 +173,39 @@ class Checker:
         for name, value in e.fields:
             t = self.type_of(value, caps)
             if t is None:
-                return None, _NONE
-            attributes[name] = Attribute(_plain(t), True)
-        return RecordType(FrozenMap(attributes)), _NONE
+                return None, NONE
+            attributes[name] = Attribute(plain(t), True)
+        return RecordType(FrozenMap(attributes)), NONE
 
     def _Not(self, e: A.Not, caps: Caps) -> tuple[T | None, Caps]:
         t = self.type_of(e.arg, caps)
-        if not self.expect(t, "Bool", t is not None and _is_bool(t), e.arg):
-            return None, _NONE
-        return (BoolLit(not t.value) if isinstance(t, BoolLit) else _BOOL), _NONE
+        if not self.expect(t, "Bool", t is not None and is_bool(t), e.arg):
+            return None, NONE
+        return (BoolLit(not t.value) if isinstance(t, BoolLit) else BOOL), NONE
 
     def _Neg(self, e: A.Neg, caps: Caps) -> tuple[T | None, Caps]:
         t = self.type_of(e.arg, caps)
-        if not self.expect(t, "Long", t == _LONG, e.arg):
-            return None, _NONE
-        return _LONG, _NONE
+        if not self.expect(t, "Long", t == LONG, e.arg):
+            return None, NONE
+        return LONG, NONE
 
     def _Like(self, e: A.Like, caps: Caps) -> tuple[T | None, Caps]:
         t = self.type_of(e.arg, caps)
-        if not self.expect(t, "String", t == _STRING, e.arg):
-            return None, _NONE
-        return _BOOL, _NONE
+        if not self.expect(t, "String", t == STRING, e.arg):
+            return None, NONE
+        return BOOL, NONE
 
     def _And(self, e: A.And, caps: Caps) -> tuple[T | None, Caps]:
-        effects: Caps = _NONE
+        effects: Caps = NONE
         result: T = BoolLit(True)
         for arg in e.args:
             t, eff = self.check(arg, caps | effects)
-            if not self.expect(t, "Bool", t is not None and _is_bool(t), arg):
-                return None, _NONE
+            if not self.expect(t, "Bool", t is not None and is_bool(t), arg):
+                return None, NONE
             if t == BoolLit(False):
-                return BoolLit(False), _NONE
+                return BoolLit(False), NONE
             if t != BoolLit(True):
-                result = _BOOL
+                result = BOOL
             effects = effects | eff
         return result, effects
 
@@ -305,20 +214,20 @@ class Checker:
         result: T = BoolLit(False)
         for arg in e.args:
             t, eff = self.check(arg, caps)
-            if not self.expect(t, "Bool", t is not None and _is_bool(t), arg):
-                return None, _NONE
+            if not self.expect(t, "Bool", t is not None and is_bool(t), arg):
+                return None, NONE
             if t == BoolLit(True):
                 return BoolLit(True), (eff if effects is None else effects & eff)
             if t == BoolLit(False):
                 continue
-            result = _BOOL
+            result = BOOL
             effects = eff if effects is None else effects & eff
-        return result, (effects or _NONE)
+        return result, (effects or NONE)
 
     def _IfThenElse(self, e: A.IfThenElse, caps: Caps) -> tuple[T | None, Caps]:
         c, ceff = self.check(e.cond, caps)
-        if not self.expect(c, "Bool", c is not None and _is_bool(c), e.cond):
-            return None, _NONE
+        if not self.expect(c, "Bool", c is not None and is_bool(c), e.cond):
+            return None, NONE
         if c == BoolLit(True):
             t, eff = self.check(e.then, caps | ceff)
             return t, ceff | eff
@@ -327,11 +236,11 @@ class Checker:
         t1, eff1 = self.check(e.then, caps | ceff)
         t2, eff2 = self.check(e.else_, caps)
         if t1 is None or t2 is None:
-            return None, _NONE
+            return None, NONE
         joined = lub(t1, t2)
         if joined is None:
             self.incompatible(t1, t2, e)
-            return None, _NONE
+            return None, NONE
         return joined, (ceff | eff1) & eff2
 
     # ------------------------------------------------------------------ operators
@@ -341,25 +250,25 @@ class Checker:
             t = self.equality(e, caps)
             if e.op == "!=" and isinstance(t, BoolLit):
                 t = BoolLit(not t.value)
-            return t, _NONE
+            return t, NONE
         if e.op == "in":
-            return self.membership(e.left, e.right, caps, e), _NONE
+            return self.membership(e.left, e.right, caps, e), NONE
         left = self.type_of(e.left, caps)
         right = self.type_of(e.right, caps)
         if left is None or right is None:
-            return None, _NONE
+            return None, NONE
         if e.op in ("+", "-", "*"):
-            ok = self.expect(left, "Long", left == _LONG, e.left)
-            ok = self.expect(right, "Long", right == _LONG, e.right) and ok
-            return (_LONG if ok else None), _NONE
-        ordered = (_LONG, ExtensionType("datetime"), ExtensionType("duration"))
+            ok = self.expect(left, "Long", left == LONG, e.left)
+            ok = self.expect(right, "Long", right == LONG, e.right) and ok
+            return (LONG if ok else None), NONE
+        ordered = (LONG, ExtensionType("datetime"), ExtensionType("duration"))
         wanted = "datetime, or duration, or Long"
         if not self.expect(left, wanted, left in ordered, e.left):
             self.expect(right, wanted, right in ordered, e.right)
-            return None, _NONE
+            return None, NONE
         if not self.expect(right, show(left), right == left, e.right):
-            return None, _NONE
-        return _BOOL, _NONE
+            return None, NONE
+        return BOOL, NONE
 
     def _known_action(self, e: A.Expr) -> EntityUID | None:
         if isinstance(e, A.Var) and e.name == "action":
@@ -384,11 +293,11 @@ class Checker:
         if a is not None and b is not None:
             return BoolLit(a == b)
         if isinstance(left, EntityType) and isinstance(right, EntityType):
-            return _BOOL if left == right else BoolLit(False)
+            return BOOL if left == right else BoolLit(False)
         if lub(left, right) is None:
             self.incompatible(left, right, e)
             return None
-        return _BOOL
+        return BOOL
 
     def membership(self, lhs: A.Expr, rhs: A.Expr, caps: Caps, node: A.Expr) -> T | None:
         left = self.type_of(lhs, caps)
@@ -412,7 +321,7 @@ class Checker:
             if groups is not None:
                 return BoolLit(any(self.schema.action_in(action, g) for g in groups))
         if any(self.schema.may_be_in(left.name, t) for t in targets):
-            return _BOOL
+            return BOOL
         return BoolLit(False)
 
     def _known_actions(self, e: A.Expr) -> list[EntityUID] | None:
@@ -428,24 +337,24 @@ class Checker:
     def _IsType(self, e: A.IsType, caps: Caps) -> tuple[T | None, Caps]:
         t = self.type_of(e.arg, caps)
         if t is None:
-            return None, _NONE
+            return None, NONE
         known = e.entity_type in self.schema.entity_types or self.schema.is_action_type(
             e.entity_type
         )
         if not known:
             self.fail("unknown-entity-type", f"unrecognized entity type `{e.entity_type}`", e)
-            return None, _NONE
+            return None, NONE
         if not self.expect(t, "an entity", isinstance(t, EntityType), e.arg):
-            return None, _NONE
+            return None, NONE
         assert isinstance(t, EntityType)
         if e.in_ is None:
-            return BoolLit(t.name == e.entity_type), _NONE
+            return BoolLit(t.name == e.entity_type), NONE
         inside = self.membership(e.arg, e.in_, caps, e)
         if inside is None:
-            return None, _NONE
+            return None, NONE
         if t.name != e.entity_type:
-            return BoolLit(False), _NONE
-        return inside, _NONE
+            return BoolLit(False), NONE
+        return inside, NONE
 
     # ------------------------------------------------------------------ attributes and tags
 
@@ -462,10 +371,10 @@ class Checker:
     def _GetAttr(self, e: A.GetAttr, caps: Caps) -> tuple[T | None, Caps]:
         t = self.type_of(e.obj, caps)
         if t is None:
-            return None, _NONE
+            return None, NONE
         found = self._attributes(t, e.obj)
         if found is None:
-            return None, _NONE
+            return None, NONE
         shape, where = found
         if where == "" and isinstance(e.obj, A.Var) and e.obj.name == "context":
             where = f" in context for {self.env.action.uid}"
@@ -474,41 +383,41 @@ class Checker:
             self.fail(
                 "unknown-attribute", f"attribute `{e.attr}`{where or ' in record'} not found", e
             )
-            return None, _NONE
+            return None, NONE
         if _unguarded(attribute.required, ("attr", e.obj, e.attr), caps):
             self.fail(
                 "unsafe-optional-attribute",
                 f"unable to guarantee safety of access to optional attribute `{e.attr}`{where}",
                 e,
             )
-            return None, _NONE
-        return attribute.type, _NONE
+            return None, NONE
+        return attribute.type, NONE
 
     def _HasAttr(self, e: A.HasAttr, caps: Caps) -> tuple[T | None, Caps]:
         t = self.type_of(e.obj, caps)
         if t is None:
-            return None, _NONE
+            return None, NONE
         found = self._attributes(t, e.obj)
         if found is None:
-            return None, _NONE
+            return None, NONE
         shape, _ = found
         attribute = shape.attributes.get(e.attr)
         if attribute is None:
-            return BoolLit(False), _NONE
+            return BoolLit(False), NONE
         effects = frozenset({("attr", e.obj, e.attr)})
         if isinstance(t, RecordType) and attribute.required:
             return BoolLit(True), effects
-        return _BOOL, effects
+        return BOOL, effects
 
     def _MethodCall(self, e: A.MethodCall, caps: Caps) -> tuple[T | None, Caps]:
         obj = self.type_of(e.obj, caps)
         args = [self.type_of(a, caps) for a in e.args]
         if obj is None or any(a is None for a in args):
-            return None, _NONE
+            return None, NONE
         m = e.method
         if m in ("contains", "containsAll", "containsAny", "isEmpty"):
             if not self.expect(obj, "a set", isinstance(obj, SetType), e.obj):
-                return None, _NONE
+                return None, NONE
             assert isinstance(obj, SetType)
             if m != "isEmpty":
                 arg = args[0]
@@ -516,36 +425,36 @@ class Checker:
                 if m != "contains" and not self.expect(
                     arg, "a set", isinstance(arg, SetType), e.args[0]
                 ):
-                    return None, _NONE
+                    return None, NONE
                 element = arg if m == "contains" else arg.element  # type: ignore[union-attr]
                 if lub(obj.element, element) is None:
                     self.incompatible(element, obj.element, e)
-                    return None, _NONE
-            return _BOOL, _NONE
+                    return None, NONE
+            return BOOL, NONE
         if m in ("hasTag", "getTag"):
             return self.tag(e, obj, args[0], caps)
-        if m not in _METHODS:
+        if m not in METHODS:
             self.fail("type-error", f"unknown method `{m}`", e)
-            return None, _NONE
-        receiver, params, result = _METHODS[m]
+            return None, NONE
+        receiver, params, result = METHODS[m]
         ok = self.expect(obj, receiver, obj == ExtensionType(receiver), e.obj)
         for param, arg, node in zip(params, args, e.args, strict=False):
             ok = self.expect(arg, param, arg == ExtensionType(param), node) and ok
-        return (result if ok else None), _NONE
+        return (result if ok else None), NONE
 
     def tag(self, e: A.MethodCall, obj: T, key: T | None, caps: Caps) -> tuple[T | None, Caps]:
         ok = self.expect(obj, "an entity", isinstance(obj, EntityType), e.obj)
-        ok = self.expect(key, "String", key == _STRING, e.args[0]) and ok
+        ok = self.expect(key, "String", key == STRING, e.args[0]) and ok
         if not ok or not isinstance(obj, EntityType):
-            return None, _NONE
+            return None, NONE
         definition = self.schema.entity_types.get(obj.name)
         tags = definition.tags if definition is not None else None
         cap = ("tag", e.obj, e.args[0])
         if e.method == "hasTag":
-            return (BoolLit(False), _NONE) if tags is None else (_BOOL, frozenset({cap}))
+            return (BoolLit(False), NONE) if tags is None else (BOOL, frozenset({cap}))
         if tags is None:
             self.fail("unknown-attribute", f"entity type `{obj.name}` has no tags", e)
-            return None, _NONE
+            return None, NONE
         if cap not in caps:
             key_text = _key_text(e.args[0])
             self.fail(
@@ -554,11 +463,11 @@ class Checker:
                 f"on entity type `{obj.name}`",
                 e,
             )
-            return None, _NONE
-        return tags, _NONE
+            return None, NONE
+        return tags, NONE
 
     def _ExtCall(self, e: A.ExtCall, caps: Caps) -> tuple[T | None, Caps]:
-        result, parse, what = _CONSTRUCTORS[e.name]
+        result, parse, what = CONSTRUCTORS[e.name]
         if len(e.args) != 1:
             self.fail(
                 "extension-argument",
@@ -566,7 +475,7 @@ class Checker:
                 f"expected 1, got {len(e.args)}",
                 e,
             )
-            return None, _NONE
+            return None, NONE
         arg = e.args[0]
         if (
             not isinstance(arg, A.Literal)
@@ -574,21 +483,21 @@ class Checker:
             or isinstance(arg.value, bool)
         ):
             if self.type_of(arg, caps) is None:
-                return None, _NONE
+                return None, NONE
             self.fail(
                 "extension-argument",
                 "extension constructors may not be called with non-literal expressions",
                 e,
             )
-            return None, _NONE
+            return None, NONE
         try:
             parse(arg.value)
         except ExtensionError:
             self.fail(
                 "extension-argument", f"failed to parse as {what}: {escape_string(arg.value)}", e
             )
-            return None, _NONE
-        return ExtensionType(result), _NONE
+            return None, NONE
+        return ExtensionType(result), NONE
 
 
 _NOT_LITERAL: Any = object()
