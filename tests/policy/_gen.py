@@ -298,14 +298,24 @@ class PolicyGen:
             return f'(principal in {target}::"{rng.choice(self.ids(target))}")'
         if kind == 7:
             var = rng.choice(["principal", "resource"])
-            return f"({var} is {rng.choice(list(self.schema.entity_types))})"
+            target = rng.choice(list(self.schema.entity_types))
+            if rng.random() < 0.3:
+                group = rng.choice(list(self.schema.entity_types))
+                return f'({var} is {target} in {group}::"{rng.choice(self.ids(group))}")'
+            return f"({var} is {target})"
         if kind == 8:
             paths = [(p, ty, g) for p, ty, g in self.paths() if isinstance(ty, SetType)]
             if paths:
                 text, ty, guards = rng.choice(paths)
                 text, guards = self.guarded(text, guards)
                 assert isinstance(ty, SetType)
-                call = f"{text}.contains({self.leaf(ty.element)})"
+                method = rng.choice(["contains", "containsAll", "containsAny", "isEmpty"])
+                if method == "contains":
+                    call = f"{text}.contains({self.leaf(ty.element)})"
+                elif method == "isEmpty":
+                    call = f"{text}.isEmpty()"
+                else:
+                    call = f"{text}.{method}({self.leaf(ty)})"
                 return f"({' && '.join([*guards, call])})"
         if kind == 9:
             var = rng.choice(["principal", "resource"])
