@@ -128,3 +128,15 @@ def test_the_property_catches_a_validator_without_the_has_check(
     caught = next((v for seed in range(300) for v in soundness_violations(seed)), None)
     assert caught is not None, "the planted bug went unnoticed"
     assert "attribute" in caught[3]
+
+
+def test_the_property_catches_a_validator_without_operand_type_checks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Planted bug: `expect` accepts any operand type; the property finds a type error."""
+    monkeypatch.setattr(
+        typecheck.Checker, "expect", lambda self, t, wanted, ok, node: t is not None
+    )
+    caught = next((v for seed in range(300) for v in soundness_violations(seed)), None)
+    assert caught is not None, "the planted bug went unnoticed"
+    assert "type error" in caught[3]
