@@ -268,7 +268,7 @@ def policies(draw: st.DrawFn) -> list[A.Policy]:
 
 
 @settings(
-    max_examples=EXAMPLES * 3,
+    max_examples=EXAMPLES * 2,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     database=None,
@@ -302,7 +302,7 @@ def test_attribute_names_are_bare_exactly_when_the_parser_reads_them_bare(
         assert (f".{name}" in out) or not bare
 
 
-@settings(max_examples=EXAMPLES * 4, deadline=None, database=None)
+@settings(max_examples=EXAMPLES * 3, deadline=None, database=None)
 @given(expr=_operator_trees(5))
 def test_operators_under_operators_read_back_exactly(expr: A.Expr) -> None:
     policy = A.Policy("policy0", A.Effect.FORBID, conditions=(A.Condition("unless", expr),))
