@@ -492,3 +492,23 @@ def test_z3_giving_up_is_unknown_and_a_bad_replay_is_internal(
     captured = capsys.readouterr()
     assert code == cli.EXIT_INTERNAL
     assert json.loads(captured.out)["error"]["message"] == "counterexample does not replay"
+
+
+def test_validate_bad_policy_text_and_bad_json_schema(files: Path) -> None:
+    schema = ["--schema", str(files / "s.cedarschema")]
+    (files / "bad.cedar").write_text("permit(principal, action, resource)\n when { 1 < };")
+    code, data = run_json("validate", *schema, str(files / "bad.cedar"))
+    assert code == cli.EXIT_BAD_INPUT
+    assert data["error"]["location"] == {"path": str(files / "bad.cedar"), "line": 2, "column": 13}
+    code, data = run_json("validate", *schema, str(files / "none.cedar"))
+    assert (code, data["error"]["message"]) == (cli.EXIT_BAD_INPUT, "no such file")
+    (files / "s.json").write_text(
+        '{"": {"entityTypes": {"User": {\n  "shape": 5}}, "actions": {}}}'
+    )
+    code, data = run_json("validate", "--schema", str(files / "s.json"), str(files / "p.cedar"))
+    assert code == cli.EXIT_BAD_INPUT
+    assert data["error"]["location"]["path"] == str(files / "s.json")
+    (files / "s.json").write_text('{"": {"entityTypes": {,}}}')
+    code, data = run_json("validate", "--schema", str(files / "s.json"), str(files / "p.cedar"))
+    assert code == cli.EXIT_BAD_INPUT
+    assert data["error"]["location"] == {"path": str(files / "s.json"), "line": 1, "column": 23}
