@@ -58,6 +58,7 @@ def check_encoding(text: str, entities_json: Any, request_json: Any) -> str:
     grounding = Grounding(world, request, entities)
     solver = z3.Solver()
     solver.add(*world.finish())
+    solver.add(*world.like_definitions())
     solver.add(*grounding.pins())
     assert solver.check() == z3.sat, ("the encoding excludes a real input", text, request_json)
     wrong = []

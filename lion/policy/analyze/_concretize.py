@@ -15,7 +15,7 @@ import z3
 
 from lion.errors import AnalysisInternalError
 from lion.kernel.policy import EntityUID
-from lion.policy.analyze._sorts import OSOME, VB, VE, VL, VR, VS, VSt, signed, string_of
+from lion.policy.analyze._sorts import OSOME, VB, VE, VL, VR, VS, VSt, select, signed, string_of
 from lion.policy.analyze._world import World
 
 __all__ = ["Concretizer"]
@@ -112,7 +112,7 @@ class Concretizer:
     def record(self, array: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k in self._keys:
-            found = self._eval(z3.Select(array, z3.IntVal(k)))
+            found = self._eval(select(array, z3.IntVal(k)))
             if self._true(OSOME.is_(found)):
                 out[self.key_name(k)] = self.value(OSOME.get(found))
         return out

@@ -15,20 +15,31 @@ from typing import Any
 import z3
 
 from lion.errors import AnalysisError
-from lion.kernel.policy import _ast as A
 from lion.kernel.policy import EntityUID, Span
-from lion.policy.analyze._sorts import INT_MIN, NONE, OSOME, VE, VR, VSt, long_val, string_val
+from lion.kernel.policy import _ast as A
+from lion.policy.analyze._encode_sets import SetOps
+from lion.policy.analyze._sorts import (
+    INT_MIN,
+    NONE,
+    OSOME,
+    VE,
+    VR,
+    VSt,
+    long_val,
+    select,
+    string_val,
+)
 from lion.policy.analyze._sym import (
     FALSE,
     TRUE,
     Sym,
     and_,
+    const,
     lift,
     not_,
     or_,
     unpack,
 )
-from lion.policy.analyze._encode_sets import SetOps
 from lion.policy.analyze._world import World
 
 __all__ = ["Encoder"]
@@ -114,7 +125,7 @@ class Encoder(SetOps):
             self._keep.append(e)
         return found
 
-    def _expr(self, e: A.Expr) -> Sym:  # noqa: PLR0911, PLR0912
+    def _expr(self, e: A.Expr) -> Sym:
         w = self.w
         span = e.span
         if isinstance(e, A.Literal):
@@ -156,7 +167,7 @@ class Encoder(SetOps):
         if isinstance(e, A.Like):
             arg = self.expr(e.arg)
             te, s = unpack(arg, "string")
-            return Sym(or_(arg.err, te), "bool", z3.InRe(s, _pattern(e.pattern)))
+            return Sym(or_(arg.err, te), "bool", w.like(s, e.pattern, _pattern))
         if isinstance(e, A.IsType):
             arg = self.expr(e.arg)
             te, x = unpack(arg, "entity")
@@ -176,7 +187,7 @@ class Encoder(SetOps):
 
     def literal(self, value: Any) -> Sym:
         if isinstance(value, bool):
-            return Sym(FALSE, "bool", z3.BoolVal(value))
+            return Sym(FALSE, "bool", const(value))
         if isinstance(value, int):
             return Sym(FALSE, "long", long_val(value))
         if isinstance(value, str):
@@ -282,17 +293,17 @@ class Encoder(SetOps):
     def get_attr(self, obj: Sym, key: Any) -> Sym:
         w = self.w
         if obj.kind == "record":
-            found = z3.Select(obj.val, key)
+            found = select(obj.val, key)
             return Sym(or_(obj.err, not_(OSOME.is_(found))), None, OSOME.get(found))
         if obj.kind == "entity":
-            found = z3.Select(w.attrs(obj.val), key)
+            found = select(w.attrs(obj.val), key)
             missing = or_(not_(w.exists(obj.val)), not_(OSOME.is_(found)))
             return Sym(or_(obj.err, missing), None, OSOME.get(found))
         if obj.kind is None:
             v = obj.val
             x = w.entity(VE.get(v))
-            in_record = z3.Select(VR.get(v), key)
-            in_entity = z3.Select(w.attrs(x), key)
+            in_record = select(VR.get(v), key)
+            in_entity = select(w.attrs(x), key)
             is_record, is_entity = VR.is_(v), VE.is_(v)
             err = or_(
                 obj.err,
@@ -313,17 +324,17 @@ class Encoder(SetOps):
     def has_attr(self, obj: Sym, key: Any) -> Sym:
         w = self.w
         if obj.kind == "record":
-            return Sym(obj.err, "bool", OSOME.is_(z3.Select(obj.val, key)))
+            return Sym(obj.err, "bool", OSOME.is_(select(obj.val, key)))
         if obj.kind == "entity":
-            found = OSOME.is_(z3.Select(w.attrs(obj.val), key))
+            found = OSOME.is_(select(w.attrs(obj.val), key))
             return Sym(obj.err, "bool", and_(w.exists(obj.val), found))
         if obj.kind is None:
             v = obj.val
             x = w.entity(VE.get(v))
             is_record, is_entity = VR.is_(v), VE.is_(v)
             err = or_(obj.err, and_(not_(is_record), not_(is_entity)))
-            in_entity = and_(w.exists(x), OSOME.is_(z3.Select(w.attrs(x), key)))
-            val = z3.If(is_record, OSOME.is_(z3.Select(VR.get(v), key)), in_entity)
+            in_entity = and_(w.exists(x), OSOME.is_(select(w.attrs(x), key)))
+            val = z3.If(is_record, OSOME.is_(select(VR.get(v), key)), in_entity)
             return Sym(err, "bool", val)
         return Sym(TRUE, "bool", FALSE)
 

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import z3
 
-from lion.kernel.policy import _ast as A
 from lion.kernel.policy import Span
-from lion.policy.analyze._sorts import VR, VSt
-from lion.policy.analyze._sym import FALSE, TRUE, Sym, and_, not_, or_, unpack
+from lion.kernel.policy import _ast as A
+from lion.policy.analyze._sorts import VR, VSt, select
+from lion.policy.analyze._sym import FALSE, TRUE, Sym, and_, const, not_, or_, unpack
 
 if TYPE_CHECKING:
     from lion.errors import AnalysisError
@@ -76,7 +76,7 @@ class SetOps:
         if r.eq(q):
             return
         k = self.w.witness_key()
-        self.w.side.append(z3.Implies(and_(when, r != q), z3.Select(r, k) != z3.Select(q, k)))
+        self.w.side.append(z3.Implies(and_(when, r != q), select(r, k) != select(q, k)))
 
     def _eq_litset(self, a: Sym, b: Sym, span: Span | None) -> Any:
         if a.kind != "litset":
@@ -116,7 +116,7 @@ class SetOps:
             recv_te, _ = unpack(recv, "set")
         if e.method == "isEmpty":
             if recv.kind == "litset":
-                return Sym(recv_err, "bool", z3.BoolVal(not recv.val))
+                return Sym(recv_err, "bool", const(not recv.val))
             _, set_id = unpack(recv, "set")
             return Sym(or_(recv_err, recv_te), "bool", w.is_empty(set_id))
         arg = self.expr(e.args[0])

@@ -108,7 +108,9 @@ def _load(source: PolicyInput, path: str | None) -> tuple[str, str, PolicySet]:
         name = path or str(source)
         return text, name, PolicySet.from_str(text, name)
     if not isinstance(source, str):
-        raise AnalysisError(f"expected policy text, a path or a PolicySet, got `{type(source).__name__}`")
+        raise AnalysisError(
+            f"expected policy text, a path or a PolicySet, got `{type(source).__name__}`"
+        )
     name = path or "<policies>"
     return source, name, PolicySet.from_str(source, name)
 
@@ -148,18 +150,18 @@ def _solver(prepared: Prepared, goal: Any, timeout_ms: int) -> z3.Solver:
 
 def _check(prepared: Prepared, solver: z3.Solver) -> z3.ModelRef | None:
     """A realizable model, or None; transitivity instances are added as models break it."""
-    for _ in range(1000):
+    for _ in range(10_000):
         result = solver.check()
         if result == z3.unsat:
             return None
         if result == z3.unknown:
             raise AnalysisError(f"z3 could not decide the query: {solver.reason_unknown()}")
         model = solver.model()
-        lemmas = prepared.world.transitivity_lemmas(model)
+        lemmas = prepared.world.transitivity_lemmas(model) + prepared.world.like_lemmas(model)
         if not lemmas:
             return model
         solver.add(*lemmas)
-    raise AnalysisInternalError("the hierarchy refinement did not converge")
+    raise AnalysisInternalError("the refinement of `in` and `like` did not converge")
 
 
 def _kleene(model: z3.ModelRef, t: Any, u: Any) -> Kleene:

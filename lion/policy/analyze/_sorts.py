@@ -25,17 +25,20 @@ __all__ = [
     "KEY",
     "LONG",
     "NONE",
-    "O",
     "ONONE",
     "OSOME",
-    "V",
     "VB",
     "VE",
     "VL",
     "VR",
     "VS",
+    "O",
+    "V",
     "VSt",
+    "fast",
+    "function",
     "long_val",
+    "select",
     "signed",
     "string_of",
     "string_val",
@@ -68,15 +71,44 @@ LONG = z3.BitVecSort(64)
 KEY = z3.IntSort()
 
 
+_CTX = z3.main_ctx()
+
+
+def fast(decl: z3.FuncDeclRef) -> Any:
+    """``decl`` as a Python callable that builds applications through Z3's C API
+    (z3py's argument coercion costs more than the term; arguments must be Z3 terms)."""
+    ref, ast, arity = _CTX.ref(), decl.as_func_decl(), decl.arity()
+
+    def apply(*args: Any, _keep: z3.FuncDeclRef = decl) -> Any:
+        # `_keep` holds a reference to the declaration: the raw pointer dies with it.
+        array = (z3core.Ast * arity)()
+        for i, arg in enumerate(args):
+            array[i] = arg.as_ast()
+        return z3.z3._to_expr_ref(z3core.Z3_mk_app(ref, ast, arity, array), _CTX)
+
+    return apply
+
+
+def function(name: str, *sig: Any) -> Any:
+    """An uninterpreted function, as a fast callable."""
+    return fast(z3.Function(name, *sig))
+
+
+def select(array: Any, key: Any) -> Any:
+    """``array[key]`` through the C API."""
+    return z3.z3._to_expr_ref(z3core.Z3_mk_select(_CTX.ref(), array.as_ast(), key.as_ast()), _CTX)
+
+
 class _Ctor:
     """Constructor, recognizer and accessor of one ``V`` or ``O`` alternative."""
 
     __slots__ = ("get", "is_", "make")
 
     def __init__(self, sort: Any, index: int) -> None:
-        self.make = sort.constructor(index)
-        self.is_ = sort.recognizer(index)
-        self.get = sort.accessor(index, 0) if self.make.arity() else None
+        make = sort.constructor(index)
+        self.make = fast(make)
+        self.is_ = fast(sort.recognizer(index))
+        self.get = fast(sort.accessor(index, 0)) if make.arity() else None
 
 
 VB, VL, VS, VE, VSt, VR = (_Ctor(V, i) for i in range(6))

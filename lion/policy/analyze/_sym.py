@@ -14,17 +14,36 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import z3
+from z3 import z3core
 
 from lion.errors import AnalysisError
 from lion.kernel.policy import Span
 from lion.policy.analyze._sorts import NONE, VB, VE, VL, VR, VS, VSt, long_val, string_val
 
-__all__ = ["FALSE", "TRUE", "Kind", "Sym", "and_", "lift", "not_", "or_", "unpack"]
+__all__ = ["FALSE", "TRUE", "Kind", "Sym", "and_", "const", "lift", "not_", "or_", "unpack"]
 
 Kind = Literal["bool", "long", "string", "entity", "set", "record", "litset"] | None
 
 TRUE = z3.BoolVal(True)
 FALSE = z3.BoolVal(False)
+
+_CTX = z3.main_ctx()
+_REF = _CTX.ref()
+
+
+def _bool(ast: Any) -> Any:
+    return z3.BoolRef(ast, _CTX)
+
+
+def _array(terms: list[Any]) -> Any:
+    array = (z3core.Ast * len(terms))()
+    for i, t in enumerate(terms):
+        array[i] = t.as_ast()
+    return array
+
+
+# The connectives below call Z3's C API directly: z3py's coercions and sort checks
+# cost more than the terms themselves, and every argument here is already a Bool.
 
 _DUMMY: dict[str, Any] = {
     "bool": FALSE,
@@ -48,37 +67,46 @@ class Sym:
 
 
 def or_(*terms: Any) -> Any:
-    """Disjunction that drops constant FALSE and short-circuits constant TRUE."""
+    """Disjunction that drops ``FALSE`` and short-circuits ``TRUE`` (by identity: cheap)."""
     kept = []
     for t in terms:
-        if z3.is_true(t):
+        if t is TRUE:
             return TRUE
-        if not z3.is_false(t):
+        if t is not FALSE:
             kept.append(t)
     if not kept:
         return FALSE
-    return kept[0] if len(kept) == 1 else z3.Or(*kept)
+    if len(kept) == 1:
+        return kept[0]
+    return _bool(z3core.Z3_mk_or(_REF, len(kept), _array(kept)))
 
 
 def and_(*terms: Any) -> Any:
-    """Conjunction that drops constant TRUE and short-circuits constant FALSE."""
+    """Conjunction that drops ``TRUE`` and short-circuits ``FALSE`` (by identity)."""
     kept = []
     for t in terms:
-        if z3.is_false(t):
+        if t is FALSE:
             return FALSE
-        if not z3.is_true(t):
+        if t is not TRUE:
             kept.append(t)
     if not kept:
         return TRUE
-    return kept[0] if len(kept) == 1 else z3.And(*kept)
+    if len(kept) == 1:
+        return kept[0]
+    return _bool(z3core.Z3_mk_and(_REF, len(kept), _array(kept)))
 
 
 def not_(term: Any) -> Any:
-    if z3.is_true(term):
+    if term is TRUE:
         return FALSE
-    if z3.is_false(term):
+    if term is FALSE:
         return TRUE
-    return z3.Not(term)
+    return _bool(z3core.Z3_mk_not(_REF, term.as_ast()))
+
+
+def const(value: bool) -> Any:
+    """The shared ``TRUE`` or ``FALSE`` term (what ``and_``/``or_`` recognise)."""
+    return TRUE if value else FALSE
 
 
 def lift(sym: Sym, span: Span | None) -> Any:
@@ -105,4 +133,3 @@ def unpack(sym: Sym, kind: str) -> tuple[Any, Any]:
 
 def _at(span: Span | None) -> str:
     return f"{span}: " if span is not None else ""
-

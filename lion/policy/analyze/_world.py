@@ -18,7 +18,8 @@ from typing import Any
 import z3
 
 from lion.kernel.policy import EntityUID
-from lion.policy.analyze._sorts import KEY, O, V, VE, VSt
+from lion.policy.analyze._sorts import KEY, VE, O, V, VSt, function, string_of
+from lion.policy.analyze._sym import TRUE, or_
 
 __all__ = ["World"]
 
@@ -37,20 +38,20 @@ class World:
         self.action = z3.Int("action")
         self.resource = z3.Int("resource")
         self.context = z3.Const("context", z3.ArraySort(KEY, O))
-        self.exists = z3.Function("exists", _I, _B)
-        self.etype = z3.Function("etype", _I, _I)
-        self.eattr = z3.Function("eattr", _I, z3.ArraySort(KEY, O))
-        self.anc = z3.Function("anc", _I, _I, _B)
-        self.rank = z3.Function("rank", _I, _I)
-        self.tag_has = z3.Function("tag_has", _I, z3.StringSort(), _B)
-        self.tag_val = z3.Function("tag_val", _I, z3.StringSort(), V)
-        self.mem = z3.Function("mem", _I, V, _B)
-        self.emp = z3.Function("emp", _I, _B)
-        self.some_member = z3.Function("some_member", _I, V)
-        self.all_entities = z3.Function("all_entities", _I, _B)
-        self.non_entity = z3.Function("non_entity", _I, V)
-        self.in_set = z3.Function("in_set", _I, _I, _B)
-        self.in_witness = z3.Function("in_witness", _I, _I, V)
+        self.exists = function("exists", _I, _B)
+        self.etype = function("etype", _I, _I)
+        self.eattr = function("eattr", _I, z3.ArraySort(KEY, O))
+        self.anc = function("anc", _I, _I, _B)
+        self.rank = function("rank", _I, _I)
+        self.tag_has = function("tag_has", _I, z3.StringSort(), _B)
+        self.tag_val = function("tag_val", _I, z3.StringSort(), V)
+        self.mem = function("mem", _I, V, _B)
+        self.emp = function("emp", _I, _B)
+        self.some_member = function("some_member", _I, V)
+        self.all_entities = function("all_entities", _I, _B)
+        self.non_entity = function("non_entity", _I, V)
+        self.in_set = function("in_set", _I, _I, _B)
+        self.in_witness = function("in_witness", _I, _I, V)
         # Terms the finishing instances range over.
         self.entity_terms: dict[int, z3.ArithRef] = {}
         self.anc_apps: dict[int, tuple[z3.ArithRef, z3.ArithRef, z3.BoolRef]] = {}
@@ -60,6 +61,8 @@ class World:
         self.all_entity_queries: dict[int, z3.ArithRef] = {}
         self.in_queries: dict[tuple[int, int], tuple[z3.ArithRef, z3.ArithRef]] = {}
         self.witness_keys: list[z3.ArithRef] = []
+        self.like_fns: dict[tuple[str, ...], Any] = {}
+        self.like_apps: dict[tuple[int, int], tuple[Any, Any, Any, Any]] = {}
         self.side: list[z3.BoolRef] = []  # facts true of every real request and store
         self._fresh = 0
         for var in (self.principal, self.action, self.resource):
@@ -102,11 +105,11 @@ class World:
 
     def is_in(self, x: z3.ArithRef, y: z3.ArithRef) -> z3.BoolRef:
         """``x in y`` for two entities: equal, or ``y`` is an ancestor of ``x``."""
-        if z3.is_int_value(x) and z3.is_int_value(y) and x.as_long() == y.as_long():
-            return z3.BoolVal(True)
+        if x.eq(y):
+            return TRUE
         app = self.anc(x, y)
         self.anc_apps.setdefault(app.get_id(), (self.entity(x), self.entity(y), app))
-        return z3.Or(x == y, app)
+        return or_(x == y, app)
 
     def has_type(self, x: z3.ArithRef, name: str) -> z3.BoolRef:
         return self.etype(self.entity(x)) == self.type_number(name)
@@ -138,6 +141,35 @@ class World:
         self.tag_apps.setdefault((x.get_id(), key.get_id()), (x, key))
         return self.tag_has(x, key), self.tag_val(x, key)
 
+    def like(self, text: Any, pattern: Any, regex: Any) -> Any:
+        """``text like pattern`` as an uninterpreted predicate of the text.
+
+        Z3's string solver is slow on many negated patterns over one string, so
+        the definition ``like_p(s) == InRe(s, p)`` is added lazily, for the
+        pairs a model gets wrong (``like_lemmas``), or all at once (``like_definitions``).
+        """
+        fn = self.like_fns.get(pattern.chunks)
+        if fn is None:
+            fn = self.like_fns[pattern.chunks] = function(
+                f"like{len(self.like_fns)}", z3.StringSort(), _B
+            )
+        app = fn(text)
+        self.like_apps.setdefault((text.get_id(), app.get_id()), (text, pattern, regex, app))
+        return app
+
+    def like_definitions(self) -> list[Any]:
+        return [app == z3.InRe(text, regex(pattern)) for text, pattern, regex, app in self.like_apps.values()]
+
+    def like_lemmas(self, model: z3.ModelRef) -> list[Any]:
+        """The definitions of the ``like`` applications whose value ``model`` gets wrong."""
+        lemmas = []
+        for text, pattern, regex, app in self.like_apps.values():
+            value = string_of(model.eval(text, model_completion=True))
+            claimed = z3.is_true(model.eval(app, model_completion=True))
+            if pattern.matches(value) != claimed:
+                lemmas.append(app == z3.InRe(text, regex(pattern)))
+        return lemmas
+
     def set_witness(self) -> z3.ExprRef:
         return self.fresh("elem", V)
 
@@ -153,7 +185,9 @@ class World:
         for set_id in self.all_entity_queries.values():
             bad = self.non_entity(set_id)
             facts.append(
-                z3.Or(self.all_entities(set_id), z3.And(self.member(set_id, bad), z3.Not(VE.is_(bad))))
+                z3.Or(
+                    self.all_entities(set_id), z3.And(self.member(set_id, bad), z3.Not(VE.is_(bad)))
+                )
             )
         for x, set_id in self.in_queries.values():
             w = self.in_witness(x, set_id)
@@ -162,7 +196,9 @@ class World:
         mems = list(self.mem_apps.values())
         for set_id in self.empty_queries.values():
             for other, _, app in mems:
-                facts.append(z3.Implies(z3.And(_same(set_id, other), self.emp(set_id)), z3.Not(app)))
+                facts.append(
+                    z3.Implies(z3.And(_same(set_id, other), self.emp(set_id)), z3.Not(app))
+                )
         for set_id in self.all_entity_queries.values():
             for other, value, app in mems:
                 facts.append(
@@ -220,7 +256,7 @@ class World:
 
 def _same(a: z3.ArithRef, b: z3.ArithRef) -> z3.BoolRef:
     if a.eq(b):
-        return z3.BoolVal(True)
+        return TRUE
     return a == b
 
 
