@@ -74,8 +74,16 @@ def _children(e: Any) -> Iterator[tuple[str, Any]]:
         yield f.name, getattr(e, f.name)
 
 
-def _local(e: ast.Expr) -> Iterator[tuple[ast.Expr, str, str]]:
-    """The mutants of node `e` itself: (replacement, operator, description)."""
+def _local(e: ast.Expr) -> Iterator[tuple[ast.Expr, str, str, ast.Pos]]:
+    """The mutants of node `e` itself: (replacement, operator, description, where)."""
+    for new, op, text in _local_changes(e):
+        where = e.pos
+        if op == "drop-conjunct":  # point at the conjunct that goes
+            where = (e.right if new is e.left else e.left).pos  # type: ignore[union-attr]
+        yield new, op, text, where
+
+
+def _local_changes(e: ast.Expr) -> Iterator[tuple[ast.Expr, str, str]]:
     if isinstance(e, ast.Binary):
         if e.op in _FLIPS:
             yield (
@@ -128,8 +136,8 @@ def _mutate_value(value: Any) -> Iterator[tuple[Any, str, ast.Pos, str]]:
 
 def expr_sites(e: ast.Expr) -> Iterator[tuple[ast.Expr, str, ast.Pos, str]]:
     """Every single-place mutant of expression `e`, as the whole mutated expression."""
-    for new, op, text in _local(e):
-        yield new, op, e.pos, text
+    for new, op, text, where in _local(e):
+        yield new, op, where, text
     for name, value in _children(e):
         for new, op, pos, text in _mutate_value(value):
             yield dataclasses.replace(e, **{name: new}), op, pos, text

@@ -202,11 +202,20 @@ def _mechanical(module: ast.Module) -> Iterator[Mutant]:
             where=site.where,
             line=site.pos.line,
             column=site.pos.column,
-            description=site.description,
+            description=f"{site.description}: {_snippet(module.source, site.pos)}",
             module=_with(module, d),
             touched=frozenset({d.name}),
             machine=d.name if isinstance(d, ast.Machine) else None,
         )
+
+
+def _snippet(source: str, pos: ast.Pos, width: int = 48) -> str:
+    """The source text from `pos` to the end of its line, cut to `width` characters."""
+    lines = source.splitlines()
+    if not 0 < pos.line <= len(lines):
+        return "(no source)"
+    text = lines[pos.line - 1][pos.column - 1 :].rstrip()
+    return f"`{text[:width]}{'...' if len(text) > width else ''}`"
 
 
 def _named(module: ast.Module) -> Iterator[Mutant]:

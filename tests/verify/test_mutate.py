@@ -68,6 +68,11 @@ def _write(tmp_path: Path, text: str, name: str = "toy") -> Path:
     return path
 
 
+def _change(description: str) -> str:
+    """What a mechanical mutant changes, without the source text quoted after it."""
+    return description.split(": `", 1)[0]
+
+
 def _cli(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = run(["mutate", *argv], out, err)
@@ -90,15 +95,16 @@ def test_the_generator_produces_every_operator_class_it_claims(tmp_path: Path) -
     dropped = [m for m in by_op["drop-guard"] if m.where == "Counter.add requires"]
     assert dropped and dropped[0].module.machines["Counter"].actions[0].requires == ()
     conjunct = [m for m in by_op["drop-conjunct"] if m.where == "Counter.add requires"]
-    assert len(conjunct) == 2  # either side of `n < 2 and not on`
+    assert len(conjunct) == 2  # either side of `n < 2 and not on`, shown with its text
+    assert {m.description.split(": ", 1)[1] for m in conjunct} == {"`n < 2 and not on`", "`not on`"}
     swapped = by_op["swap-branches"][0].module.fns["magnitude"].body
     assert isinstance(swapped, ast.If) and swapped.then == body.orelse
-    negated = [m.description for m in by_op["negate-bool"]]
+    negated = [_change(m.description) for m in by_op["negate-bool"]]
     assert "`false` becomes `true`" in negated
-    off = {m.description for m in by_op["off-by-one"] if m.where == "fn grow"}
+    off = {_change(m.description) for m in by_op["off-by-one"] if m.where == "fn grow"}
     assert off == {"`1` becomes `0`", "`1` becomes `2`"}
     # a range literal is never pushed out of its range: `n = 0` into int[0..3] has no -1
-    init = {m.description for m in by_op["off-by-one"] if m.where == "Counter.init: n ="}
+    init = {_change(m.description) for m in by_op["off-by-one"] if m.where == "Counter.init: n ="}
     assert init == {"`0` becomes `1`"}
     # the predicate `flag` is a model function here (a machine calls it), so it is mutated
     assert any(m.where == "fn flag" for m in mutants)
@@ -107,7 +113,7 @@ def test_the_generator_produces_every_operator_class_it_claims(tmp_path: Path) -
 def test_verdicts_refuted_caught_equivalent_survived(tmp_path: Path) -> None:
     (module,) = load_paths([_write(tmp_path, TOY)])
     report = mutate_chapter(module, _proofs_for(module, tmp_path / "proofs"), examples=40)
-    verdicts = {(o.mutant.where, o.mutant.description): o for o in report.outcomes}
+    verdicts = {(o.mutant.where, _change(o.mutant.description)): o for o in report.outcomes}
     # dropping `n < 2` lets n reach 3: the invariant is refuted
     o = verdicts[("Counter.add requires", "the left conjunct of `and` is dropped")]
     assert (o.verdict, o.by) == ("refuted", "capped")
@@ -181,6 +187,15 @@ def test_policy_tables_refute_the_historic_survivors(mutant: str, killer: str) -
     assert r.status is Status.REFUTED, r.message
 
 
+def test_verdicts_are_validity_refutes_a_verdict_read_from_the_wrong_capability() -> None:
+    (module,) = load_paths([ROOT / "spec" / "capabilities.lion"])
+    strategies = _proofs_for(module, ROOT / "proofs")
+    (m,) = [m for m in generate(module)[0] if m.id == "capabilities:53"]
+    assert m.where == "fn verdicts" and m.operator == "off-by-one"
+    (r,) = prove_module(m.module, strategies, only={"verdicts_are_validity"})
+    assert r.status is Status.REFUTED
+
+
 def test_first_applicable_table_refutes_a_swapped_first_applicable() -> None:
     (module,) = load_paths([ROOT / "spec" / "policy.lion"])
     strategies = _proofs_for(module, ROOT / "proofs")
@@ -200,6 +215,7 @@ def test_first_applicable_table_refutes_a_swapped_first_applicable() -> None:
     ("chapter", "mutant", "killer"),
     [
         ("capabilities", "capabilities:use-ignores-revocation", "use_needs_valid"),
+        ("capabilities", "capabilities:71", "grants_need_valid"),  # derive from an expired cap
         ("workflow", "workflow:reset", "workflow_ranked"),
     ],
 )
