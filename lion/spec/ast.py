@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "Action",
+    "Aggregate",
     "Arm",
     "Binary",
     "Bind",
@@ -45,6 +46,8 @@ __all__ = [
     "RecordLit",
     "RecordType",
     "RecordUpdate",
+    "SeqLit",
+    "SeqType",
     "SetLit",
     "SetType",
     "SomeLit",
@@ -131,6 +134,18 @@ class SetType:
 
 
 @dataclass(frozen=True, slots=True)
+class SeqType:
+    """``seq<T, N>``: a sequence of at most ``bound`` elements (the bound is a range:
+    values stored into it are checked, as for ``int[lo..hi]``)."""
+
+    elem: Type
+    bound: int
+
+    def __str__(self) -> str:
+        return f"seq<{self.elem}, {self.bound}>"
+
+
+@dataclass(frozen=True, slots=True)
 class MapType:
     """A total map from a finite key type: every key has a value."""
 
@@ -167,6 +182,7 @@ Type = (
     | EnumType
     | RecordType
     | SetType
+    | SeqType
     | MapType
     | OptionType
     | NamedType
@@ -233,6 +249,15 @@ class SetLit:
 
 
 @dataclass(frozen=True, slots=True)
+class SeqLit:
+    """``[a, b]`` or ``[]``: a sequence literal."""
+
+    items: tuple[Expr, ...]
+    pos: Pos = NOWHERE
+    ty: Type | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class RecordLit:
     record: str
     fields: tuple[tuple[str, Expr], ...]
@@ -250,7 +275,7 @@ class Field:
 
 @dataclass(frozen=True, slots=True)
 class Index:
-    """``m[k]``: a map lookup."""
+    """``m[k]``: a map lookup; on a sequence ``s[i]``, ``some`` element or ``none``."""
 
     target: Expr
     key: Expr
@@ -350,6 +375,21 @@ class Quant:
     ty: Type | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Aggregate:
+    """``sum(x in s, e)``, ``count(x in s, p)`` or ``sum(s)``: over a set of a finite type.
+
+    For ``sum(s)`` ``var`` is "" and ``body`` is None (the elements themselves are added).
+    """
+
+    kind: str  # "sum" | "count"
+    var: str
+    source: Expr
+    body: Expr | None
+    pos: Pos = NOWHERE
+    ty: Type | None = None
+
+
 Expr = (
     Lit
     | Name
@@ -358,6 +398,7 @@ Expr = (
     | NoneLit
     | SomeLit
     | SetLit
+    | SeqLit
     | RecordLit
     | Field
     | Index
@@ -370,6 +411,7 @@ Expr = (
     | Match
     | Call
     | Quant
+    | Aggregate
 )
 
 

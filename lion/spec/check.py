@@ -17,6 +17,9 @@ from dataclasses import dataclass
 
 from lion.errors import SourceLocation, SpecError
 from lion.spec import ast
+from lion.spec._check_lang import SEQ_BUILTINS, LanguageRules
+from lion.spec._check_match import MatchRules
+from lion.spec._check_types import MAX_DOMAIN, compatible, domain_size, is_finite, join
 from lion.spec.ast import (
     BoolType,
     EnumType,
@@ -24,6 +27,7 @@ from lion.spec.ast import (
     MapType,
     OptionType,
     RecordType,
+    SeqType,
     SetType,
     StringType,
     Type,
@@ -31,55 +35,12 @@ from lion.spec.ast import (
 
 __all__ = ["BUILTINS", "MAX_DOMAIN", "check_module", "domain_size", "is_finite"]
 
+
 BOOL = BoolType()
 INT = IntType()
 STRING = StringType()
 
-# The largest finite type a set, map key or inner quantifier may range over.
-MAX_DOMAIN = 256
-
-BUILTINS = ("card", "is_some", "is_none", "fill", "min", "max")
-
-
-def domain_size(ty: Type) -> int | None:
-    """Number of values of a finite type, or None if the type is infinite."""
-    if isinstance(ty, BoolType):
-        return 2
-    if isinstance(ty, EnumType):
-        return len(ty.variants)
-    if isinstance(ty, IntType):
-        return None if ty.lo is None or ty.hi is None else ty.hi - ty.lo + 1
-    if isinstance(ty, OptionType):
-        inner = domain_size(ty.elem)
-        return None if inner is None else inner + 1
-    if isinstance(ty, RecordType):
-        total = 1
-        for _, fty in ty.fields:
-            size = domain_size(fty)
-            if size is None:
-                return None
-            total *= size
-            if total > 1 << 20:
-                return total
-        return total
-    return None
-
-
-def is_finite(ty: Type) -> bool:
-    size = domain_size(ty)
-    return size is not None and size <= MAX_DOMAIN
-
-
-def compatible(actual: Type, expected: Type) -> bool:
-    """May a value of type `actual` stand where `expected` is wanted?
-
-    Integers are compatible at the top level whatever their bounds (a bound is
-    a range obligation, checked when a value is stored); inside containers the
-    element types must match exactly, since they fix the encoding.
-    """
-    if isinstance(actual, IntType) and isinstance(expected, IntType):
-        return True
-    return actual == expected
+BUILTINS = ("card", "is_some", "is_none", "fill", "min", "max", *SEQ_BUILTINS)
 
 
 @dataclass
@@ -100,13 +61,20 @@ class _Local:
     kind: str  # "local" | "state" | "const"
 
 
-class _Checker:
+class _Checker(LanguageRules, MatchRules):
     def __init__(self, module: ast.Module, imported: list[ast.Module]) -> None:
         self.module = module
         self.lines = module.source.splitlines()
         self.scope = _Scope({}, {}, {}, {}, {}, {})
         for dep in imported:
             self._import(dep)
+
+    def local(self, ty: Type) -> _Local:
+        return _Local(ty, "local")
+
+    def const_value(self, name: str) -> ast.Expr | None:
+        const = self.scope.consts.get(name)
+        return None if const is None else const.value
 
     # ---- errors
     def error(self, message: str, pos: ast.Pos) -> SpecError:
@@ -327,6 +295,8 @@ class _Checker:
                     pos,
                 )
             return MapType(key, self.resolve_type(ty.value, pos))
+        if isinstance(ty, SeqType):
+            return self.seq_type(self.resolve_type(ty.elem, pos), ty.bound, pos)
         if isinstance(ty, OptionType):
             elem = self.resolve_type(ty.elem, pos)
             if isinstance(elem, OptionType):
@@ -373,14 +343,18 @@ class _Checker:
             return ast.SomeLit(value, e.pos, OptionType(elem))
         if isinstance(e, ast.SetLit):
             return self.set_lit(e, env, want)
+        if isinstance(e, ast.SeqLit):
+            return self.seq_lit(e, env, want)
         if isinstance(e, ast.RecordLit):
             return self.record_lit(e, env)
         if isinstance(e, ast.Field):
             return self.field(e, env)
         if isinstance(e, ast.Index):
             target = self.infer(e.target, env)
+            if isinstance(target.ty, SeqType):
+                return self.seq_index(e, target, env)
             if not isinstance(target.ty, MapType):
-                raise self.error(f"`[...]` needs a map, found `{target.ty}`", e.pos)
+                raise self.error(f"`[...]` needs a map or a seq, found `{target.ty}`", e.pos)
             key = self.expect(e.key, target.ty.key, env)
             return ast.Index(target, key, e.pos, target.ty.value)
         if isinstance(e, ast.RecordUpdate):
@@ -438,16 +412,7 @@ class _Checker:
         raise self.error(f"unexpected expression {type(e).__name__}", e.pos)
 
     def join(self, a: Type | None, b: Type | None) -> Type:
-        assert a is not None and b is not None
-        if a == b:
-            return a
-        if isinstance(a, IntType) and isinstance(b, IntType):
-            if a.bounded and b.bounded:
-                assert a.lo is not None and b.lo is not None
-                assert a.hi is not None and b.hi is not None
-                return IntType(min(a.lo, b.lo), max(a.hi, b.hi))
-            return INT
-        return a
+        return join(a, b)
 
     def name(self, e: ast.Name, env: Mapping[str, _Local]) -> ast.Expr:
         local = env.get(e.name)
@@ -534,6 +499,13 @@ class _Checker:
                 op, self.expect(e.left, BOOL, env), self.expect(e.right, BOOL, env), e.pos, BOOL
             )
         if op in ("==", "!="):
+            literal = (ast.SetLit, ast.SeqLit, ast.NoneLit)
+            if isinstance(e.left, literal) and not isinstance(e.right, literal):
+                # `[] == s`: the literal takes its type from the other side
+                right = self.infer(e.right, env)
+                assert right.ty is not None
+                left = self.expect(e.left, right.ty, env)
+                return ast.Binary(op, left, right, e.pos, BOOL)
             left = self.infer(e.left, env)
             assert left.ty is not None
             right = self.expect(e.right, left.ty, env)
@@ -546,10 +518,14 @@ class _Checker:
             return ast.Binary(
                 op, self.expect(e.left, INT, env), self.expect(e.right, INT, env), e.pos, INT
             )
+        if op in ("*", "/", "%"):
+            return self.arith(e, env)
         if op == "in":
             right = self.infer(e.right, env)
-            if not isinstance(right.ty, SetType):
-                raise self.error(f"`in` needs a set on its right, found `{right.ty}`", e.pos)
+            if not isinstance(right.ty, SetType | SeqType):
+                raise self.error(
+                    f"`in` needs a set or a seq on its right, found `{right.ty}`", e.pos
+                )
             left = self.expect(e.left, right.ty.elem, env)
             return ast.Binary(op, left, right, e.pos, BOOL)
         # subset, union, inter, minus: both sides sets of one element type
@@ -559,70 +535,14 @@ class _Checker:
         right = self.expect(e.right, left.ty, env)
         return ast.Binary(op, left, right, e.pos, BOOL if op == "subset" else left.ty)
 
-    def match(self, e: ast.Match, env: Mapping[str, _Local], want: Type | None) -> ast.Expr:
-        subject = self.infer(e.subject, env)
-        sty = subject.ty
-        arms: list[ast.Arm] = []
-        covered: set[str] = set()
-        result: Type | None = want
-        wildcard = False
-        for arm in e.arms:
-            if wildcard:
-                raise self.error("unreachable arm after `_`", arm.pos)
-            inner = dict(env)
-            if arm.kind == "variants":
-                if not isinstance(sty, EnumType):
-                    raise self.error(
-                        f"variant pattern needs an enum subject, found `{sty}`", arm.pos
-                    )
-                for n in arm.names:
-                    if n not in sty.variants:
-                        raise self.error(f"enum `{sty.name}` has no variant `{n}`", arm.pos)
-                    if n in covered:
-                        raise self.error(f"variant `{n}` is matched twice", arm.pos)
-                    covered.add(n)
-            elif arm.kind in ("some", "none"):
-                if not isinstance(sty, OptionType):
-                    raise self.error(
-                        f"`{arm.kind}` pattern needs an option subject, found `{sty}`", arm.pos
-                    )
-                if arm.kind in covered:
-                    raise self.error(f"`{arm.kind}` is matched twice", arm.pos)
-                covered.add(arm.kind)
-                if arm.kind == "some":
-                    inner[arm.names[0]] = _Local(sty.elem, "local")
-            else:
-                wildcard = True
-            body = self.infer(arm.body, inner, result)
-            assert body.ty is not None
-            if result is None:
-                result = body.ty
-            elif not compatible(body.ty, result):
-                raise self.error(f"match arms disagree: `{result}` and `{body.ty}`", arm.pos)
-            else:
-                result = self.join(result, body.ty)
-            arms.append(ast.Arm(arm.kind, arm.names, body, arm.pos))
-        if not wildcard:
-            if isinstance(sty, EnumType):
-                missing = [v for v in sty.variants if v not in covered]
-            elif isinstance(sty, OptionType):
-                missing = [k for k in ("some", "none") if k not in covered]
-            else:
-                raise self.error(f"`match` needs an enum or option subject, found `{sty}`", e.pos)
-            if missing:
-                raise self.error(
-                    "match is not exhaustive; missing " + ", ".join(f"`{m}`" for m in missing),
-                    e.pos,
-                )
-        assert result is not None
-        return ast.Match(subject, tuple(arms), e.pos, result)
-
     def call(self, e: ast.Call, env: Mapping[str, _Local], want: Type | None) -> ast.Expr:
         def arity(n: int) -> None:
             if len(e.args) != n:
                 raise self.error(f"`{e.fn}` takes {n} argument(s), {len(e.args)} given", e.pos)
 
         if e.fn in BUILTINS and e.fn not in self.scope.fns:
+            if e.fn in SEQ_BUILTINS:
+                return self.seq_call(e, env, want)
             if e.fn == "card":
                 arity(1)
                 arg = self.infer(e.args[0], env)

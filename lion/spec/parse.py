@@ -40,6 +40,9 @@ _TERMINAL_NAMES = {
     "LESSTHAN": "`<`",
     "CMP": "a comparison",
     "PLUS": "`+`",
+    "STAR": "`*`",
+    "SLASH": "`/`",
+    "PERCENT": "`%`",
     "DASH": "`-`",
     "__ANON_0": "`->`",
     "$END": "end of file",
@@ -339,6 +342,9 @@ class _ToAst(Transformer[Token, list[Any]]):
     def option_type(self, meta: Any, c: list[Any]) -> ast.Type:
         return ast.OptionType(c[0])
 
+    def seq_type(self, meta: Any, c: list[Any]) -> ast.Type:
+        return ast.SeqType(c[0], int(c[1]))
+
     def map_type(self, meta: Any, c: list[Any]) -> ast.Type:
         return ast.MapType(c[0], c[1])
 
@@ -420,6 +426,9 @@ class _ToAst(Transformer[Token, list[Any]]):
 
     def set_lit(self, meta: Any, c: list[Any]) -> ast.Expr:
         return ast.SetLit(tuple(x for x in c if x is not None), _pos(meta))
+
+    def seq_lit(self, meta: Any, c: list[Any]) -> ast.Expr:
+        return ast.SeqLit(tuple(x for x in c if x is not None), _pos(meta))
 
     def match_expr(self, meta: Any, c: list[Any]) -> ast.Expr:
         return ast.Match(c[0], tuple(c[1:]), _pos(meta))

@@ -87,6 +87,8 @@ def _distance(ty: ast.Type) -> int:
             return len(domain(ty.elem))
         except ValueError:
             return 0
+    if isinstance(ty, ast.SeqType):
+        return ty.bound  # one append per element fills it
     if isinstance(ty, ast.MapType):
         try:
             keys = len(domain(ty.key))
@@ -100,7 +102,7 @@ def reach(machine: ast.Machine) -> int:
     """The steps it takes to drive the machine's fullest variable to its limit.
 
     A bounded int counts its range (``int[0..10]`` needs 10 increments), a set
-    over a finite type its number of possible members, a map its keys times
+    over a finite type its number of possible members, a ``seq<T, N>`` its N, a map its keys times
     its values' distance; records and options count nothing. It is a lower
     bound on what a run must be able to do, not a measure of the state space.
     """

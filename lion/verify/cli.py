@@ -179,6 +179,12 @@ def _arguments() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print, per machine bind, how often each action was tried and fired",
+    )
+    p.add_argument(
         "--examples",
         type=int,
         default=DEFAULT_EXAMPLES,
@@ -212,7 +218,14 @@ def _arguments() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="longest generated machine run (default: derived per machine from its bounded "
-        "state, at least 16; see docs/spec-language.md)",
+        "state, at least 16, after a walk; see docs/spec-language.md)",
+    )
+    p.add_argument(
+        "--walk-steps",
+        type=int,
+        metavar="N",
+        help="longest random walk a third of the machine runs start with, to reach deep "
+        "states (default: 3 times the derived --max-steps; none when --max-steps is given)",
     )
     p.add_argument(
         "--write-index",
@@ -223,6 +236,18 @@ def _arguments() -> argparse.ArgumentParser:
         "--check-index",
         action="store_true",
         help="fail (exit 1) when docs/theorems.md or proofs/README.md is stale",
+    )
+    p.add_argument(
+        "--export-smt",
+        type=Path,
+        metavar="DIR",
+        help="write each obligation as an SMT-LIB 2 query DIR/CHAPTER.NAME.smt2 (unsat: it holds)",
+    )
+    p.add_argument(
+        "--cross-check",
+        action="store_true",
+        help="answer each obligation's SMT-LIB 2 query with cvc5 and Z3 too; a disagreement "
+        "exits 3",
     )
     return p
 
@@ -290,7 +315,7 @@ def _default_corpus(modules: list[ast.Module]) -> Path | None:
     return root / CORPUS if (root / "tests").is_dir() else None
 
 
-def _bind_table(binds: list[BindResult], out: TextIO) -> None:
+def _bind_table(binds: list[BindResult], out: TextIO, verbose: bool = False) -> None:
     header = ("bind", "chapter", "kind", "backend", "examples", "result", "time")
     rows = [
         (
@@ -313,8 +338,16 @@ def _bind_table(binds: list[BindResult], out: TextIO) -> None:
                 print(f"  shrunk failing input: {b.failing_text}", file=out)
             print(f"  {b.message}", file=out)
             steps = f" --max-steps {b.max_steps}" if b.max_steps is not None else ""
+            steps += f" --walk-steps {b.walk_steps}" if b.walk_steps is not None else ""
             if b.seed is not None:
                 print(f"  replay: lion-verify --seed {b.seed}{steps} ...", file=out)
+    for b in binds:
+        for warning in b.warnings:
+            print(f"\nwarning: {warning}", file=out)
+        if verbose and b.coverage is not None:
+            print(f"\ncoverage of {b.chapter}.{b.name} ({b.backend}):", file=out)
+            for line in b.coverage.lines():
+                print(f"  {line}", file=out)
 
 
 def _summary(results: list[Result]) -> dict[str, int]:
@@ -392,6 +425,8 @@ def _run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         raise _BadInput("error: --timeout must be positive", {"argument": "--timeout"})
     if args.max_steps is not None and args.max_steps < 1:
         raise _BadInput("error: --max-steps must be 1 or more", {"argument": "--max-steps"})
+    if args.walk_steps is not None and args.walk_steps < 0:
+        raise _BadInput("error: --walk-steps must be 0 or more", {"argument": "--walk-steps"})
     if args.seed is not None and not 0 <= args.seed < 2**32:
         raise _BadInput("error: --seed must be in [0, 2**32)", {"argument": "--seed"})
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
@@ -459,9 +494,12 @@ def _run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
                     corpus=corpus,
                     seed=seed,
                     max_steps=args.max_steps,
+                    walk_steps=args.walk_steps,
                 )
                 binds.append(checked)
                 steps = f", runs up to {checked.max_steps} steps" if checked.max_steps else ""
+                if checked.walk_steps:
+                    steps += f" after a walk of up to {checked.walk_steps}"
                 progress(
                     f"[conformance {len(binds)}/{len(todo)}] {m.chapter}.{b.name} "
                     f"({checked.backend}): {'OK' if checked.ok else 'FAILED'} "
@@ -471,14 +509,31 @@ def _run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         raise _BadInput.from_error(exc) from None
     elapsed = time.perf_counter() - started
     ok = all(r.status.ok for r in results) and all(b.ok for b in binds)
+    cross = None
+    if args.export_smt is not None or args.cross_check:
+        from lion.verify.cross_check import second_opinion
+
+        try:
+            cross = second_opinion(
+                plans,
+                results,
+                export=args.export_smt,
+                cross=args.cross_check,
+                timeout=args.timeout,
+                progress=progress,
+            )
+        except VerifyError as exc:
+            raise _BadInput.from_error(exc) from None
     if args.write_index or args.check_index:
         stale = _index(modules, plans, results, write=args.write_index)
         for path in stale:
             print(f"lion-verify: {path} is stale: run `lion-verify --write-index`", file=stderr)
         ok = ok and not stale
     code = EXIT_OK if ok else EXIT_FAILED
+    if cross is not None and cross.disagreements:
+        code = EXIT_INTERNAL  # a solver is wrong, or lion-verify's encoding is
     try:
-        _report(args, results, binds, elapsed, seed if binds else None, ok, stdout)
+        _report(args, results, binds, elapsed, seed if binds else None, ok, stdout, cross)
     except _PipeClosed:
         return code  # every check ran: the reader just stopped reading
     return code
@@ -492,18 +547,21 @@ def _report(
     seed: int | None,
     ok: bool,
     stdout: TextIO,
+    cross: Any = None,
 ) -> None:
     counts = _summary(results)
     if args.json:
+        failed = cross is not None and cross.disagreements
         json.dump(
             {
-                "ok": ok,
-                "exit_code": EXIT_OK if ok else EXIT_FAILED,
+                "ok": ok and not failed,
+                "exit_code": EXIT_INTERNAL if failed else EXIT_OK if ok else EXIT_FAILED,
                 "seconds": round(elapsed, 3),
                 "seed": seed,
                 "summary": counts,
                 "results": [r.to_json() for r in results],
                 "conformance": [b.to_json() for b in binds],
+                **({"cross_check": cross.to_json()} if cross is not None else {}),
             },
             stdout,
             indent=2,
@@ -513,11 +571,15 @@ def _report(
         _table(results, stdout)
         _details(results, stdout)
         if binds:
-            _bind_table(binds, stdout)
+            _bind_table(binds, stdout, verbose=args.verbose)
         summary = ", ".join(f"{n} {k.lower()}" for k, n in sorted(counts.items()))
         conforming = sum(1 for b in binds if b.ok)
         tail = f"; {conforming}/{len(binds)} bind(s) conform" if binds else ""
         print(f"\n{len(results)} obligation(s) in {elapsed:.1f} s: {summary}{tail}", file=stdout)
+        if cross is not None:
+            print("cross-check of the SMT-LIB 2 queries:", file=stdout)
+            for line in [*cross.summary(), *(f"DISAGREEMENT: {d}" for d in cross.disagreements)]:
+                print(f"  {line}", file=stdout)
     stdout.flush()
 
 

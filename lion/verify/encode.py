@@ -9,13 +9,16 @@ string         z3 String (only equality is used: strings are opaque ids)
 enum           a constant of a z3 EnumSort
 record         `RecSym`: one symbolic value per field (flattened, no datatype)
 set<T>         `SetSym`: one Bool per value of the finite type T
+seq<T, N>      `SeqSym`: an Int length and N symbolic T (positions >= length unused)
 map<K, V>      `MapSym`: one symbolic V per value of the finite type K
 option<T>      `OptSym`: a Bool "is some" and a symbolic T (ignored when none)
 =============  ===============================================================
 
 Sets and maps over finite types become fixed-size tuples, so the whole
 encoding is quantifier-free; functions are inlined (they cannot recurse), and
-`forall` inside expressions expands over the finite domain.
+`forall` inside expressions expands over the finite domain. `sum` and `count`
+over a set are sums over its domain; `a / b` truncates towards zero, written
+with SMT-LIB's Euclidean `div` (equal for a >= 0, mirrored for a < 0).
 """
 
 from __future__ import annotations
@@ -35,13 +38,14 @@ from lion.spec.ast import (
     MapType,
     OptionType,
     RecordType,
+    SeqType,
     SetType,
     StringType,
     Type,
 )
 from lion.verify.values import EnumValue, MapValue, RecordValue, domain
 
-__all__ = ["Encoder", "MapSym", "OptSym", "RecSym", "SetSym", "Sym"]
+__all__ = ["Encoder", "MapSym", "OptSym", "RecSym", "SeqSym", "SetSym", "Sym"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,19 @@ class RecSym:
 @dataclass(frozen=True)
 class SetSym:
     bits: tuple[z3.BoolRef, ...]
+
+
+@dataclass(frozen=True)
+class SeqSym:
+    """A sequence: `length` and one symbolic element per position.
+
+    INVARIANT: 0 <= length <= len(items) wherever the value is well formed; `append`
+    adds a position, so a `seq<T, N>` value may carry more than N (its range check,
+    as for ints, is `length <= N`).
+    """
+
+    length: z3.ArithRef
+    items: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -113,6 +130,11 @@ class Encoder:
             )
         if isinstance(ty, OptionType):
             return OptSym(z3.Bool(f"{name}?"), self.fresh(ty.elem, f"{name}!"))
+        if isinstance(ty, SeqType):
+            return SeqSym(
+                z3.Int(f"{name}#len"),
+                tuple(self.fresh(ty.elem, f"{name}@{i}") for i in range(ty.bound)),
+            )
         raise TypeError(f"no encoding for {ty}")
 
     def wf(self, ty: Type, s: Sym) -> z3.BoolRef:
@@ -130,6 +152,9 @@ class Encoder:
             return z3.And(*[self.wf(ty.value, v) for v in s.values], z3.BoolVal(True))
         if isinstance(ty, OptionType):
             return z3.Implies(s.some, self.wf(ty.elem, s.value))
+        if isinstance(ty, SeqType):
+            items = [z3.Implies(i < s.length, self.wf(ty.elem, x)) for i, x in enumerate(s.items)]
+            return z3.And(s.length >= 0, s.length <= min(ty.bound, len(s.items)), *items)
         return z3.BoolVal(True)
 
     def const(self, value: Any, ty: Type) -> Sym:
@@ -152,6 +177,10 @@ class Encoder:
             return SetSym(tuple(z3.BoolVal(v in value) for v in domain(ty.elem)))
         if isinstance(ty, MapType):
             return MapSym(tuple(self.const(value[k], ty.value) for k in domain(ty.key)))
+        if isinstance(ty, SeqType):
+            items = [self.const(v, ty.elem) for v in value]
+            pad = [self._default(ty.elem) for _ in range(ty.bound - len(items))]
+            return SeqSym(z3.IntVal(len(items)), (*items, *pad))
         raise TypeError(f"no encoding for {ty}")
 
     def _default(self, ty: Type) -> Sym:
@@ -172,7 +201,13 @@ class Encoder:
             return MapSym(tuple(self._default(ty.value) for _ in domain(ty.key)))
         if isinstance(ty, OptionType):
             return OptSym(z3.BoolVal(False), self._default(ty.elem))
+        if isinstance(ty, SeqType):
+            return SeqSym(z3.IntVal(0), tuple(self._default(ty.elem) for _ in range(ty.bound)))
         raise TypeError(f"no encoding for {ty}")
+
+    def _padded(self, ty: SeqType, a: SeqSym, size: int) -> tuple[Any, ...]:
+        """`a`'s items filled up to `size` positions (the new ones are never read)."""
+        return (*a.items, *[self._default(ty.elem) for _ in range(size - len(a.items))])
 
     # ---- structural operations
     def eq(self, ty: Type, a: Sym, b: Sym) -> z3.BoolRef:
@@ -189,6 +224,13 @@ class Encoder:
             )
         if isinstance(ty, OptionType):
             return z3.And(a.some == b.some, z3.Implies(a.some, self.eq(ty.elem, a.value, b.value)))
+        if isinstance(ty, SeqType):
+            size = max(len(a.items), len(b.items))
+            pairs = zip(self._padded(ty, a, size), self._padded(ty, b, size), strict=True)
+            same = [
+                z3.Implies(i < a.length, self.eq(ty.elem, x, y)) for i, (x, y) in enumerate(pairs)
+            ]
+            return z3.And(a.length == b.length, *same)
         return a == b
 
     def ite(self, ty: Type, c: z3.BoolRef, a: Sym, b: Sym) -> Sym:
@@ -202,6 +244,13 @@ class Encoder:
             )
         if isinstance(ty, OptionType):
             return OptSym(z3.If(c, a.some, b.some), self.ite(ty.elem, c, a.value, b.value))
+        if isinstance(ty, SeqType):
+            size = max(len(a.items), len(b.items))
+            pairs = zip(self._padded(ty, a, size), self._padded(ty, b, size), strict=True)
+            return SeqSym(
+                z3.If(c, a.length, b.length),
+                tuple(self.ite(ty.elem, c, x, y) for x, y in pairs),
+            )
         return z3.If(c, a, b)
 
     def _key_eqs(self, key_ty: Type, key: Sym) -> list[z3.BoolRef]:
@@ -243,6 +292,9 @@ class Encoder:
                     for k, v in zip(domain(ty.key), s.values, strict=True)
                 }
             )
+        if isinstance(ty, SeqType):
+            n = model.eval(s.length, model_completion=True).as_long()
+            return tuple(self.value(model, ty.elem, x) for x in s.items[: max(0, n)])
         raise TypeError(f"no encoding for {ty}")
 
     # ---- expressions
@@ -280,6 +332,10 @@ class Encoder:
         if isinstance(e, ast.Field):
             return self.enc(e.target, env, st).fields[e.name]
         if isinstance(e, ast.Index):
+            if isinstance(e.target.ty, SeqType):
+                return self._seq_at(
+                    e.target.ty, self.enc(e.target, env, st), self.enc(e.key, env, st)
+                )
             return self._lookup(e.target, e.key, env, st)
         if isinstance(e, ast.Call):
             return self._call(e, env, st)
@@ -301,6 +357,13 @@ class Encoder:
                     for v in domain(elem)
                 )
             )
+        if isinstance(e, ast.SeqLit):
+            assert isinstance(e.ty, SeqType)
+            items = [self.enc(i, env, st) for i in e.items]
+            pad = [self._default(e.ty.elem) for _ in range(e.ty.bound - len(items))]
+            return SeqSym(z3.IntVal(len(items)), (*items, *pad))
+        if isinstance(e, ast.Aggregate):
+            return self._aggregate(e, env, st)
         if isinstance(e, ast.RecordLit):
             return RecSym({n: self.enc(x, env, st) for n, x in e.fields})
         if isinstance(e, ast.RecordUpdate):
@@ -368,6 +431,21 @@ class Encoder:
             return left + right
         if op == "-":
             return left - right
+        if op == "*":
+            return left * right
+        if op in ("/", "%"):
+            # SMT-LIB `div` is Euclidean; it truncates for a >= 0, so mirror a < 0.
+            q = z3.If(left >= 0, left / right, -((-left) / right))
+            return q if op == "/" else left - right * q
+        if op == "in" and isinstance(e.right.ty, SeqType):
+            elem = e.right.ty.elem
+            return z3.Or(
+                *[
+                    z3.And(i < right.length, self.eq(elem, left, x))
+                    for i, x in enumerate(right.items)
+                ],
+                z3.BoolVal(False),
+            )
         if op == "in":
             assert isinstance(e.right.ty, SetType)
             elem = e.right.ty.elem
@@ -406,6 +484,15 @@ class Encoder:
         if e.fn == "fill":
             assert isinstance(e.ty, MapType)
             return MapSym(tuple(args[0] for _ in domain(e.ty.key)))
+        if e.fn == "len":
+            return args[0].length
+        if e.fn == "append":
+            assert isinstance(e.ty, SeqType)
+            s, x = args
+            items = tuple(
+                self.ite(e.ty.elem, s.length == i, x, old) for i, old in enumerate(s.items)
+            )
+            return SeqSym(s.length + 1, (*items, x))
         a, b = args
         if e.fn == "min":
             return z3.If(a <= b, a, b)
@@ -447,3 +534,28 @@ class Encoder:
         if e.kind == "forall":
             return z3.And(*terms, z3.BoolVal(True))
         return z3.Or(*terms, z3.BoolVal(False))
+
+    def _seq_at(self, ty: SeqType, s: SeqSym, i: z3.ArithRef) -> OptSym:
+        """`s[i]`: some element when 0 <= i < length, else none."""
+        if not s.items:
+            return OptSym(z3.BoolVal(False), self._default(ty.elem))
+        value = s.items[-1]
+        for j in range(len(s.items) - 2, -1, -1):
+            value = self.ite(ty.elem, i == j, s.items[j], value)
+        return OptSym(z3.And(i >= 0, i < s.length), value)
+
+    def _aggregate(self, e: ast.Aggregate, env: Mapping[str, Sym], st: Mapping[str, Sym]) -> Sym:
+        assert isinstance(e.source.ty, SetType)
+        elem = e.source.ty.elem
+        bits = self.enc(e.source, env, st).bits
+        terms = []
+        for v, bit in zip(domain(elem), bits, strict=True):
+            if e.body is None:  # sum(s): the elements themselves
+                terms.append(z3.If(bit, z3.IntVal(v), 0))
+                continue
+            body = self.enc(e.body, {**env, e.var: self.const(v, elem)}, st)
+            if e.kind == "count":
+                terms.append(z3.If(z3.And(bit, body), 1, 0))
+            else:
+                terms.append(z3.If(bit, body, 0))
+        return z3.Sum(*terms, z3.IntVal(0))

@@ -14,10 +14,10 @@ from typing import Any
 
 from lion.errors import SourceLocation, SpecEvaluationError
 from lion.spec import ast
-from lion.spec.ast import IntType, MapType, OptionType, RecordType, SetType, Type
+from lion.spec.ast import IntType, MapType, OptionType, RecordType, SeqType, SetType, Type
 from lion.verify.values import EnumValue, MapValue, RecordValue, domain
 
-__all__ = ["Interpreter", "State", "conforms"]
+__all__ = ["Interpreter", "State", "conforms", "trunc_div", "trunc_mod"]
 
 State = dict[str, Any]
 
@@ -47,6 +47,12 @@ def conforms(value: Any, ty: Type) -> bool:
         )
     if isinstance(ty, SetType):
         return isinstance(value, frozenset) and all(conforms(v, ty.elem) for v in value)
+    if isinstance(ty, SeqType):
+        return (
+            isinstance(value, tuple)
+            and len(value) <= ty.bound
+            and all(conforms(v, ty.elem) for v in value)
+        )
     if isinstance(ty, MapType):
         keys = domain(ty.key)
         return (
@@ -55,6 +61,17 @@ def conforms(value: Any, ty: Type) -> bool:
             and all(k in value and conforms(value[k], ty.value) for k in keys)
         )
     return False
+
+
+def trunc_div(a: int, b: int) -> int:
+    """`a / b` in the spec language: truncated towards zero (Rust's `/`, not Python's `//`)."""
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def trunc_mod(a: int, b: int) -> int:
+    """`a % b`: the remainder of `trunc_div`, with the sign of `a` (Rust's `%`)."""
+    return a - b * trunc_div(a, b)
 
 
 MEMO_SIZE = 200_000  # remembered function calls per interpreter
@@ -80,6 +97,12 @@ class Interpreter:
     def _store(self, value: Any, ty: Type, what: str, pos: ast.Pos) -> Any:
         """Check a value entering a typed slot; only int ranges can actually fail."""
         if isinstance(ty, IntType) and ty.bounded and not conforms(value, ty):
+            raise self._fail(f"{what} is {value}, outside `{ty}`", pos)
+        if isinstance(ty, SeqType) and not conforms(value, ty):
+            if len(value) > ty.bound:
+                raise self._fail(
+                    f"{what} has {len(value)} elements, more than the bound of `{ty}`", pos
+                )
             raise self._fail(f"{what} is {value}, outside `{ty}`", pos)
         return value
 
@@ -187,7 +210,10 @@ class Interpreter:
         if isinstance(e, ast.Field):
             return ev(e.target, env, st)[e.name]
         if isinstance(e, ast.Index):
-            return ev(e.target, env, st)[ev(e.key, env, st)]
+            target, key = ev(e.target, env, st), ev(e.key, env, st)
+            if isinstance(e.target.ty, SeqType):  # total: none out of bounds
+                return target[key] if 0 <= key < len(target) else None
+            return target[key]
         if isinstance(e, ast.Call):
             args = [ev(a, env, st) for a in e.args]
             if e.builtin:
@@ -199,6 +225,12 @@ class Interpreter:
             return ev(e.value, env, st)
         if isinstance(e, ast.SetLit):
             return frozenset(ev(i, env, st) for i in e.items)
+        if isinstance(e, ast.SeqLit):
+            assert isinstance(e.ty, SeqType)
+            elem = e.ty.elem
+            return tuple(self._store(ev(i, env, st), elem, "an element", i.pos) for i in e.items)
+        if isinstance(e, ast.Aggregate):
+            return self._aggregate(e, env, st)
         if isinstance(e, ast.RecordLit):
             assert isinstance(e.ty, RecordType)
             fields = dict(e.ty.fields)
@@ -257,6 +289,12 @@ class Interpreter:
             return left + right
         if op == "-":
             return left - right
+        if op == "*":
+            return left * right
+        if op in ("/", "%"):
+            if right == 0:  # the checker rules this out; a value out of its range may not
+                raise self._fail(f"division by zero in `{op}`", e.pos)
+            return trunc_div(left, right) if op == "/" else trunc_mod(left, right)
         if op == "in":
             return left in right
         if op == "subset":
@@ -282,7 +320,21 @@ class Interpreter:
             return MapValue({k: value for k in domain(e.ty.key)})
         if e.fn == "min":
             return min(args[0], args[1])
+        if e.fn == "len":
+            return len(args[0])
+        if e.fn == "append":
+            assert isinstance(e.ty, SeqType)
+            return (*args[0], self._store(args[1], e.ty.elem, "the appended element", e.pos))
         return max(args[0], args[1])
+
+    def _aggregate(self, e: ast.Aggregate, env: Mapping[str, Any], st: Mapping[str, Any]) -> int:
+        source = self.eval(e.source, env, st)
+        if e.body is None:  # sum(s)
+            return sum(source)
+        values = [self.eval(e.body, {**env, e.var: x}, st) for x in source]
+        if e.kind == "count":
+            return sum(1 for v in values if v)
+        return sum(values)
 
     def _match(self, e: ast.Match, env: Mapping[str, Any], st: Mapping[str, Any]) -> Any:
         subject = self.eval(e.subject, env, st)

@@ -120,7 +120,7 @@ def _has_bounded_int(ty: Type) -> bool:
         return _has_bounded_int(ty.elem)
     if isinstance(ty, SetType):
         return False  # elements are indexed by the domain, never out of range
-    return False
+    return isinstance(ty, ast.SeqType)  # a seq's length bound is a range, as an int's
 
 
 def hypotheses(body: ast.Expr) -> list[ast.Expr]:

@@ -28,6 +28,7 @@ from lion.spec.ast import (
     MapType,
     OptionType,
     RecordType,
+    SeqType,
     SetType,
     StringType,
     Type,
@@ -72,6 +73,9 @@ def from_type(
         ).map(lambda vs: RecordValue(ty.name, dict(zip(names, vs, strict=True))))
     if isinstance(ty, SetType):
         return st.frozensets(st.sampled_from(domain(ty.elem)))
+    if isinstance(ty, SeqType):
+        elem = from_type(ty.elem, strings=strings, numbers=numbers)
+        return st.lists(elem, max_size=ty.bound).map(tuple)
     if isinstance(ty, MapType):
         keys = domain(ty.key)
         value = from_type(ty.value, strings=strings, numbers=numbers)

@@ -9,6 +9,7 @@ string           str
 enum E           EnumValue("E", "Variant")
 record R         RecordValue("R", {"field": value, ...})
 set<T>           frozenset
+seq<T, N>        tuple (at most N elements)
 map<K, V>        MapValue (every key of K present)
 option<T>        None, or the value itself
 ===============  ==========================================
@@ -28,6 +29,7 @@ from lion.spec.ast import (
     MapType,
     OptionType,
     RecordType,
+    SeqType,
     SetType,
     StringType,
     Type,
@@ -197,6 +199,8 @@ def format_value(value: Any, ty: Type) -> str:
     if isinstance(ty, SetType):
         items = [v for v in domain(ty.elem) if v in value]  # declaration order
         return "{" + ", ".join(format_value(v, ty.elem) for v in items) + "}"
+    if isinstance(ty, SeqType):
+        return "[" + ", ".join(format_value(v, ty.elem) for v in value) + "]"
     if isinstance(ty, MapType):
         entries = [
             f"{format_value(k, ty.key)}: {format_value(value[k], ty.value)}" for k in domain(ty.key)
@@ -215,6 +219,8 @@ def to_json(value: Any, ty: Type) -> Any:
         return {n: to_json(value[n], t) for n, t in ty.fields}
     if isinstance(ty, SetType):
         return [to_json(v, ty.elem) for v in domain(ty.elem) if v in value]
+    if isinstance(ty, SeqType):
+        return [to_json(v, ty.elem) for v in value]
     if isinstance(ty, MapType):
         return [[to_json(k, ty.key), to_json(value[k], ty.value)] for k in domain(ty.key)]
     return value
@@ -248,6 +254,10 @@ def from_json(data: Any, ty: Type) -> Any:
         if not isinstance(data, list):
             raise ValueError(f"expected a list, got {data!r}")
         return frozenset(from_json(v, ty.elem) for v in data)
+    if isinstance(ty, SeqType):
+        if not isinstance(data, list) or len(data) > ty.bound:
+            raise ValueError(f"expected a list of at most {ty.bound} elements, got {data!r}")
+        return tuple(from_json(v, ty.elem) for v in data)
     if isinstance(ty, MapType):
         if not isinstance(data, list):
             raise ValueError(f"expected a list of [key, value], got {data!r}")

@@ -1,0 +1,257 @@
+"""Checker rules for `* / %`, `seq<T, N>` and `sum`/`count` (mixed into the checker).
+
+Arithmetic: `*`, `/` and `%` take and give unbounded `int`, as `+` and `-`
+do; a bounded slot that receives the result checks its range when the value
+is stored (the interpreter raises, a machine's `M.ranges` obligation proves
+it). Division truncates towards zero, as Rust's does, and `%` takes the sign
+of the dividend. A divisor must be nonzero by its type: the checker computes
+the interval of every divisor from the declared ranges of what it reads
+(`interval`) and rejects a division whose divisor's interval contains 0.
+
+Sequences: `seq<T, N>` holds at most N elements. Like an int range, the
+bound is checked when a value is stored, so `append(s, x)` on a
+`seq<T, N>` has type `seq<T, N + 1>`. `s[i]` is `some(element)` or `none`
+when `i` is out of bounds, so indexing is total.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from lion.errors import SpecError
+from lion.spec import ast
+from lion.spec._check_types import MAX_SEQ, is_finite
+from lion.spec.ast import BoolType, IntType, OptionType, SeqType, SetType, Type
+
+__all__ = ["SEQ_BUILTINS", "Interval", "LanguageRules", "interval"]
+
+SEQ_BUILTINS = ("len", "append", "sum", "count")
+
+Interval = tuple[int | None, int | None]  # inclusive; None is unbounded on that side
+
+_INT = IntType()
+_BOOL = BoolType()
+
+
+class _Host(Protocol):
+    """What the rules need from the checker they are mixed into."""
+
+    def error(self, message: str, pos: ast.Pos) -> SpecError: ...
+
+    def infer(self, e: ast.Expr, env: Mapping[str, Any], want: Type | None = None) -> ast.Expr: ...
+
+    def expect(self, e: ast.Expr, ty: Type, env: Mapping[str, Any]) -> ast.Expr: ...
+
+    def local(self, ty: Type) -> Any: ...
+
+    def const_value(self, name: str) -> ast.Expr | None: ...
+
+
+class LanguageRules:
+    def arith(self: _Host, e: ast.Binary, env: Mapping[str, Any]) -> ast.Expr:
+        left = self.expect(e.left, _INT, env)
+        right = self.expect(e.right, _INT, env)
+        if e.op in ("/", "%"):
+            lo, hi = interval(right, self.const_value)
+            if not ((lo is not None and lo > 0) or (hi is not None and hi < 0)):
+                shown = f"[{_show(lo, '-inf')}, {_show(hi, 'inf')}]"
+                raise self.error(
+                    f"`{e.op}` may divide by zero: the divisor may be anything in {shown}; "
+                    "give it a range without 0 (`int[1..9]`) or divide by `max(d, 1)`",
+                    e.right.pos,
+                )
+        return ast.Binary(e.op, left, right, e.pos, _INT)
+
+    def seq_type(self: _Host, elem: Type, bound: int, pos: ast.Pos) -> Type:
+        if not 0 < bound <= MAX_SEQ:
+            raise self.error(f"a seq bound must be between 1 and {MAX_SEQ}, got {bound}", pos)
+        if isinstance(elem, OptionType):
+            raise self.error(
+                "`seq<option<T>, N>` is not allowed (`s[i]` is already an option): use an enum",
+                pos,
+            )
+        return SeqType(elem, bound)
+
+    def seq_lit(self: _Host, e: ast.SeqLit, env: Mapping[str, Any], want: Type | None) -> ast.Expr:
+        if isinstance(want, SeqType):
+            items = tuple(self.expect(i, want.elem, env) for i in e.items)
+            # More items than the bound: a range check where the value is stored, as for
+            # `append` (a comparison `s == [a, b, c]` stores nothing).
+            return ast.SeqLit(items, e.pos, SeqType(want.elem, max(want.bound, len(items))))
+        if not e.items:
+            raise self.error(
+                "cannot tell the type of `[]` here; it needs a seq type from its context", e.pos
+            )
+        first = self.infer(e.items[0], env)
+        assert first.ty is not None
+        rest = tuple(self.expect(i, first.ty, env) for i in e.items[1:])
+        ty = SeqType(first.ty, len(e.items))
+        if isinstance(first.ty, OptionType):
+            raise self.error("a seq of options is not allowed: use an enum", e.pos)
+        return ast.SeqLit((first, *rest), e.pos, ty)
+
+    def seq_index(self: _Host, e: ast.Index, target: ast.Expr, env: Mapping[str, Any]) -> ast.Expr:
+        assert isinstance(target.ty, SeqType)
+        key = self.expect(e.key, _INT, env)
+        return ast.Index(target, key, e.pos, OptionType(target.ty.elem))
+
+    def seq_call(
+        self: _Host, e: ast.Call, env: Mapping[str, Any], want: Type | None = None
+    ) -> ast.Expr:
+        """`len(s)`, `append(s, x)`, `sum(s)`, `sum(x in s, e)`, `count(x in s, p)`."""
+        if e.fn in ("sum", "count") and len(e.args) == 2:
+            return LanguageRules.aggregate(self, e, env)
+        if e.fn == "count" or len(e.args) != (2 if e.fn == "append" else 1):
+            usage = {
+                "len": "`len(s)`",
+                "append": "`append(s, x)`",
+                "sum": "`sum(s)` or `sum(x in s, e)`",
+                "count": "`count(x in s, p)`",
+            }[e.fn]
+            raise self.error(f"`{e.fn}` is written {usage}", e.pos)
+        arg = self.infer(e.args[0], env, want if e.fn == "append" else None)
+        if e.fn == "sum":
+            if not (isinstance(arg.ty, SetType) and isinstance(arg.ty.elem, IntType)):
+                raise self.error(f"`sum(s)` needs a set of ints, found `{arg.ty}`", e.pos)
+            return ast.Aggregate("sum", "", arg, None, e.pos, _INT)
+        if not isinstance(arg.ty, SeqType):
+            raise self.error(f"`{e.fn}` needs a seq, found `{arg.ty}`", e.pos)
+        if e.fn == "len":
+            return ast.Call("len", (arg,), e.pos, _INT, builtin=True)
+        item = self.expect(e.args[1], arg.ty.elem, env)
+        grown = SeqType(arg.ty.elem, arg.ty.bound + 1)
+        return ast.Call("append", (arg, item), e.pos, grown, builtin=True)
+
+    def aggregate(self: _Host, e: ast.Call, env: Mapping[str, Any]) -> ast.Expr:
+        head, body = e.args
+        if not (
+            isinstance(head, ast.Binary) and head.op == "in" and isinstance(head.left, ast.Name)
+        ):
+            raise self.error(
+                f"`{e.fn}` over a set is written `{e.fn}(x in s, ...)`: a name, `in`, a set",
+                e.pos,
+            )
+        source = self.infer(head.right, env)
+        if not isinstance(source.ty, SetType):
+            raise self.error(f"`{e.fn}(x in s, ...)` needs a set, found `{source.ty}`", e.pos)
+        assert is_finite(source.ty.elem)
+        inner = {**env, head.left.name: self.local(source.ty.elem)}
+        checked = self.expect(body, _INT if e.fn == "sum" else _BOOL, inner)
+        return ast.Aggregate(e.fn, head.left.name, source, checked, e.pos, _INT)
+
+
+def _show(bound: int | None, unbounded: str) -> str:
+    return unbounded if bound is None else str(bound)
+
+
+def _trunc_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
+def interval(e: ast.Expr, const_value: Any, lets: Mapping[str, Interval] | None = None) -> Interval:
+    """Bounds on the value of a checked int expression, from the declared ranges of what
+    it reads (a value in a typed slot is always within its range: the interpreter checks
+    every store). Sound, not tight; None on a side means no bound is known."""
+    lets = lets or {}
+
+    def of_type(ty: Type | None) -> Interval:
+        if isinstance(ty, IntType):
+            return (ty.lo, ty.hi)
+        return (None, None)
+
+    def go(x: ast.Expr, scope: Mapping[str, Interval]) -> Interval:
+        if isinstance(x, ast.Lit) and isinstance(x.value, int) and not isinstance(x.value, bool):
+            return (x.value, x.value)
+        if isinstance(x, ast.Var):
+            if x.kind == "local" and x.name in scope:
+                return scope[x.name]
+            if x.kind == "const":
+                value = const_value(x.name)
+                if value is not None:
+                    return _meet(go(value, {}), of_type(x.ty))
+            return of_type(x.ty)
+        if isinstance(x, ast.Unary) and x.op == "-":
+            lo, hi = go(x.operand, scope)
+            return (None if hi is None else -hi, None if lo is None else -lo)
+        if isinstance(x, ast.Binary) and x.op in ("+", "-", "*", "/", "%"):
+            return _binary(x.op, go(x.left, scope), go(x.right, scope))
+        if isinstance(x, ast.If):
+            return _hull(go(x.then, scope), go(x.orelse, scope))
+        if isinstance(x, ast.Let):
+            return go(x.body, {**scope, x.name: go(x.value, scope)})
+        if isinstance(x, ast.Call) and x.builtin and x.fn in ("min", "max"):
+            (alo, ahi), (blo, bhi) = go(x.args[0], scope), go(x.args[1], scope)
+            if x.fn == "min":
+                return (_opt(min, alo, blo, none_wins=True), _opt(min, ahi, bhi))
+            return (_opt(max, alo, blo), _opt(max, ahi, bhi, none_wins=True))
+        if isinstance(x, ast.Call) and x.builtin and x.fn == "len":
+            arg_ty = x.args[0].ty
+            return (0, arg_ty.bound if isinstance(arg_ty, SeqType) else None)
+        if isinstance(x, ast.Call) and x.builtin and x.fn == "card":
+            return (0, None)
+        if isinstance(x, ast.Aggregate) and x.kind == "count":
+            return (0, None)
+        return of_type(x.ty)
+
+    return go(e, lets)
+
+
+def _opt(f: Any, a: int | None, b: int | None, *, none_wins: bool = False) -> int | None:
+    """min/max of two bounds where None is unbounded: for a lower bound of `min` (or an
+    upper bound of `max`) an unbounded side stays unbounded (`none_wins`)."""
+    if a is None or b is None:
+        if none_wins:
+            return None
+        return b if a is None else a
+    result: int = f(a, b)
+    return result
+
+
+def _hull(a: Interval, b: Interval) -> Interval:
+    lo = None if a[0] is None or b[0] is None else min(a[0], b[0])
+    hi = None if a[1] is None or b[1] is None else max(a[1], b[1])
+    return (lo, hi)
+
+
+def _meet(a: Interval, b: Interval) -> Interval:
+    lo = a[0] if b[0] is None else b[0] if a[0] is None else max(a[0], b[0])
+    hi = a[1] if b[1] is None else b[1] if a[1] is None else min(a[1], b[1])
+    return (lo, hi)
+
+
+def _binary(op: str, a: Interval, b: Interval) -> Interval:
+    if op == "+":
+        return (
+            None if a[0] is None or b[0] is None else a[0] + b[0],
+            None if a[1] is None or b[1] is None else a[1] + b[1],
+        )
+    if op == "-":
+        return (
+            None if a[0] is None or b[1] is None else a[0] - b[1],
+            None if a[1] is None or b[0] is None else a[1] - b[0],
+        )
+    if None in a or None in b:
+        if op == "%" and None not in b:
+            # |a % b| < |b| whatever a is
+            m = max(abs(b[0] or 0), abs(b[1] or 0)) - 1
+            return (-m, m)
+        return (None, None)
+    alo, ahi = a
+    blo, bhi = b
+    assert alo is not None and ahi is not None and blo is not None and bhi is not None
+    if op == "*":
+        corners = [x * y for x in (alo, ahi) for y in (blo, bhi)]
+        return (min(corners), max(corners))
+    if blo <= 0 <= bhi:
+        return (None, None)  # the checker rejects such a divisor; nothing to say here
+    if op == "/":
+        # Truncating division is monotone in each argument over a box whose divisor side
+        # does not contain 0, so its extremes are at the corners.
+        corners = [_trunc_div(x, y) for x in (alo, ahi) for y in (blo, bhi)]
+        return (min(corners), max(corners))
+    m = max(abs(blo), abs(bhi)) - 1  # `%`: |r| < |b|, |r| <= |a|, sign of a
+    lo = 0 if alo >= 0 else max(alo, -m)
+    hi = 0 if ahi <= 0 else min(ahi, m)
+    return (lo, hi)
