@@ -137,3 +137,11 @@ def test_missing_cvc5_is_bad_input(project: Path, monkeypatch: pytest.MonkeyPatc
     code, _, err = run(str(project / "spec"), "--examples", "0", "--cross-check")
     assert code == cli.EXIT_BAD_INPUT
     assert "pip install cvc5" in err
+
+
+def test_an_unwritable_export_directory_is_bad_input(project: Path) -> None:
+    blocker = project / "file"
+    blocker.write_text("")
+    code, _, err = run(str(project / "spec"), "--examples", "0", "--export-smt", str(blocker / "x"))
+    assert code == cli.EXIT_BAD_INPUT
+    assert "cannot write SMT-LIB files" in err and "Traceback" not in err
