@@ -186,6 +186,10 @@ def test_policy_set_input_and_paths(tmp_path: Any) -> None:
     path = tmp_path / "p.cedar"
     path.write_text(OLD)
     assert equivalent(path, PolicySet.from_str(OLD)).holds
+    # A parsed set is replayed as it is (python) and through its formatted text (rust).
+    answer = implies(PolicySet.from_str(REFACTORED), PolicySet.from_str(OLD))
+    assert not answer.holds and answer.counterexample is not None
+    assert decide(REFACTORED, answer.counterexample) is Decision.PERMIT
 
 
 @pytest.mark.parametrize(

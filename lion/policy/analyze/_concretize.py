@@ -15,7 +15,7 @@ import z3
 
 from lion.errors import AnalysisInternalError
 from lion.kernel.policy import EntityUID
-from lion.policy.analyze._sorts import OSOME, VB, VE, VL, VR, VS, VSt, select, signed, string_of
+from lion.policy.analyze._sorts import ONONE, OSOME, VB, VE, VL, VR, VS, VSt, select, signed, string_of
 from lion.policy.analyze._world import World
 
 __all__ = ["Concretizer"]
@@ -36,6 +36,7 @@ class Concretizer:
         self._seen: list[int] = []
         self._sets: dict[int, list[Any]] = {}
         self._building: set[int] = set()
+        self._members: dict[int, list[Any]] | None = None
         self._parents: dict[int, set[int]] = {}
         for x, y, app in world.anc_apps.values():
             if self._true(app):
@@ -98,24 +99,39 @@ class Concretizer:
             return found
         if set_id in self._building:
             raise AnalysisInternalError("the model holds a set that contains itself")
+        if self._members is None:  # every membership term, read once
+            self._members = {}
+            for sid, element, app in self.w.mem_apps.values():
+                if self._true(app):
+                    self._members.setdefault(self._int(sid), []).append(element)
         self._building.add(set_id)
         members: list[Any] = []
-        for sid, element, app in list(self.w.mem_apps.values()):
-            if self._int(sid) == set_id and self._true(app):
-                value = self.value(element)
-                if value not in members:
-                    members.append(value)
+        for element in self._members.get(set_id, ()):
+            value = self.value(element)
+            if value not in members:
+                members.append(value)
         self._building.discard(set_id)
         self._sets[set_id] = members
         return members
 
     def record(self, array: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for k in self._keys:
+        for k in self._record_keys(self._eval(array)):
             found = self._eval(select(array, z3.IntVal(k)))
             if self._true(OSOME.is_(found)):
                 out[self.key_name(k)] = self.value(OSOME.get(found))
         return out
+
+    def _record_keys(self, value: Any) -> list[int]:
+        """The keys a model's array value may hold: its stores, when its default is
+        `none` (the usual shape); else every key the formula names."""
+        keys: list[int] = []
+        while z3.is_store(value):
+            keys.append(int(value.arg(1).as_long()))
+            value = value.arg(0)
+        if z3.is_const_array(value) and z3.is_true(self._eval(ONONE.is_(value.arg(0)))):
+            return sorted(set(keys))
+        return self._keys
 
     # -- the request and the store ------------------------------------------------------------
 

@@ -77,9 +77,9 @@ class _Encoded:
     """One policy set, encoded: its text for replay and each policy's Z3 conditions."""
 
     label: str
-    text: str
+    text: str | None  # None: format `policy_set` when a replay needs the text
     path: str
-    policies: tuple[Policy, ...]
+    policy_set: PolicySet
     values: list[tuple[Policy, Any, Any]]  # (policy, TRUE condition, UNKNOWN condition)
     permit: Any = None
     deny: Any = None
@@ -93,13 +93,10 @@ class Prepared:
     sets: list[_Encoded]
 
 
-def _load(source: PolicyInput, path: str | None) -> tuple[str, str, PolicySet]:
+def _load(source: PolicyInput, path: str | None) -> tuple[str | None, str, PolicySet]:
+    """(text, path, parsed set); the text of a given PolicySet is made only if replay needs it."""
     if isinstance(source, PolicySet):
-        from lion.policy.format import format_policies
-
-        text = format_policies(source)
-        name = path or "<policies>"
-        return text, name, source
+        return None, path or "<policies>", source
     if isinstance(source, Path):
         try:
             text = source.read_text(encoding="utf-8")
@@ -129,7 +126,7 @@ def prepare(sources: Sequence[tuple[str, PolicyInput, str | None]], schema: Any 
         for policy in policies:
             t, u = enc.policy(policy)
             values.append((policy, t, u))
-        encoded = _Encoded(label, text, name, policies, values)
+        encoded = _Encoded(label, text, name, policy_set, values)
         tf = or_(*(t for p, t, _ in values if p.effect is Effect.FORBID))
         uf = or_(*(u for p, _, u in values if p.effect is Effect.FORBID))
         tp = or_(*(t for p, t, _ in values if p.effect is Effect.PERMIT))
@@ -202,8 +199,11 @@ def _replay(
 ) -> None:
     for name in _backends():
         try:
-            engine = get_backend(name).policy_set(encoded.text, encoded.path)
-            response = engine.evaluate(request, entities)
+            if name == "python":  # the reference evaluator, on the very set that was encoded
+                response = encoded.policy_set.evaluate(request, entities)
+            else:
+                engine = get_backend(name).policy_set(_text(encoded), encoded.path)
+                response = engine.evaluate(request, entities)
         except LionError as exc:
             raise AnalysisInternalError(
                 f"the {name} backend could not replay a counterexample for `{encoded.path}`: {exc}"
@@ -216,6 +216,14 @@ def _replay(
                 f"the encoding says {_show(want)}, the evaluator {_show(got)}; "
                 f"request {request}, entities {entities}"
             )
+
+
+def _text(encoded: _Encoded) -> str:
+    if encoded.text is None:
+        from lion.policy.format import format_policies
+
+        encoded.text = format_policies(encoded.policy_set)
+    return encoded.text
 
 
 def _show(result: tuple[Decision, tuple[str, ...], tuple[str, ...]]) -> str:
