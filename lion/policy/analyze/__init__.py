@@ -1,4 +1,4 @@
-"""Policy analysis with Z3: equivalence, implication, always-allows/denies, never-indeterminate, diff.
+"""Policy analysis with Z3: equivalent, implies, always-allows/denies, never-indeterminate, diff.
 
 Policies are compiled to Z3 over a symbolic request (principal, action,
 resource, context) and a symbolic entity store (existence, types,

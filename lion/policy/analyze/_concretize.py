@@ -15,7 +15,19 @@ import z3
 
 from lion.errors import AnalysisInternalError
 from lion.kernel.policy import EntityUID
-from lion.policy.analyze._sorts import ONONE, OSOME, VB, VE, VL, VR, VS, VSt, select, signed, string_of
+from lion.policy.analyze._sorts import (
+    ONONE,
+    OSOME,
+    VB,
+    VE,
+    VL,
+    VR,
+    VS,
+    VSt,
+    select,
+    signed,
+    string_of,
+)
 from lion.policy.analyze._world import World
 
 __all__ = ["Concretizer"]
@@ -52,7 +64,7 @@ class Concretizer:
         return int(value.as_long())
 
     def _true(self, term: Any) -> bool:
-        return z3.is_true(self._eval(term))
+        return bool(z3.is_true(self._eval(term)))
 
     # -- uids and names ----------------------------------------------------------------------
 

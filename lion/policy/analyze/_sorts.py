@@ -26,13 +26,13 @@ __all__ = [
     "LONG",
     "NONE",
     "ONONE",
+    "OPT",
     "OSOME",
     "VB",
     "VE",
     "VL",
     "VR",
     "VS",
-    "O",
     "V",
     "VSt",
     "fast",
@@ -66,7 +66,7 @@ def _sorts() -> tuple[Any, Any]:
     return parsed[0].arg(0).sort(), parsed[1].arg(0).sort()
 
 
-V, O = _sorts()
+V, OPT = _sorts()
 LONG = z3.BitVecSort(64)
 KEY = z3.IntSort()
 
@@ -106,13 +106,13 @@ class _Ctor:
 
     def __init__(self, sort: Any, index: int) -> None:
         make = sort.constructor(index)
-        self.make = fast(make)
-        self.is_ = fast(sort.recognizer(index))
-        self.get = fast(sort.accessor(index, 0)) if make.arity() else None
+        self.make: Any = fast(make)
+        self.is_: Any = fast(sort.recognizer(index))
+        self.get: Any = fast(sort.accessor(index, 0)) if make.arity() else None
 
 
 VB, VL, VS, VE, VSt, VR = (_Ctor(V, i) for i in range(6))
-ONONE, OSOME = _Ctor(O, 0), _Ctor(O, 1)
+ONONE, OSOME = _Ctor(OPT, 0), _Ctor(OPT, 1)
 NONE = ONONE.make()
 
 
@@ -123,7 +123,7 @@ def long_val(value: int) -> z3.BitVecNumRef:
 
 def signed(value: z3.BitVecNumRef) -> int:
     """The signed Python int of a 64-bit model value."""
-    raw = value.as_long()
+    raw = int(value.as_long())
     return raw - 2**64 if raw >= 2**63 else raw
 
 

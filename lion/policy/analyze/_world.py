@@ -18,7 +18,7 @@ from typing import Any
 import z3
 
 from lion.kernel.policy import EntityUID
-from lion.policy.analyze._sorts import KEY, VE, O, V, VSt, function, string_of
+from lion.policy.analyze._sorts import KEY, OPT, VE, V, VSt, function, string_of
 from lion.policy.analyze._sym import TRUE, or_
 
 __all__ = ["World"]
@@ -37,10 +37,10 @@ class World:
         self.principal = z3.Int("principal")
         self.action = z3.Int("action")
         self.resource = z3.Int("resource")
-        self.context = z3.Const("context", z3.ArraySort(KEY, O))
+        self.context = z3.Const("context", z3.ArraySort(KEY, OPT))
         self.exists = function("exists", _I, _B)
         self.etype = function("etype", _I, _I)
-        self.eattr = function("eattr", _I, z3.ArraySort(KEY, O))
+        self.eattr = function("eattr", _I, z3.ArraySort(KEY, OPT))
         self.anc = function("anc", _I, _I, _B)
         self.rank = function("rank", _I, _I)
         self.tag_has = function("tag_has", _I, z3.StringSort(), _B)
@@ -158,7 +158,10 @@ class World:
         return app
 
     def like_definitions(self) -> list[Any]:
-        return [app == z3.InRe(text, regex(pattern)) for text, pattern, regex, app in self.like_apps.values()]
+        return [
+            app == z3.InRe(text, regex(pattern))
+            for text, pattern, regex, app in self.like_apps.values()
+        ]
 
     def like_lemmas(self, model: z3.ModelRef) -> list[Any]:
         """The definitions of the ``like`` applications whose value ``model`` gets wrong."""
