@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from lion.errors import SpecError
 from lion.spec import ast
-from lion.spec._check_types import MAX_SEQ, is_finite
+from lion.spec._check_types import MAX_SEQ, domain_size, is_finite
 from lion.spec.ast import BoolType, IntType, OptionType, SeqType, SetType, Type
 
 __all__ = ["SEQ_BUILTINS", "Interval", "LanguageRules", "interval"]
@@ -141,6 +141,11 @@ class LanguageRules:
         return ast.Aggregate(e.fn, head.left.name, source, checked, e.pos, _INT)
 
 
+def _members(ty: Type | None) -> int | None:
+    """The most elements a set of type `ty` can have."""
+    return domain_size(ty.elem) if isinstance(ty, SetType) else None
+
+
 def _show(bound: int | None, unbounded: str) -> str:
     return unbounded if bound is None else str(bound)
 
@@ -190,9 +195,9 @@ def interval(e: ast.Expr, const_value: Any, lets: Mapping[str, Interval] | None 
             arg_ty = x.args[0].ty
             return (0, arg_ty.bound if isinstance(arg_ty, SeqType) else None)
         if isinstance(x, ast.Call) and x.builtin and x.fn == "card":
-            return (0, None)
+            return (0, _members(x.args[0].ty))
         if isinstance(x, ast.Aggregate) and x.kind == "count":
-            return (0, None)
+            return (0, _members(x.source.ty))
         return of_type(x.ty)
 
     return go(e, lets)

@@ -128,12 +128,25 @@ def test_division_error_points_at_the_divisor() -> None:
 
 @pytest.mark.parametrize(
     "divisor",
-    ["y", "-y", "y + 1", "max(x, 1)", "y * y", "K", "(if x > 0 then y else 3)", "z", "y / 2 + 1"],
+    [
+        "y",
+        "-y",
+        "y + 1",
+        "max(x, 1)",
+        "y * y",
+        "K",
+        "(if x > 0 then y else 3)",
+        "z",
+        "y / 2 + 1",
+        "card(s) - 3",  # a set<bool> has at most 2 elements
+        "count(b in s, b) + 1",
+    ],
 )
 def test_divisors_whose_range_excludes_zero_are_accepted(divisor: str) -> None:
     src = (
         "const K: int = 4\n"
-        f"fn f(x: int, y: int[1..5], z: int[-4..-2]) -> int = x / ({divisor}) + x % ({divisor})"
+        "fn f(x: int, y: int[1..5], z: int[-4..-2], s: set<bool>) -> int = "
+        f"x / ({divisor}) + x % ({divisor})"
     )
     load_text(src)
 
