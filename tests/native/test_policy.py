@@ -93,11 +93,19 @@ def parse_outcome(parse: Any, text: str) -> tuple[str, Any]:
 
 
 def ref_parse(text: str) -> tuple[str, Any]:
-    return parse_outcome(lambda t: [p.id for p in ref.parse_policies(t)], text)
+    def ids(t: str) -> Any:
+        policies = ref.PolicySet.from_str(t)
+        return (list(policies.ids), list(policies.templates))
+
+    return parse_outcome(ids, text)
 
 
 def rust_parse(text: str) -> tuple[str, Any]:
-    return parse_outcome(lambda t: _native.PolicySet(t).ids, text)
+    def ids(t: str) -> Any:
+        policies = _native.PolicySet(t)
+        return (policies.ids, policies.templates)
+
+    return parse_outcome(ids, text)
 
 
 def assert_same_parse(text: str) -> None:

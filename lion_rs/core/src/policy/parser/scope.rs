@@ -94,6 +94,9 @@ impl Parser<'_> {
                 let mut uids = Vec::new();
                 if !self.is_p("]") {
                     loop {
+                        if self.tok().t != T::Word {
+                            return Err(self.unexpected("one of `]`, an identifier"));
+                        }
                         let (uid, _) = self.entity_ref()?;
                         uids.push(Arc::new(uid));
                         if self.is_p(",") {
