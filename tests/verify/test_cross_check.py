@@ -19,6 +19,10 @@ theorem flip_twice "flipping twice is the identity": forall l: Light . flip(flip
 theorem flip_fixed "planted: flipping changes nothing": forall l: Light . flip(l) == l
 theorem small_square "a square of a small number is small":
   forall x: int[0..9] . x * x <= 81
+theorem div_mod "truncating division and remainder rebuild the dividend":
+  forall a: int[-50..50] . (a / -7) * -7 + a % -7 == a and (a % -7) * a >= 0
+theorem log_order "append puts the element last":
+  forall s: seq<Light, 3>, l: Light . append(s, l)[len(s)] == some(l) and l in append(s, l)
 
 machine Counter {
   var n: int[0..5]
@@ -58,8 +62,10 @@ def test_export_writes_one_query_per_obligation(project: Path) -> None:
     names = sorted(p.name for p in out_dir.iterdir())
     assert names == [
         "Tiny.Counter.ranges.smt2",
+        "Tiny.div_mod.smt2",
         "Tiny.flip_fixed.smt2",
         "Tiny.flip_twice.smt2",
+        "Tiny.log_order.smt2",
         "Tiny.never_three.smt2",
         "Tiny.short.smt2",
         "Tiny.small_square.smt2",
@@ -72,7 +78,7 @@ def test_export_writes_one_query_per_obligation(project: Path) -> None:
     # An induction is one query per case: the base, then each action's step.
     within = (out_dir / "Tiny.within.smt2").read_text()
     assert within.count("(check-sat)") == 3 and within.count("(push 1)") == 3
-    assert "wrote 7 SMT-LIB 2 queries" in err
+    assert "wrote 9 SMT-LIB 2 queries" in err
     # The files are self-contained: Z3 reads them back and gives the run's answers.
     assert cross_check.run_z3(text, 10)[0] == "unsat"
     assert cross_check.run_z3((out_dir / "Tiny.never_three.smt2").read_text(), 10)[0] == "sat"
@@ -87,12 +93,14 @@ def test_both_solvers_agree_on_a_tiny_spec(project: Path) -> None:
     for solver in ("z3", "cvc5"):
         assert answers["flip_twice"][solver] == "unsat"
         assert answers["small_square"][solver] == "unsat"  # nonlinear, still decided
+        assert answers["div_mod"][solver] == "unsat"  # `div` in SMT-LIB, mirrored for a < 0
+        assert answers["log_order"][solver] == "unsat"
         assert answers["within"][solver] == "unsat"
         assert answers["short"][solver] == "unsat"  # bounded 2
         assert answers["Counter.ranges"][solver] == "unsat"
         assert answers["flip_fixed"][solver] == "sat"
         assert answers["never_three"][solver] == "sat"
-    assert report["proved"] == {"z3": 5, "cvc5": 5}
+    assert report["proved"] == {"z3": 7, "cvc5": 7}
 
 
 def test_a_disagreement_exits_3_naming_the_obligation(
@@ -121,7 +129,7 @@ def test_unknown_is_reported_but_not_a_disagreement(
     monkeypatch.setitem(cross_check._RUNNERS, "cvc5", lambda text, timeout: ("unknown", "timeout"))
     code, out, _ = run(str(project / "spec"), "--examples", "0", "--cross-check")
     assert code == cli.EXIT_FAILED
-    assert "cvc5: 0/7 proved (unsat), 0 refuted (sat), 7 unknown" in out
+    assert "cvc5: 0/9 proved (unsat), 0 refuted (sat), 9 unknown" in out
     assert "DISAGREEMENT" not in out
 
 
