@@ -60,6 +60,65 @@ def test_take_handing_out_the_newest_while_removing_the_oldest_iscaught(
     assert "`last`" in result.message
 
 
+class _NewestHandedOut:
+    """The Rust mailbox with the same bug: the oldest message leaves the queue, the newest
+    is handed out (Rust code cannot be patched from a test, so the bug sits at its edge)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def take(self) -> Any:
+        pending = list(self.inner.pending())
+        taken = self.inner.take()  # raises, as the real one does, when empty
+        return pending[-1] if pending else taken
+
+
+def test_rust_take_handing_out_the_newest_iscaught(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from lion.verify.bindings import actors as actors_binding
+
+    real = actors_binding.RustMailboxModel.new_mailbox
+    monkeypatch.setattr(
+        actors_binding.RustMailboxModel,
+        "new_mailbox",
+        staticmethod(lambda capacity: _NewestHandedOut(real(capacity))),
+    )
+    result = caught("Mailbox", tmp_path, backend="rust")
+    assert "deliver" in result.failing_text
+    assert "`last`" in result.message
+
+
+SLOTS = 10  # the leaky runner's wait-slot table
+
+
+@pytest.mark.parametrize("backend", ["python", "rust"])
+def test_a_wait_slot_leak_showing_at_the_eleventh_wait_iscaught(
+    backend: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An off-by-one that needs a long run: each wait takes one of 10 slots and ending
+    # it never gives the slot back, so the 11th wait of a runner's life finds none and
+    # is silently neither checked nor recorded. No run shorter than 11 steps shows it.
+    real = kactor.Runner._add_edge
+
+    def leaky_add_edge(self: kactor.Runner, me: Any, target: Any) -> None:
+        used = getattr(self, "_slots_used", 0)
+        if used >= SLOTS:
+            return
+        self._slots_used = used + 1  # type: ignore[attr-defined]
+        real(self, me, target)
+
+    monkeypatch.setattr(kactor.Runner, "_add_edge", leaky_add_edge)
+    result = caught("System", tmp_path, backend=backend)
+    steps = result.failing_text.split("; ")[1:]  # after init(...)
+    waits = [s for s in steps if s.startswith(("ask(", "block("))]
+    assert len(waits) > SLOTS, result.failing_text  # the shrunk run still needs 11 waits
+    assert len(steps) >= SLOTS + 1
+
+
 def test_a_runner_keeping_one_wait_per_actor_iscaught(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

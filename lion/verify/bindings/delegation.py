@@ -83,9 +83,7 @@ class DelegationModel:
     def __init__(self) -> None:
         # The harness drops a model after its run; close those left open here.
         DelegationModel.close_all()
-        DelegationModel._open.append(self)
         self.now = 0
-        self.loop = asyncio.new_event_loop()
         self.session = Session(
             policies=_POLICIES,
             model=ScriptedModel(lambda messages: "done"),
@@ -96,11 +94,14 @@ class DelegationModel:
         authority = self.session.backend.authority(KEY, clock=lambda: self.now)
         self.session.authority = authority
         self.session.ipu.authority = authority
-        # runs are at most 64 steps: restarts never run out, so every branch keeps its actor
-        self.orch = Orchestrator(self.session, max_restarts=100)
+        # a run (walk and segment) is far shorter: restarts never run out, so every
+        # branch keeps its actor
+        self.orch = Orchestrator(self.session, max_restarts=10_000)
+        self.loop = asyncio.new_event_loop()  # after everything that may raise
         self._stop = asyncio.Event()
         self._ready = asyncio.Event()
         self._main = self.loop.create_task(self._serve())
+        DelegationModel._open.append(self)  # only a model that was made (a failed one has no loop)
         self._run(self._ready.wait)
 
     @staticmethod
