@@ -101,6 +101,50 @@ def _policy_rows(size: int, text: str) -> tuple[list[Row], float]:
     return rows, rust_us
 
 
+EXTENSIONS = """
+@id("office-hours")
+permit(principal, action == Action::"read", resource) when {
+    context.source.isInRange(ip("10.0.0.0/8")) &&
+    context.amount.lessThan(decimal("1000.50")) &&
+    context.at < datetime("2030-01-01T00:00:00Z") &&
+    context.at.durationSince(datetime("2024-01-01")) > duration("1d")
+};
+@id("no-loopback")
+forbid(principal, action, resource) when { context.source.isLoopback() };
+"""
+
+EXT_REQUEST = {
+    **REQUEST,
+    "context": {
+        "source": {"__extn": {"fn": "ip", "arg": "10.20.30.40"}},
+        "amount": {"__extn": {"fn": "decimal", "arg": "250.75"}},
+        "at": {"__extn": {"fn": "datetime", "arg": "2025-06-01T09:30:00Z"}},
+    },
+}
+
+
+def _extension_row() -> Row:
+    """A decision whose conditions use ip, decimal, datetime and duration values."""
+    import cedarpy
+
+    from lion.kernel.backend import get_backend
+
+    rust = get_backend("rust")
+    rust_set, rust_entities = rust.policy_set(EXTENSIONS), rust.entities(ENTITIES)
+    cedar_set = cedarpy.PolicySet.from_str(EXTENSIONS)
+    cedar_entities = cedarpy.Entities.from_json_str(json.dumps(ENTITIES))
+    got = rust_set.evaluate(EXT_REQUEST, rust_entities)
+    cedar = cedarpy.is_authorized(EXT_REQUEST, cedar_set, cedar_entities)
+    assert got.decision.name == "PERMIT" and not got.errors, got
+    assert cedar.decision == cedarpy.Decision.Allow, cedar
+    return Row(
+        "decision with extension values (ip, decimal, datetime, duration)",
+        per_call_us(lambda: rust_set.evaluate(EXT_REQUEST, rust_entities)),
+        "cedarpy",
+        per_call_us(lambda: cedarpy.is_authorized(EXT_REQUEST, cedar_set, cedar_entities)),
+    )
+
+
 KEY = b"benchmark-key-0123456789abcdef-0123456789"
 REVOKED = 100_000
 
@@ -326,6 +370,7 @@ def run() -> list[Row]:
     rows.append(
         Row("rust decision: 1000 vs 3 policies", many_us, "3 policies", three_us, ">= 0.33x")
     )
+    rows.append(_extension_row())
     rows += _hostile_rows()
     rows += _capability_rows()
     rows += _revocation_rows()
