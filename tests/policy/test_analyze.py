@@ -182,6 +182,45 @@ def test_sets_records_tags_and_like_round_trip_through_counterexamples() -> None
     assert cx.request["context"]["req"] == {"kind": "x", "n": 2}
 
 
+def test_extension_values_in_data_and_policies() -> None:
+    # Datetimes compare with `<`; `+ 0` is a type error on them: not equivalent.
+    a = "permit(principal, action, resource) when { context.t < context.u };"
+    b = (
+        "permit(principal, action, resource) when "
+        "{ context.t < context.u && context.t + 0 == context.t };"
+    )
+    answer = equivalent(a, b)
+    assert not answer.holds and answer.counterexample is not None
+    cx = answer.counterexample
+    assert decide(a, cx).name == cx.decisions["a"] != cx.decisions["b"] == decide(b, cx).name
+    # Decimal, datetime and duration methods, in counterexamples as `__extn` values.
+    c = """
+    permit(principal, action, resource) when {
+      context.price.greaterThan(decimal("10.25")) &&
+      context.when.offset(duration("1h")) < datetime("2024-01-01") &&
+      context.when.toTime().toMinutes() == 90 &&
+      context.took.toSeconds() >= 3
+    };
+    """
+    answer = implies(c, "")
+    assert not answer.holds and answer.counterexample is not None
+    cx = answer.counterexample
+    assert decide(c, cx) is Decision.PERMIT
+    context = cx.request["context"]
+    assert context["price"]["__extn"]["fn"] == "decimal"
+    assert context["when"]["__extn"]["fn"] == "datetime"
+    assert context["took"]["__extn"]["fn"] == "duration"
+    assert implies(
+        'permit(principal, action, resource) when { decimal("1.5").lessThan(context.d) };',
+        'permit(principal, action, resource) when { decimal("1.4").lessThan(context.d) };',
+    ).holds
+    # Addresses in data are compared by equality, exactly, without encoding `ip`.
+    e = "permit(principal, action, resource) when { context.src == context.dst };"
+    answer = always_denies(e)
+    assert not answer.holds and answer.counterexample is not None
+    assert decide(e, answer.counterexample) is not Decision.DENY
+
+
 def test_policy_set_input_and_paths(tmp_path: Any) -> None:
     path = tmp_path / "p.cedar"
     path.write_text(OLD)
@@ -195,7 +234,9 @@ def test_policy_set_input_and_paths(tmp_path: Any) -> None:
 @pytest.mark.parametrize(
     ("condition", "construct"),
     [
-        ('decimal("1.0").lessThan(decimal("2.0"))', "decimal"),
+        ('ip("10.0.0.1").isLoopback()', "ip"),
+        ("context.a.isInRange(context.b)", "isInRange"),
+        ('decimal(context.s).lessThan(decimal("2.0"))', "computed string"),
         ("principal.roles.containsAll(resource.roles)", "containsAll"),
         ("context.s == [1, 2]", "set literal"),
         ("{a: [1]} == context.r", "set literal"),

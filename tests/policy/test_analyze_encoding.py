@@ -117,6 +117,9 @@ def test_random_policies_encode_exactly() -> None:
     assert stats["ok"] >= EXAMPLES // 2, stats
 
 
+P = "permit(principal, action, resource) when "
+
+
 def test_hand_picked_cases_encode_exactly() -> None:
     alice = {"type": "User", "id": "alice"}
     admins = {"type": "Group", "id": "admins"}
@@ -142,31 +145,41 @@ def test_hand_picked_cases_encode_exactly() -> None:
     }
     cases = [
         'permit(principal in Group::"all", action, resource);',
-        "permit(principal, action, resource) when { context.n + 1 > 0 };",
-        "permit(principal, action, resource) when { principal.set.contains(1) };",
-        'permit(principal, action, resource) when { principal.set.contains("b") || true };',
-        "permit(principal, action, resource) when { principal in context.set };",
-        "permit(principal, action, resource) when { principal in context.bad };",
-        "permit(principal, action, resource) when { principal in principal.set };",
-        "permit(principal, action, resource) when { principal.rec == context.rec };",
-        "permit(principal, action, resource) when { principal.set == context.set };",
-        "permit(principal, action, resource) when { context.set.isEmpty() };",
-        'permit(principal, action, resource) when { principal.getTag("t") == 5 };',
-        'permit(principal, action, resource) when { principal.hasTag("u") };',
-        'permit(principal, action, resource) when { principal.s like "a*c" };',
-        "permit(principal, action, resource) when { if principal.nope then 1 else 1 };",
-        "permit(principal, action, resource) when { (if principal.nope then 1 else 2) == 1 };",
-        "permit(principal, action, resource) when { resource.x || true };",
-        "permit(principal, action, resource) when { resource.x && false };",
+        P + "{ context.n + 1 > 0 };",
+        P + "{ principal.set.contains(1) };",
+        P + '{ principal.set.contains("b") || true };',
+        P + "{ principal in context.set };",
+        P + "{ principal in context.bad };",
+        P + "{ principal in principal.set };",
+        P + "{ principal.rec == context.rec };",
+        P + "{ principal.set == context.set };",
+        P + "{ context.set.isEmpty() };",
+        P + '{ principal.getTag("t") == 5 };',
+        P + '{ principal.hasTag("u") };',
+        P + '{ principal.s like "a*c" };',
+        P + "{ if principal.nope then 1 else 1 };",
+        P + "{ (if principal.nope then 1 else 2) == 1 };",
+        P + "{ resource.x || true };",
+        P + "{ resource.x && false };",
         'forbid(principal, action, resource) unless { principal is User in Group::"all" };',
-        "permit(principal, action, resource) when { -context.n < 0 };",
-        "permit(principal, action, resource) when { context.n * 2 == 0 };",
-        "permit(principal, action, resource) when { context.rec has n && context has rec };",
-        'permit(principal, action, resource) when { principal.set.containsAll([1, "a"]) };',
-        "permit(principal, action, resource) when { [1, 2].containsAny([2, 3]) };",
-        'permit(principal, action, resource) when { context == {"n": 1} };',
+        P + "{ -context.n < 0 };",
+        P + "{ context.n * 2 == 0 };",
+        P + "{ context.rec has n && context has rec };",
+        P + '{ principal.set.containsAll([1, "a"]) };',
+        P + "{ [1, 2].containsAny([2, 3]) };",
+        P + '{ context == {"n": 1} };',
+        P + '{ context.d.lessThan(decimal("1.5")) };',
+        P + "{ context.t < context.t2 };",
+        P + "{ context.t < context.n };",
+        P + '{ context.t.toDate() == datetime("2024-01-01") };',
+        P + "{ context.t.toTime().toHours() == 13 };",
+        P + '{ context.t.offset(duration("-1d")) < context.t };',
+        P + "{ context.t.durationSince(context.t2) < context.dur };",
+        P + "{ context.dur.toDays() == -1 };",
+        P + "{ context.ip == context.ip2 || context.ip == context.ip };",
+        P + '{ decimal("1.23456") == context.d };',
         # `Literal(True) == Literal(1)` in Python: the encoder must not confuse them.
-        "permit(principal, action, resource) when { true } when { 0 < 1 };",
+        P + "{ true } when { 0 < 1 };",
     ]
     for text in cases:
         assert check_encoding(text, entities, request) == "ok", text

@@ -15,6 +15,8 @@ import z3
 
 from lion.errors import AnalysisInternalError
 from lion.kernel.policy import EntityUID
+from lion.kernel.policy._extensions import datetime_text, duration_text
+from lion.kernel.policy._values import decimal_text
 from lion.policy.analyze._sorts import (
     ONONE,
     OSOME,
@@ -23,6 +25,10 @@ from lion.policy.analyze._sorts import (
     VL,
     VR,
     VS,
+    VDec,
+    VDt,
+    VDur,
+    VIp,
     VSt,
     select,
     signed,
@@ -49,6 +55,7 @@ class Concretizer:
         self._sets: dict[int, list[Any]] = {}
         self._building: set[int] = set()
         self._members: dict[int, list[Any]] | None = None
+        self._ips: dict[int, int] = {}
         self._parents: dict[int, set[int]] = {}
         for x, y, app in world.anc_apps.values():
             if self._true(app):
@@ -103,6 +110,15 @@ class Concretizer:
             return self.set_members(self._int(VSt.get(v)))
         if self._true(VR.is_(v)):
             return self.record(VR.get(v))
+        if self._true(VDec.is_(v)):
+            return _extn("decimal", decimal_text(signed(self._eval(VDec.get(v)))))
+        if self._true(VDt.is_(v)):
+            return _extn("datetime", _datetime(signed(self._eval(VDt.get(v)))))
+        if self._true(VDur.is_(v)):
+            return _extn("duration", duration_text(signed(self._eval(VDur.get(v)))))
+        if self._true(VIp.is_(v)):
+            n = self._ips.setdefault(self._int(VIp.get(v)), len(self._ips) + 1)
+            return _extn("ip", f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}")
         raise AnalysisInternalError(f"the model holds a value of no known kind: `{v}`")
 
     def set_members(self, set_id: int) -> list[Any]:
@@ -186,6 +202,25 @@ class Concretizer:
                 entity["tags"] = tag_map
             out.append(entity)
         return out
+
+
+def _extn(fn: str, arg: str) -> dict[str, Any]:
+    return {"__extn": {"fn": fn, "arg": arg}}
+
+
+def _datetime(millis: int) -> str:
+    """Datetime text for ``millis``, with an offset when UTC cannot write it."""
+    text = datetime_text(millis)
+    if text is not None:
+        return text
+    for shift, suffix in ((_MAX_OFFSET, "+2359"), (-_MAX_OFFSET, "-2359")):
+        local = datetime_text(millis + shift)
+        if local is not None:
+            return local[:-1] + suffix
+    raise AnalysisInternalError(f"the model holds a datetime JSON cannot write: `{millis}` ms")
+
+
+_MAX_OFFSET = (23 * 60 + 59) * 60_000
 
 
 def _fresh_name(prefix: str, number: int, taken: set[str]) -> str:

@@ -17,6 +17,7 @@ import z3
 from lion.errors import AnalysisError
 from lion.kernel.policy import EntityUID, Span
 from lion.kernel.policy import _ast as A
+from lion.policy.analyze._encode_ext import ExtOps
 from lion.policy.analyze._encode_sets import SetOps
 from lion.policy.analyze._sorts import (
     INT_MIN,
@@ -51,7 +52,7 @@ def _where(span: Span | None, path: str) -> str:
     return f"{path}:{span}" if span is not None else path
 
 
-class Encoder(SetOps):
+class Encoder(SetOps, ExtOps):
     """Compiles the expressions and policies of one analysis over one ``World``."""
 
     def __init__(self, world: World, path: str = "<policies>") -> None:
@@ -179,10 +180,9 @@ class Encoder(SetOps):
             return Sym(err, "bool", and_(typed, inside.val))
         if isinstance(e, A.MethodCall):
             return self.method(e)
+        if isinstance(e, A.ExtCall):
+            return self.ext_call(e)
         name = type(e).__name__
-        if name == "ExtCall":
-            what = f"the extension function `{getattr(e, 'name', '?')}`"
-            raise self.unsupported(what, span)
         raise self.unsupported(f"the expression `{name}`", span)
 
     def literal(self, value: Any) -> Sym:
@@ -206,17 +206,11 @@ class Encoder(SetOps):
         if e.op in ("==", "!="):
             same = self.eq(left, right, e.span)
             return Sym(or_(left.err, right.err), "bool", same if e.op == "==" else not_(same))
+        if e.op in ("<", "<=", ">", ">="):
+            return self.compare(e.op, left, right, e.span)
         ta, a = unpack(left, "long")
         tb, b = unpack(right, "long")
         err = or_(left.err, right.err, ta, tb)
-        if e.op == "<":
-            return Sym(err, "bool", a < b)
-        if e.op == "<=":
-            return Sym(err, "bool", a <= b)
-        if e.op == ">":
-            return Sym(err, "bool", a > b)
-        if e.op == ">=":
-            return Sym(err, "bool", a >= b)
         if e.op == "+":
             ok = and_(z3.BVAddNoOverflow(a, b, True), z3.BVAddNoUnderflow(a, b))
             return Sym(or_(err, not_(ok)), "long", a + b)
@@ -294,11 +288,11 @@ class Encoder(SetOps):
         w = self.w
         if obj.kind == "record":
             found = select(obj.val, key)
-            return Sym(or_(obj.err, not_(OSOME.is_(found))), None, OSOME.get(found))
+            return Sym(or_(obj.err, not_(OSOME.is_(found))), None, w.data(OSOME.get(found)))
         if obj.kind == "entity":
             found = select(w.attrs(obj.val), key)
             missing = or_(not_(w.exists(obj.val)), not_(OSOME.is_(found)))
-            return Sym(or_(obj.err, missing), None, OSOME.get(found))
+            return Sym(or_(obj.err, missing), None, w.data(OSOME.get(found)))
         if obj.kind is None:
             v = obj.val
             x = w.entity(VE.get(v))
@@ -318,7 +312,7 @@ class Encoder(SetOps):
                 ),
             )
             val = z3.If(is_record, OSOME.get(in_record), OSOME.get(in_entity))
-            return Sym(err, None, val)
+            return Sym(err, None, w.data(val))
         return Sym(TRUE, None, OSOME.get(NONE))
 
     def has_attr(self, obj: Sym, key: Any) -> Sym:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SetOps"]
 
-_PRIMITIVE = ("bool", "long", "string", "entity")
+_PRIMITIVE = ("bool", "long", "string", "entity", "decimal", "datetime", "duration", "ipaddr")
 _SET_METHODS = ("contains", "containsAll", "containsAny", "isEmpty")
 
 
@@ -39,6 +39,8 @@ class SetOps:
         def value(self, sym: Sym, span: Span | None) -> Any: ...
 
         def unsupported(self, what: str, span: Span | None) -> AnalysisError: ...
+
+        def ext_method(self, e: A.MethodCall) -> Sym: ...
 
     # -- equality ---------------------------------------------------------------------------
 
@@ -106,9 +108,9 @@ class SetOps:
             has, val = w.tag(x, k)
             if e.method == "hasTag":
                 return Sym(err, "bool", and_(w.exists(x), has))
-            return Sym(or_(err, not_(w.exists(x)), not_(has)), None, val)
+            return Sym(or_(err, not_(w.exists(x)), not_(has)), None, w.data(val))
         if e.method not in _SET_METHODS:
-            raise self.unsupported(f"the extension method `{e.method}`", e.span)
+            return self.ext_method(e)
         if recv.kind == "litset":
             recv_err, recv_te = recv.err, FALSE
         else:

@@ -13,7 +13,23 @@ from typing import Any
 import z3
 
 from lion.kernel.policy import CedarSet, Entities, EntityUID, Record, Request, Value
-from lion.policy.analyze._sorts import NONE, OSOME, VB, VE, VL, VR, VS, VSt, long_val, string_val
+from lion.kernel.policy._values import Datetime, Decimal, Duration, IPAddr
+from lion.policy.analyze._sorts import (
+    NONE,
+    OSOME,
+    VB,
+    VE,
+    VL,
+    VR,
+    VS,
+    VDec,
+    VDt,
+    VDur,
+    VIp,
+    VSt,
+    long_val,
+    string_val,
+)
 from lion.policy.analyze._sym import FALSE, and_, or_
 from lion.policy.analyze._world import World
 
@@ -27,6 +43,7 @@ class _Grounder:
         self.types: dict[str, int] = dict(world.types)
         self.keys: dict[str, int] = dict(world.keys)
         self.sets: dict[object, tuple[int, CedarSet]] = {}
+        self.ips: dict[IPAddr, int] = {}
 
     def number(self, uid: EntityUID) -> int:
         found = self.numbers.get(uid)
@@ -58,6 +75,14 @@ class _Grounder:
             return VSt.make(z3.IntVal(self.sets[key][0]))
         if isinstance(value, Record):
             return VR.make(self.record(value))
+        if isinstance(value, Decimal):
+            return VDec.make(long_val(value.scaled))
+        if isinstance(value, Datetime):
+            return VDt.make(long_val(value.millis))
+        if isinstance(value, Duration):
+            return VDur.make(long_val(value.millis))
+        if isinstance(value, IPAddr):
+            return VIp.make(z3.IntVal(self.ips.setdefault(value, len(self.ips))))
         raise TypeError(f"cannot ground the value `{value!r}`")
 
     def record(self, record: Record) -> Any:

@@ -3,12 +3,16 @@
 A dynamically typed policy value is a ``V``::
 
     V = B(Bool) | L(BitVec 64) | S(String) | E(Int) | St(Int) | R(Array Int O)
+      | Dec(BitVec 64) | Dt(BitVec 64) | Dur(BitVec 64) | Ip(Int)
     O = none | some(V)
 
-An entity is an ``Int`` (literal uids get fixed numbers, every other number is
-a fresh uid); a set is an ``Int`` id whose members are given by the
-uninterpreted ``mem``; a record is an array from attribute-name numbers to
-``O`` (``none``: no such attribute), so record equality is array equality.
+An entity is an ``Int`` (literal uids get fixed numbers, every other number
+is a fresh uid); a decimal is its value times 10**4, a datetime and a
+duration their milliseconds; an ip address is an opaque ``Int`` id (no
+policy operation on addresses is encoded, so only equality matters); a set
+is an ``Int`` id whose members are given by the uninterpreted ``mem``; a
+record is an array from attribute-name numbers to ``O`` (``none``: no such
+attribute), so record equality is array equality.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ import z3
 from z3 import z3core
 
 __all__ = [
+    "DATETIME_MAX",
+    "DATETIME_MIN",
     "INT_MAX",
     "INT_MIN",
     "KEY",
@@ -34,6 +40,10 @@ __all__ = [
     "VR",
     "VS",
     "V",
+    "VDec",
+    "VDt",
+    "VDur",
+    "VIp",
     "VSt",
     "fast",
     "function",
@@ -47,10 +57,17 @@ __all__ = [
 INT_MIN = -(2**63)
 INT_MAX = 2**63 - 1
 
+_DAY = 86_400_000
+_MAX_OFFSET = (23 * 60 + 59) * 60_000
+#: The instants a datetime in JSON can denote: 0000-01-01 to 9999-12-31, with an offset.
+DATETIME_MIN = -62_167_219_200_000 - _MAX_OFFSET
+DATETIME_MAX = 253_402_300_800_000 - 1 + _MAX_OFFSET
+
 _DECLARE = """
 (declare-datatypes ((V 0) (O 0))
   (((B (b Bool)) (L (l (_ BitVec 64))) (S (s String)) (E (e Int)) (St (st Int))
-    (R (r (Array Int O))))
+    (R (r (Array Int O))) (Dec (dec (_ BitVec 64))) (Dt (dt (_ BitVec 64)))
+    (Dur (dur (_ BitVec 64))) (Ip (ip Int)))
    ((none) (some (val V)))))
 (declare-const v V)
 (declare-const o O)
@@ -111,7 +128,7 @@ class _Ctor:
         self.get: Any = fast(sort.accessor(index, 0)) if make.arity() else None
 
 
-VB, VL, VS, VE, VSt, VR = (_Ctor(V, i) for i in range(6))
+VB, VL, VS, VE, VSt, VR, VDec, VDt, VDur, VIp = (_Ctor(V, i) for i in range(10))
 ONONE, OSOME = _Ctor(OPT, 0), _Ctor(OPT, 1)
 NONE = ONONE.make()
 

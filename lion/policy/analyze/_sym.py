@@ -18,11 +18,40 @@ from z3 import z3core
 
 from lion.errors import AnalysisError
 from lion.kernel.policy import Span
-from lion.policy.analyze._sorts import NONE, VB, VE, VL, VR, VS, VSt, long_val, string_val
+from lion.policy.analyze._sorts import (
+    NONE,
+    VB,
+    VE,
+    VL,
+    VR,
+    VS,
+    VDec,
+    VDt,
+    VDur,
+    VIp,
+    VSt,
+    long_val,
+    string_val,
+)
 
 __all__ = ["FALSE", "TRUE", "Kind", "Sym", "and_", "const", "lift", "not_", "or_", "unpack"]
 
-Kind = Literal["bool", "long", "string", "entity", "set", "record", "litset"] | None
+Kind = (
+    Literal[
+        "bool",
+        "long",
+        "string",
+        "entity",
+        "set",
+        "record",
+        "litset",
+        "decimal",
+        "datetime",
+        "duration",
+        "ipaddr",
+    ]
+    | None
+)
 
 TRUE = z3.BoolVal(True)
 FALSE = z3.BoolVal(False)
@@ -52,9 +81,24 @@ _DUMMY: dict[str, Any] = {
     "entity": z3.IntVal(0),
     "set": z3.IntVal(0),
     "record": z3.K(z3.IntSort(), NONE),
+    "decimal": long_val(0),
+    "datetime": long_val(0),
+    "duration": long_val(0),
+    "ipaddr": z3.IntVal(0),
 }
 
-_CTORS = {"bool": VB, "long": VL, "string": VS, "entity": VE, "set": VSt, "record": VR}
+_CTORS = {
+    "bool": VB,
+    "long": VL,
+    "string": VS,
+    "entity": VE,
+    "set": VSt,
+    "record": VR,
+    "decimal": VDec,
+    "datetime": VDt,
+    "duration": VDur,
+    "ipaddr": VIp,
+}
 
 
 @dataclass(frozen=True, slots=True)

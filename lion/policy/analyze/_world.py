@@ -18,7 +18,19 @@ from typing import Any
 import z3
 
 from lion.kernel.policy import EntityUID
-from lion.policy.analyze._sorts import KEY, OPT, VE, V, VSt, function, string_of
+from lion.policy.analyze._sorts import (
+    DATETIME_MAX,
+    DATETIME_MIN,
+    KEY,
+    OPT,
+    VE,
+    V,
+    VDt,
+    VSt,
+    function,
+    long_val,
+    string_of,
+)
 from lion.policy.analyze._sym import TRUE, or_
 
 __all__ = ["World"]
@@ -61,6 +73,7 @@ class World:
         self.all_entity_queries: dict[int, z3.ArithRef] = {}
         self.in_queries: dict[tuple[int, int], tuple[z3.ArithRef, z3.ArithRef]] = {}
         self.witness_keys: list[z3.ArithRef] = []
+        self.data_terms: dict[int, Any] = {}  # V terms read from the request or the store
         self.like_fns: dict[tuple[str, ...], Any] = {}
         self.like_apps: dict[tuple[int, int], tuple[Any, Any, Any, Any]] = {}
         self.side: list[z3.BoolRef] = []  # facts true of every real request and store
@@ -173,6 +186,11 @@ class World:
                 lemmas.append(app == z3.InRe(text, regex(pattern)))
         return lemmas
 
+    def data(self, value: Any) -> Any:
+        """Register a ``V`` read from data: a datetime there is one JSON can write."""
+        self.data_terms.setdefault(value.get_id(), value)
+        return value
+
     def set_witness(self) -> z3.ExprRef:
         return self.fresh("elem", V)
 
@@ -213,6 +231,11 @@ class World:
             for other, value, app in mems:
                 hit = z3.And(_same(set_id, other), app, VE.is_(value), self.is_in(x, VE.get(value)))
                 facts.append(z3.Implies(hit, self.in_set(x, set_id)))
+        # A datetime in the input came from JSON text: years 0000-9999, offset at most 23:59.
+        for value in [*self.data_terms.values(), *(v for _, v, _ in mems)]:
+            millis = VDt.get(value)
+            in_range = z3.And(millis >= long_val(DATETIME_MIN), millis <= long_val(DATETIME_MAX))
+            facts.append(z3.Implies(VDt.is_(value), in_range))
         # A set never contains itself (values are finite trees).
         for set_id, value, app in mems:
             facts.append(z3.Implies(z3.And(app, VSt.is_(value)), VSt.get(value) != set_id))
