@@ -95,7 +95,19 @@ class Encoder(SetOps, ExtOps):
         return and_(typed, w.is_in(var, w.uid(scope.entities[0])))
 
     def policy(self, policy: A.Policy) -> tuple[Any, Any]:
-        """(TRUE condition, UNKNOWN condition) of one static or linked policy."""
+        """(TRUE condition, UNKNOWN condition) of one static or linked policy.
+
+        Policies with the same scope and conditions (whatever their ids) share one
+        encoding: the two sides of a comparison are mostly the same policies.
+        """
+        # repr tells `Literal(True)` from `Literal(1)`, which `==` does not; spans are left out.
+        key = repr((policy.principal, policy.action, policy.resource, policy.conditions))
+        found = self.w.policy_cache.get(key)
+        if found is None:
+            found = self.w.policy_cache[key] = self._policy(policy)
+        return found
+
+    def _policy(self, policy: A.Policy) -> tuple[Any, Any]:
         w = self.w
         in_scope = and_(
             self.scope(policy.principal, w.principal),

@@ -73,7 +73,8 @@ class World:
         self.all_entity_queries: dict[int, z3.ArithRef] = {}
         self.in_queries: dict[tuple[int, int], tuple[z3.ArithRef, z3.ArithRef]] = {}
         self.witness_keys: list[z3.ArithRef] = []
-        self.data_terms: dict[int, Any] = {}  # V terms read from the request or the store
+        self.data_terms: dict[int, Any] = {}
+        self.policy_cache: dict[str, tuple[Any, Any]] = {}  # see Encoder.policy  # V terms read from the request or the store
         self.like_fns: dict[tuple[str, ...], Any] = {}
         self.like_apps: dict[tuple[int, int], tuple[Any, Any, Any, Any]] = {}
         self.side: list[z3.BoolRef] = []  # facts true of every real request and store
