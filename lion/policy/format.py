@@ -432,13 +432,14 @@ def _comment_lines(comments: Iterable[_Comment]) -> list[str]:
 # -- the entry point ----------------------------------------------------------------
 
 
-def _policies_of(source: Any) -> tuple[A.Policy, ...]:
-    """The policies of a PolicySet (static ones with their ids, then templates)."""
+def _policies_of(source: Any, links: bool) -> tuple[A.Policy, ...]:
+    """The policies of a PolicySet: static ones (and links, if asked) with their ids, then
+    templates."""
     policies: list[A.Policy] = []
     for policy in getattr(source, "policies", source):
         if not isinstance(policy, A.Policy):
             raise PolicyError(f"expected policy text or a PolicySet, got `{type(source).__name__}`")
-        if getattr(policy, "template", None) is not None:
+        if getattr(policy, "template", None) is not None and not links:
             continue  # a link is data (template-links JSON), not policy text
         policies.append(policy)
     template_ids = getattr(source, "templates", ())
@@ -467,18 +468,24 @@ def _policies_of(source: Any) -> tuple[A.Policy, ...]:
     return tuple(kept)
 
 
-def format_policies(source: Any, path: str = "<policies>", width: int = WIDTH) -> str:
+def format_policies(
+    source: Any, path: str = "<policies>", width: int = WIDTH, *, links: bool = False
+) -> str:
     """Format policy text (or a PolicySet, or Policy values) canonically.
 
     Text is parsed first (PolicyError with file:line:col if it does not
     parse) and its comments are kept as the module docstring says. The result
     ends with a newline unless there is nothing to print.
+
+    A PolicySet's linked policies are data (template-links JSON), so they are
+    left out, unless ``links``: then each is written as the static policy it
+    stands for, under its own id, so the text decides every request as the set does.
     """
     if isinstance(source, str):
         policies = parse_policies(source, path)
         comments = _comments(source, len(policies))
     else:
-        policies = _policies_of(source)
+        policies = _policies_of(source, links)
         comments = _Comments([[] for _ in policies], [None] * len(policies), [])
     blocks: list[str] = []
     for index, policy in enumerate(policies):

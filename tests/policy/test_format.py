@@ -232,3 +232,39 @@ def test_a_policy_set_prints_static_policies_and_templates_not_links() -> None:
         '@id("s")\nforbid (principal, action, resource);\n\n'
         '@id("t")\npermit (principal == ?principal, action, resource);\n'
     )
+
+
+def test_links_can_be_written_as_the_static_policies_they_stand_for() -> None:
+    text = (
+        "forbid(principal, action, resource) when { context.stop };\n"
+        '@id("t") permit(principal == ?principal, action, resource in ?resource);'
+    )
+    linked = PolicySet.from_str(text).link_all(
+        [
+            {
+                "templateId": "t",
+                "newId": "alice-d",
+                "values": {"?principal": 'User::"alice"', "?resource": 'Doc::"d"'},
+            },
+            {
+                "templateId": "t",
+                "newId": "bob-d",
+                "values": {"?principal": 'User::"bob"', "?resource": 'Doc::"d"'},
+            },
+        ]
+    )
+    out = format_policies(linked, links=True)
+    assert format_policies(out) == out
+    again = PolicySet.from_str(out)
+    assert [p.id for p in again.policies] == ["policy0", "alice-d", "bob-d"]
+    assert again.templates == ("t",)
+    for who in ("alice", "bob", "carol"):
+        for stop in (True, False):
+            request = {
+                "principal": f'User::"{who}"',
+                "action": 'Action::"read"',
+                "resource": 'Doc::"d"',
+                "context": {"stop": stop},
+            }
+            assert again.evaluate(request).decision == linked.evaluate(request).decision
+            assert again.evaluate(request).determining == linked.evaluate(request).determining
