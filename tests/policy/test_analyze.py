@@ -221,6 +221,27 @@ def test_extension_values_in_data_and_policies() -> None:
     assert decide(e, answer.counterexample) is not Decision.DENY
 
 
+def test_set_relations_between_data_sets() -> None:
+    some = (
+        "permit(principal, action, resource) when { principal.roles.containsAny(resource.roles) };"
+    )
+    answer = implies(some, "")
+    assert not answer.holds and answer.counterexample is not None
+    assert decide(some, answer.counterexample) is Decision.PERMIT
+    # All of a non-empty set in another means they overlap: needs the subset instances.
+    a = "permit(principal, action, resource) when { principal.roles.containsAll(resource.roles) };"
+    b = (
+        "permit(principal, action, resource) when { principal.roles.containsAll(resource.roles)"
+        " && (resource.roles.isEmpty() || principal.roles.containsAny(resource.roles)) };"
+    )
+    assert equivalent(a, b).holds
+    c = b.replace("resource.roles.isEmpty() || ", "")
+    answer = equivalent(a, c)
+    assert not answer.holds and answer.counterexample is not None
+    cx = answer.counterexample
+    assert decide(a, cx).name == cx.decisions["a"] != cx.decisions["b"] == decide(c, cx).name
+
+
 def test_policy_set_input_and_paths(tmp_path: Any) -> None:
     path = tmp_path / "p.cedar"
     path.write_text(OLD)
@@ -237,7 +258,7 @@ def test_policy_set_input_and_paths(tmp_path: Any) -> None:
         ('ip("10.0.0.1").isLoopback()', "ip"),
         ("context.a.isInRange(context.b)", "isInRange"),
         ('decimal(context.s).lessThan(decimal("2.0"))', "computed string"),
-        ("principal.roles.containsAll(resource.roles)", "containsAll"),
+        ("[{a: 1}].containsAll(resource.roles)", "containsAll"),
         ("context.s == [1, 2]", "set literal"),
         ("{a: [1]} == context.r", "set literal"),
     ],

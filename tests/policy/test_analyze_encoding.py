@@ -178,6 +178,14 @@ def test_hand_picked_cases_encode_exactly() -> None:
         P + "{ context.dur.toDays() == -1 };",
         P + "{ context.ip == context.ip2 || context.ip == context.ip };",
         P + '{ decimal("1.23456") == context.d };',
+        P + "{ principal.set.containsAll(context.set) };",
+        P + "{ principal.set.containsAny(context.set) };",
+        P + "{ context.set.containsAll(principal.set) };",
+        P + "{ context.set.containsAny(principal.set) && context.set.containsAll([]) };",
+        P + '{ [1, "a", Group::"admins"].containsAll(principal.set) };',
+        P + '{ [1, "b"].containsAll(principal.set) };',
+        P + '{ [Group::"admins"].containsAny(context.set) };',
+        P + "{ context.bad.containsAll(context.set) || context.set.containsAny(context.bad) };",
         # `Literal(True) == Literal(1)` in Python: the encoder must not confuse them.
         P + "{ true } when { 0 < 1 };",
     ]

@@ -126,14 +126,31 @@ class SetOps:
             return Sym(or_(recv_err, recv_te, arg.err), "bool", self._has(recv, arg, e.span))
         # containsAll / containsAny: the argument must be a set too.
         if arg.kind != "litset":
-            if arg.kind in ("set", None):
-                raise self.unsupported(
-                    f"`{e.method}` with a set from data as its argument", e.args[0].span
-                )
-            return Sym(TRUE, "bool", FALSE)
+            if arg.kind not in ("set", None):
+                return Sym(TRUE, "bool", FALSE)
+            arg_te, small = unpack(arg, "set")
+            err = or_(recv_err, recv_te, arg.err, arg_te)
+            return Sym(err, "bool", self._with_data_set(e, recv, small))
         hits = [self._has(recv, x, e.span) for x in arg.val]
         val = and_(*hits) if e.method == "containsAll" else or_(*hits)
         return Sym(or_(recv_err, recv_te, arg.err), "bool", val)
+
+    def _with_data_set(self, e: A.MethodCall, recv: Sym, small: Any) -> Any:
+        """``recv.containsAll(s)`` / ``recv.containsAny(s)`` for a set ``s`` from data."""
+        w = self.w
+        if recv.kind == "litset":
+            if e.method == "containsAny":
+                return or_(*(w.member(small, self.value(x, e.span)) for x in recv.val))
+            if any(x.kind not in _PRIMITIVE for x in recv.val):
+                raise self.unsupported(
+                    "`containsAll` of a set from data in a set literal of non-primitive values",
+                    e.span,
+                )
+            return w.literal_contains_all(tuple(self.value(x, e.span) for x in recv.val), small)
+        _, big = unpack(recv, "set")
+        if e.method == "containsAll":
+            return w.contains_all(big, small)
+        return w.contains_any(big, small)
 
     def _has(self, recv: Sym, element: Sym, span: Span | None) -> Any:
         """Whether the set ``recv`` contains ``element`` (errors aside)."""

@@ -64,6 +64,10 @@ class World:
         self.non_entity = function("non_entity", _I, V)
         self.in_set = function("in_set", _I, _I, _B)
         self.in_witness = function("in_witness", _I, _I, V)
+        self.subset = function("subset", _I, _I, _B)  # subset(i, j): j is a subset of i
+        self.subset_witness = function("subset_witness", _I, _I, V)
+        self.overlap = function("overlap", _I, _I, _B)
+        self.overlap_witness = function("overlap_witness", _I, _I, V)
         # Terms the finishing instances range over.
         self.entity_terms: dict[int, z3.ArithRef] = {}
         self.anc_apps: dict[int, tuple[z3.ArithRef, z3.ArithRef, z3.BoolRef]] = {}
@@ -73,8 +77,13 @@ class World:
         self.all_entity_queries: dict[int, z3.ArithRef] = {}
         self.in_queries: dict[tuple[int, int], tuple[z3.ArithRef, z3.ArithRef]] = {}
         self.witness_keys: list[z3.ArithRef] = []
+        self.subset_queries: dict[tuple[int, int], tuple[Any, Any]] = {}
+        self.overlap_queries: dict[tuple[int, int], tuple[Any, Any]] = {}
+        self.literal_subset_queries: list[tuple[Any, tuple[Any, ...], Any]] = []
         self.data_terms: dict[int, Any] = {}
-        self.policy_cache: dict[str, tuple[Any, Any]] = {}  # see Encoder.policy  # V terms read from the request or the store
+        self.policy_cache: dict[
+            str, tuple[Any, Any]
+        ] = {}  # see Encoder.policy  # V terms read from the request or the store
         self.like_fns: dict[tuple[str, ...], Any] = {}
         self.like_apps: dict[tuple[int, int], tuple[Any, Any, Any, Any]] = {}
         self.side: list[z3.BoolRef] = []  # facts true of every real request and store
@@ -187,6 +196,22 @@ class World:
                 lemmas.append(app == z3.InRe(text, regex(pattern)))
         return lemmas
 
+    def contains_all(self, big: Any, small: Any) -> Any:
+        """Every member of data set ``small`` is in data set ``big``."""
+        self.subset_queries.setdefault((big.get_id(), small.get_id()), (big, small))
+        return self.subset(big, small)
+
+    def contains_any(self, one: Any, other: Any) -> Any:
+        """Data sets ``one`` and ``other`` share a member."""
+        self.overlap_queries.setdefault((one.get_id(), other.get_id()), (one, other))
+        return self.overlap(one, other)
+
+    def literal_contains_all(self, elements: tuple[Any, ...], small: Any) -> Any:
+        """Every member of data set ``small`` equals one of ``elements`` (``V`` terms)."""
+        result = self.fresh("contains_all", _B)
+        self.literal_subset_queries.append((result, elements, small))
+        return result
+
     def data(self, value: Any) -> Any:
         """Register a ``V`` read from data: a datetime there is one JSON can write."""
         self.data_terms.setdefault(value.get_id(), value)
@@ -215,7 +240,24 @@ class World:
             w = self.in_witness(x, set_id)
             wins = z3.And(self.member(set_id, w), VE.is_(w), self.is_in(x, VE.get(w)))
             facts.append(z3.Implies(self.in_set(x, set_id), wins))
+        for big, small in self.subset_queries.values():
+            w = self.subset_witness(big, small)
+            outside = z3.And(self.member(small, w), z3.Not(self.member(big, w)))
+            facts.append(z3.Or(self.subset(big, small), outside))
+        for one, other in self.overlap_queries.values():
+            w = self.overlap_witness(one, other)
+            both = z3.And(self.member(other, w), self.member(one, w))
+            facts.append(z3.Implies(self.overlap(one, other), both))
+        for result, elements, small in self.literal_subset_queries:
+            w = self.fresh("elem", V)
+            outside = z3.And(self.member(small, w), *(w != e for e in elements))
+            facts.append(z3.Or(result, outside))
+        facts.extend(self._close_subsets())
         mems = list(self.mem_apps.values())
+        for result, elements, small in self.literal_subset_queries:
+            for other, value, app in mems:
+                inside = or_(*(value == e for e in elements))
+                facts.append(z3.Implies(z3.And(_same(small, other), result, app), inside))
         for set_id in self.empty_queries.values():
             for other, _, app in mems:
                 facts.append(
@@ -243,6 +285,25 @@ class World:
         for x, y, app in self.anc_apps.values():
             facts.append(z3.Implies(app, z3.And(self.exists(x), self.rank(x) < self.rank(y))))
         return facts
+
+    def _close_subsets(self) -> list[Any]:
+        """Instances of ``subset`` and ``overlap`` over every membership term; they make
+        membership terms of their own, so this runs to a fixed point (finitely many
+        set and element terms)."""
+        facts: list[Any] = []
+        done: set[int] = set()
+        while True:
+            fresh = [m for key, m in self.mem_apps.items() if key not in done]
+            if not fresh:
+                return facts
+            done.update(list(self.mem_apps))
+            for other, value, app in fresh:
+                for big, small in list(self.subset_queries.values()):
+                    hit = z3.And(_same(small, other), self.subset(big, small), app)
+                    facts.append(z3.Implies(hit, self.member(big, value)))
+                for one, two in list(self.overlap_queries.values()):
+                    hit = z3.And(_same(two, other), z3.Not(self.overlap(one, two)), app)
+                    facts.append(z3.Implies(hit, z3.Not(self.member(one, value))))
 
     def transitivity_lemmas(self, model: z3.ModelRef) -> list[z3.BoolRef]:
         """Instances of transitivity of ``anc`` that ``model`` breaks (none: it is realizable)."""
