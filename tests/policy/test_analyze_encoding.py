@@ -108,8 +108,9 @@ def test_random_policies_encode_exactly() -> None:
         for req in reqs:
             try:
                 stats[check_encoding(policies, entities, req)] += 1
-            except AnalysisError:
+            except AnalysisError as exc:
                 stats["refused"] += 1
+                stats[f"refused: {str(exc).split(': ', 1)[-1]}"] += 1
                 return
 
     run()
