@@ -72,6 +72,26 @@ def test_observation_with_an_empty_field(
     assert "observation Observation(" in result.message
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_repeated_request_recorded_once_iscaught(
+    backend: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # An audit log that drops an entry equal (but for ids and sequence) to the last one:
+    # compared as a set of requests, the second identical request would be invisible.
+    real = observable.ObservationLog.append
+
+    def deduplicates(self: observable.ObservationLog, obs: observable.Observation) -> Any:
+        last = self.snapshot()[-1:] if len(self) else ()
+        key = (obs.principal, obs.effect, obs.decision, obs.reason)
+        if last and (last[0].principal, last[0].effect, last[0].decision, last[0].reason) == key:
+            return last[0]
+        return real(self, obs)
+
+    monkeypatch.setattr(observable.ObservationLog, "append", deduplicates)
+    result = caught("Runner", tmp_path, backend=backend)
+    assert result.failing_text.count("arrive(") >= 2
+
+
 def test_reservation_released_twice(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     real = ledger.Ledger.release
 
