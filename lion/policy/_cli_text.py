@@ -85,8 +85,9 @@ def check_parse(
 
 
 def _write(path: str, text: str) -> None:
-    """Replace ``path`` atomically, keeping its permissions."""
-    directory = os.path.dirname(os.path.abspath(path))
+    """Replace ``path`` atomically, keeping its permissions (a symlink's target is replaced)."""
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
     mode = os.stat(path).st_mode & 0o7777
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".lion-format-", suffix=".tmp")
     try:

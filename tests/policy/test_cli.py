@@ -512,3 +512,14 @@ def test_validate_bad_policy_text_and_bad_json_schema(files: Path) -> None:
     code, data = run_json("validate", "--schema", str(files / "s.json"), str(files / "p.cedar"))
     assert code == cli.EXIT_BAD_INPUT
     assert data["error"]["location"] == {"path": str(files / "s.json"), "line": 1, "column": 23}
+
+
+def test_format_write_keeps_symlinks_and_permissions(files: Path) -> None:
+    target = files / "p.cedar"
+    target.chmod(0o640)
+    link = files / "link.cedar"
+    link.symlink_to(target)
+    assert run("format", "--write", str(link))[0] == cli.EXIT_OK
+    assert link.is_symlink() and target.read_text() == CANONICAL
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in files.iterdir() if p.name.startswith(".lion-format-")] == []
