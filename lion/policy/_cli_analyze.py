@@ -201,13 +201,16 @@ def analyze(args: argparse.Namespace, stdout: TextIO, stdin: TextIO | None = Non
         print(json.dumps(out, indent=2), file=stdout)
         return code
     names = " ".join(p for p in (args.a, args.b) if p is not None)
+    diff = args.query == "diff"
     if answer.holds:
-        print(f"{args.query} {names}: holds", file=stdout)
+        verdict = "no request is decided differently" if diff else "holds"
+        print(f"{args.query} {names}: {verdict}", file=stdout)
         return code
-    print(f"{args.query} {names}: does not hold", file=stdout)
+    verdict = f"{len(examples)} request(s) decided differently" if diff else "does not hold"
+    print(f"{args.query} {names}: {verdict}", file=stdout)
     for number, example in enumerate(examples, 1):
         decisions = ", ".join(f"{k}: {v}" for k, v in example["decisions"].items())
-        print(f"\ncounterexample {number} ({decisions})", file=stdout)
+        print(f"\n{'request' if diff else 'counterexample'} {number} ({decisions})", file=stdout)
         print("request:", file=stdout)
         print(json.dumps(example["request"], indent=2), file=stdout)
         print("entities:", file=stdout)

@@ -523,3 +523,26 @@ def test_format_write_keeps_symlinks_and_permissions(files: Path) -> None:
     assert link.is_symlink() and target.read_text() == CANONICAL
     assert target.stat().st_mode & 0o777 == 0o640
     assert [p.name for p in files.iterdir() if p.name.startswith(".lion-format-")] == []
+
+
+def test_analyze_diff_lists_the_requests_decided_differently(files: Path) -> None:
+    (files / "a.cedar").write_text("permit(principal, action, resource) when { context.n > 1 };")
+    (files / "b.cedar").write_text("permit(principal, action, resource) when { context.n > 2 };")
+    a, b = str(files / "a.cedar"), str(files / "b.cedar")
+    code, out, _ = run("analyze", "diff", a, b, "--limit", "3")
+    assert code == cli.EXIT_FAILED
+    assert out.startswith(f"diff {a} {b}: ")
+    assert "request(s) decided differently" in out.splitlines()[0]
+    code, data = run_json("analyze", "diff", a, b, "--limit", "3")
+    assert 1 <= len(data["counterexamples"]) <= 3
+    for example in data["counterexamples"]:
+        got = {
+            label: PolicySet.from_str((files / f"{label}.cedar").read_text())
+            .evaluate(example["request"], example["entities"])
+            .decision.name
+            for label in ("a", "b")
+        }
+        assert got == example["decisions"] and got["a"] != got["b"]
+    assert run("analyze", "diff", a, a)[1] == f"diff {a} {a}: no request is decided differently\n"
+    code, data = run_json("analyze", "diff", a, b, "--limit", "0")
+    assert (code, data["error"]["location"]) == (cli.EXIT_BAD_INPUT, {"argument": "--limit"})
