@@ -72,6 +72,21 @@ def test_planted_policy_bug_iscaught(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert "Forbid, value: U" in result.failing_text
 
 
+def test_planted_unsorted_determining_ids_are_caught(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    real = policy_binding.combine
+
+    def in_arrival_order(triples: Any) -> Any:
+        decision, ids = real(triples)
+        chosen = set(ids)  # the same policies, in the order the triples came (and repeated)
+        return decision, tuple(t[1] for t in triples if t[1] in chosen) + ids[:1]
+
+    monkeypatch.setattr(policy_binding, "combine", in_arrival_order)
+    result = caught("determining", tmp_path)
+    assert "tuple" in result.message  # shown as it came, not tidied into a set
+
+
 def test_planted_compose_bug_iscaught(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def forgets_established_facts(f: kc.Morphism, g: kc.Morphism) -> kc.Morphism:
         if f.target != g.source:
