@@ -214,30 +214,40 @@ pub fn parse_decimal(text: &str) -> Result<i64, String> {
             format!("`{text}` is not a well-formed decimal value"),
         ));
     };
+    // Cedar's order: the whole part (an i64, then scaled), the number of fractional
+    // digits, the fractional part, the sum. Non-ASCII digits pass the pattern only.
+    let overflow = || fail("decimal", "overflow when converting to decimal");
+    let significant = whole.trim_start_matches('0');
+    if !whole.is_ascii() || significant.len() > 19 {
+        return Err(overflow());
+    }
+    let magnitude = digits_value(significant, u128::MAX).ok_or_else(overflow)? as i128;
+    let whole_n = if negative { -magnitude } else { magnitude };
+    let in_i64 = |n: i128| (i64::MIN as i128..=i64::MAX as i128).contains(&n);
+    let whole_scaled = whole_n * SCALE as i128;
+    if !in_i64(whole_n) || !in_i64(whole_scaled) {
+        return Err(overflow());
+    }
     if frac.len() > 4 {
         return Err(fail(
             "decimal",
             format!("too many digits after the decimal in `{text}`"),
         ));
     }
-    let overflow = || fail("decimal", "overflow when converting to decimal");
-    if !whole.is_ascii() || !frac.is_ascii() {
+    if !frac.is_ascii() {
         return Err(overflow());
     }
-    let limit = i64::MAX as u128 + 1;
-    let whole_n = digits_value(whole, limit).ok_or_else(overflow)?;
-    let frac_n = digits_value(frac, limit).ok_or_else(overflow)?;
-    let magnitude = whole_n * SCALE as u128 + frac_n * 10u128.pow(4 - frac.len() as u32);
-    if negative {
-        if magnitude > limit {
-            return Err(overflow());
-        }
-        Ok((magnitude as i128).wrapping_neg() as i64)
-    } else if magnitude >= limit {
-        Err(overflow())
+    let fraction = digits_value(frac, u128::MAX).ok_or_else(overflow)? as i128
+        * 10i128.pow(4 - frac.len() as u32);
+    let scaled = if negative {
+        whole_scaled - fraction
     } else {
-        Ok(magnitude as i64)
+        whole_scaled + fraction
+    };
+    if !in_i64(scaled) {
+        return Err(overflow());
     }
+    Ok(scaled as i64)
 }
 
 /// `scaled / 10**4` with at least one fractional digit (`1.5`, `-0.0001`).
@@ -252,6 +262,16 @@ pub fn decimal_text(scaled: i64) -> String {
 }
 
 // -- ipaddr -------------------------------------------------------------------------
+
+/// Bytes: `ABCD:EF01:2345:6789:ABCD:EF01:2345:6789/128`.
+const IP_MAX_LEN: usize = 43;
+
+fn embedded(text: &str) -> String {
+    format!(
+        "error parsing IP address from string: We do not accept IPv4 embedded in IPv6 \
+         (e.g., ::ffff:127.0.0.1). Found: `{text}`"
+    )
+}
 
 fn plain_address(text: &str) -> Option<IpAddr> {
     let allowed = |c: char| c.is_ascii_hexdigit() || c == ':' || c == '.';
@@ -305,6 +325,16 @@ fn parse_prefix(text: &str, limit: u8, max_len: usize) -> Result<u8, String> {
 
 /// `ip("10.0.0.1")` or `ip("10.0.0.0/8")`: IPv4 or IPv6, no IPv4 embedded in IPv6.
 pub fn parse_ip(text: &str) -> Result<IpNet, String> {
+    if text.len() > IP_MAX_LEN {
+        return Err(fail(
+            "ipaddr",
+            format!("error parsing IP address from string `{text}`: string length is too large"),
+        ));
+    }
+    // Cedar refuses any mix of colons and dots (two of each) before reading the address.
+    if text.matches(':').count() >= 2 && text.matches('.').count() >= 2 {
+        return Err(fail("ipaddr", embedded(text)));
+    }
     let (addr_text, prefix_text) = match text.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (text, None),
@@ -320,15 +350,6 @@ pub fn parse_ip(text: &str) -> Result<IpNet, String> {
         }
         return Err(fail("ipaddr", format!("invalid IP address: {text}")));
     };
-    if addr.is_ipv6() && addr_text.contains('.') {
-        return Err(fail(
-            "ipaddr",
-            format!(
-                "error parsing IP address from string: We do not accept IPv4 embedded in IPv6 \
-                 (e.g., ::ffff:127.0.0.1). Found: `{text}`"
-            ),
-        ));
-    }
     let (limit, max_len) = if addr.is_ipv4() { (32, 2) } else { (128, 3) };
     let prefix = match prefix_text {
         Some(p) => parse_prefix(p, limit, max_len)?,

@@ -129,6 +129,16 @@ fn link_policy(template: &Policy, new_id: &str, values: &Json, at: &str) -> Resu
         }
     }
     policy.id = new_id.to_string();
+    // A policy's id is its `@id`: the link's `@id` names the link, not the template.
+    policy.annotations = std::iter::once(("id".to_string(), new_id.to_string()))
+        .chain(
+            template
+                .annotations
+                .iter()
+                .filter(|(k, _)| k != "id")
+                .cloned(),
+        )
+        .collect();
     policy.template = Some(template.id.clone());
     Ok(policy)
 }
