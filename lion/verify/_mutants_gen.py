@@ -12,10 +12,11 @@ the original. The operator classes (`OPERATORS`):
 - ``off-by-one``: an int literal or constant ``c`` becomes ``c - 1`` or ``c + 1``
 - ``negate-bool``: ``true``/``false`` swapped
 
-Theorems and invariants are never mutated (they are the specification), nor are
-the predicates and constants used only to state them (a bool function or a
-constant reached from no machine and no bind), nor the updates of `ghost var`s (the bookkeeping an
-invariant reads): mutating those weakens the claim, not the model.
+Theorems and invariants are never mutated (they are the specification), nor is
+what only states them (a bool function or a constant that no machine and no
+bind reaches, a function only invariants read), nor the updates of `ghost
+var`s (the bookkeeping an invariant reads): mutating those weakens the claim,
+not the model.
 """
 
 from __future__ import annotations
@@ -263,20 +264,20 @@ def expr_references(module: ast.Module, e: ast.Expr) -> set[str]:
 def model_definitions(module: ast.Module) -> set[str]:
     """The names of this module's own definitions that mutants change.
 
-    Machines, and the functions and constants they or a bind reach, and the
-    other non-bool functions; not the predicates and constants used only to state
-    theorems and invariants (a bool function or a constant no machine and no bind
-    reaches).
+    Machines and binds, and the functions and constants they reach; and the
+    functions (not bool: predicates state claims) that theorems are about, such as
+    a combining algorithm no bind reaches. Not the functions and constants that
+    only invariants read: those observe a state, they are part of the claim.
     """
     own = [d for d in module.definitions if isinstance(d, ast.Fn | ast.Const | ast.Machine)]
     roots = {b.name for b in module.binds} | {m.name for m in own if isinstance(m, ast.Machine)}
     reached = references(module, roots)
-    names = set()
-    for d in own:
-        if d.name not in reached and (
-            isinstance(d, ast.Const)
-            or (isinstance(d, ast.Fn) and isinstance(d.result, ast.BoolType))
-        ):
-            continue
-        names.add(d.name)
-    return names
+    stated: set[str] = set()  # what theorems are about (invariants only observe a state)
+    for t in module.theorems:
+        stated |= references(module, called(t.body))
+    subjects = {
+        d.name
+        for d in own
+        if isinstance(d, ast.Fn) and d.name in stated and not isinstance(d.result, ast.BoolType)
+    }
+    return {d.name for d in own if d.name in reached} | subjects
