@@ -242,6 +242,46 @@ def test_set_relations_between_data_sets() -> None:
     assert decide(a, cx).name == cx.decisions["a"] != cx.decisions["b"] == decide(c, cx).name
 
 
+SCHEMA = """
+entity Group;
+entity User in [Group] { level: Long, nick?: String, roles: Set<String> };
+entity Doc { owner: User, public: Bool };
+action read, edit appliesTo { principal: [User], resource: [Doc], context: { mfa: Bool } };
+"""
+
+
+def test_a_schema_restricts_the_requests_and_counterexamples_conform() -> None:
+    from lion.policy.schema import Schema
+    from lion.policy.validate import conforms
+
+    schema = Schema.from_cedar(SCHEMA)
+    head = "permit(principal, action, resource) when "
+    # Typed and guarded: never UNKNOWN with the schema, but without it `nick` may be a long.
+    guarded = head + '{ principal has nick && principal.nick like "a*" };'
+    assert never_indeterminate(guarded, schema).holds
+    assert not never_indeterminate(guarded).holds
+    # No schema type rules out a missing entity: the principal may not exist.
+    typed = head + "{ principal.level > 3 };"
+    answer = never_indeterminate(typed, schema)
+    assert not answer.holds and answer.counterexample is not None
+    cx = answer.counterexample
+    assert conforms(schema, cx.request, cx.entities) == ()
+    assert cx.request["principal"] not in [e["uid"] for e in cx.entities]
+    # Only the declared actions, principal and resource types occur.
+    assert always_denies("permit(principal is Doc, action, resource);", schema).holds
+    assert not always_denies("permit(principal is Doc, action, resource);").holds
+    answer = implies(
+        'permit(principal in Group::"g", action, resource);',
+        'permit(principal, action == Action::"read", resource);',
+        schema,
+    )
+    assert not answer.holds and answer.counterexample is not None
+    cx = answer.counterexample
+    assert cx.request["action"] == {"type": "Action", "id": "edit"}
+    assert conforms(schema, cx.request, cx.entities) == ()
+    assert decide('permit(principal in Group::"g", action, resource);', cx) is Decision.PERMIT
+
+
 def test_policy_set_input_and_paths(tmp_path: Any) -> None:
     path = tmp_path / "p.cedar"
     path.write_text(OLD)

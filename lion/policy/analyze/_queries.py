@@ -91,6 +91,7 @@ class Prepared:
 
     world: World
     sets: list[_Encoded]
+    schema: Any = None
 
 
 def _load(source: PolicyInput, path: str | None) -> tuple[str | None, str, PolicySet]:
@@ -114,9 +115,14 @@ def _load(source: PolicyInput, path: str | None) -> tuple[str | None, str, Polic
 
 def prepare(sources: Sequence[tuple[str, PolicyInput, str | None]], schema: Any = None) -> Prepared:
     """Parse and encode each (label, policies, path) over one shared world."""
-    if schema is not None:
-        raise AnalysisError("analysis with a schema is not supported yet: pass `schema=None`")
     world = World()
+    if schema is not None:
+        from lion.policy.analyze._schema import SchemaFacts
+        from lion.policy.schema import Schema
+
+        if not isinstance(schema, Schema):
+            raise AnalysisError(f"expected a `Schema`, got `{type(schema).__name__}`")
+        SchemaFacts(world, schema)
     sets = []
     for label, source, path in sources:
         text, name, policy_set = _load(source, path)
@@ -134,7 +140,7 @@ def prepare(sources: Sequence[tuple[str, PolicyInput, str | None]], schema: Any 
         encoded.permit = and_(not_(tf), tp, not_(uf))
         encoded.deny = or_(tf, and_(not_(tp), not_(up)))
         sets.append(encoded)
-    return Prepared(world, sets)
+    return Prepared(world, sets, schema)
 
 
 def _solver(prepared: Prepared, goal: Any, timeout_ms: int) -> z3.Solver:
@@ -173,6 +179,14 @@ def _counterexample(prepared: Prepared, model: z3.ModelRef) -> Counterexample:
     concrete = Concretizer(prepared.world, model)
     request = concrete.request()
     entities = concrete.entities()
+    if prepared.schema is not None:
+        from lion.policy.validate import conforms
+
+        problems = conforms(prepared.schema, request, entities)
+        if problems:
+            raise AnalysisInternalError(
+                "a counterexample does not conform to the schema: " + "; ".join(problems[:3])
+            )
     decisions: dict[str, str] = {}
     unknown: dict[str, tuple[str, ...]] = {}
     for encoded in prepared.sets:

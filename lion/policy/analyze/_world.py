@@ -12,7 +12,7 @@ reads a model and returns the instances it breaks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import z3
@@ -87,6 +87,7 @@ class World:
         self.like_fns: dict[tuple[str, ...], Any] = {}
         self.like_apps: dict[tuple[int, int], tuple[Any, Any, Any, Any]] = {}
         self.side: list[z3.BoolRef] = []  # facts true of every real request and store
+        self.finishers: list[Callable[[], list[Any]]] = []  # more facts, made by `finish`
         self._fresh = 0
         for var in (self.principal, self.action, self.resource):
             self.entity(var)
@@ -282,6 +283,8 @@ class World:
         # A set never contains itself (values are finite trees).
         for set_id, value, app in mems:
             facts.append(z3.Implies(z3.And(app, VSt.is_(value)), VSt.get(value) != set_id))
+        for finisher in self.finishers:  # a schema's facts (they read the final terms)
+            facts.extend(finisher())
         for x, y, app in self.anc_apps.values():
             facts.append(z3.Implies(app, z3.And(self.exists(x), self.rank(x) < self.rank(y))))
         return facts
