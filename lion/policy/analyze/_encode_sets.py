@@ -68,14 +68,15 @@ class SetOps:
         return va == vb
 
     def _set_witness(self, i: Any, j: Any, when: Any = TRUE) -> None:
-        if i.eq(j):
+        # One witness per pair of set terms (a policy set repeats its comparisons).
+        if i.eq(j) or not self.w.first_witness("set", i, j):
             return
         w = self.w
         d = w.set_witness()
         w.side.append(z3.Implies(and_(when, i != j), w.member(i, d) != w.member(j, d)))
 
     def _record_witness(self, r: Any, q: Any, when: Any = TRUE) -> None:
-        if r.eq(q):
+        if r.eq(q) or not self.w.first_witness("record", r, q):
             return
         k = self.w.witness_key()
         self.w.side.append(z3.Implies(and_(when, r != q), select(r, k) != select(q, k)))

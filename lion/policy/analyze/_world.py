@@ -81,6 +81,7 @@ class World:
         self.overlap_queries: dict[tuple[int, int], tuple[Any, Any]] = {}
         self.literal_subset_queries: list[tuple[Any, tuple[Any, ...], Any]] = []
         self.data_terms: dict[int, Any] = {}
+        self._witnessed: set[tuple[Any, ...]] = set()
         self.policy_cache: dict[
             str, tuple[Any, Any]
         ] = {}  # see Encoder.policy  # V terms read from the request or the store
@@ -212,6 +213,14 @@ class World:
         result = self.fresh("contains_all", _B)
         self.literal_subset_queries.append((result, elements, small))
         return result
+
+    def first_witness(self, kind: str, a: Any, b: Any) -> bool:
+        """True the first time a pair of terms asks for a witness of their difference."""
+        key = (kind, *sorted((a.get_id(), b.get_id())))
+        if key in self._witnessed:
+            return False
+        self._witnessed.add(key)
+        return True
 
     def data(self, value: Any) -> Any:
         """Register a ``V`` read from data: a datetime there is one JSON can write."""
