@@ -270,3 +270,16 @@ def test_a_seed_gives_the_same_runs_in_every_process(tmp_path: Path) -> None:
         )
         outputs.add(done.stdout)
     assert len(outputs) == 1, outputs
+
+
+def test_cli_refuses_a_negative_walk(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = _project(tmp_path)
+    assert cli.main([str(spec), "--walk-steps", "-1", "--quiet"]) == 2
+    assert "--walk-steps must be 0 or more" in capsys.readouterr().err
+
+
+def test_an_explicit_walk_is_used_and_reported(tmp_path: Path) -> None:
+    module, bind = _deep()
+    result = check_bind(module, bind, examples=40, seed=8, max_steps=5, walk_steps=30)
+    assert result.ok and (result.max_steps, result.walk_steps) == (5, 30)
+    assert result.coverage is not None and 5 < result.coverage.longest <= 35
