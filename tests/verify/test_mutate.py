@@ -196,6 +196,37 @@ def test_verdicts_are_validity_refutes_a_verdict_read_from_the_wrong_capability(
     assert r.status is Status.REFUTED
 
 
+# (chapter, where, the mutant's description starts with, the theorem that refutes it)
+THEOREM_KILLS = [
+    ("delegation", "fn asks_within", "`<=` becomes `<`: `expiry <= p.expiry`", "within_is_granted"),
+    (
+        "integration",
+        "fn sent_count",
+        "`0` becomes `1`: `0 then 1 else dcount[C0]]`",
+        "resume_fills_in",
+    ),
+    (
+        "integration",
+        "fn sent_count",
+        "the right conjunct of `and` is dropped: `dcount[C0] == 0",
+        "duplicate_decision_refused",
+    ),
+]
+
+
+@pytest.mark.parametrize(("chapter", "where", "change", "killer"), THEOREM_KILLS)
+def test_each_new_theorem_refutes_a_mutant_that_survived(
+    chapter: str, where: str, change: str, killer: str
+) -> None:
+    module = next(
+        m for m in load_paths([ROOT / "spec" / f"{chapter}.lion"]) if Path(m.path).stem == chapter
+    )
+    strategies = _proofs_for(module, ROOT / "proofs")
+    (m,) = [m for m in generate(module)[0] if m.where == where and m.description.startswith(change)]
+    (r,) = prove_module(m.module, strategies, only={killer})
+    assert r.status is Status.REFUTED, r.message
+
+
 def test_first_applicable_table_refutes_a_swapped_first_applicable() -> None:
     (module,) = load_paths([ROOT / "spec" / "policy.lion"])
     strategies = _proofs_for(module, ROOT / "proofs")
