@@ -32,7 +32,7 @@ import contextlib
 import importlib
 import json
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -174,6 +174,8 @@ def _machine_case(
 
     def compare(impl: Any, state: dict[str, Any], where: str) -> None:
         observed = _calling(where, impl.state)
+        if not isinstance(observed, Mapping):
+            raise _Mismatch(f"{where}: state() gave {observed!r}, not a dict of spec values")
         missing = [name for name in required if name not in observed]
         if missing:
             names = ", ".join(f"`{n}`" for n in missing)

@@ -156,6 +156,13 @@ def test_an_adapter_that_raises_in_state_is_a_failure_not_a_crash(impl: type[_De
     )
 
 
+def test_a_state_that_is_not_a_dict_is_a_failure(impl: type[_Deep]) -> None:
+    impl.state = lambda self: None  # type: ignore[method-assign,assignment,return-value]
+    module, bind = _deep()
+    result = check_bind(module, bind, examples=5, seed=1, shrink=False)
+    assert not result.ok and "state() gave None, not a dict of spec values" in result.message
+
+
 # ---- coverage ------------------------------------------------------------------------------
 
 
