@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import os
 import sys
 from pathlib import Path
@@ -35,6 +36,7 @@ from lion.kernel.policy import (
     PolicySet,
     Response,
 )
+from lion.kernel.policy._extensions import parse_datetime, parse_decimal, parse_duration, parse_ip
 
 EXAMPLES = int(os.environ.get("LION_EXAMPLES", 120))
 SETTINGS = settings(
@@ -561,3 +563,68 @@ def test_bad_links_fail_with_the_same_message(links: Any) -> None:
     with pytest.raises(PolicyError) as rust_err:
         RUST.policy_set(text).link_all(links)
     assert str(rust_err.value) == str(py_err.value)
+
+
+# -- constructor strings: the Rust parsers against the reference's, value or message -----
+
+ALPHABETS = {
+    "ip": "0123456789abcdefABCDEF:./% ",
+    "decimal": "0123456789-.+١e ",
+    "datetime": "0123456789-:TZ.+ ",
+    "duration": "0123456789-dhms ",
+}
+SEEDS = {"ip": IPS, "decimal": DECIMALS, "datetime": DATETIMES, "duration": DURATIONS}
+
+
+@st.composite
+def constructor_strings(draw: st.DrawFn) -> tuple[str, str]:
+    fn = draw(st.sampled_from(list(ALPHABETS)))
+    alphabet = ALPHABETS[fn]
+    if draw(st.booleans()):
+        return fn, draw(st.text(alphabet, max_size=45))
+    text = list(draw(st.sampled_from(SEEDS[fn])))
+    for _ in range(draw(st.integers(1, 3))):  # a few edits of a good value
+        at = draw(st.integers(0, len(text)))
+        kind = draw(st.sampled_from(["insert", "delete", "replace"]))
+        char = draw(st.sampled_from(alphabet))
+        if kind == "insert":
+            text.insert(at, char)
+        elif at < len(text):
+            text[at : at + 1] = [] if kind == "delete" else [char]
+    return fn, "".join(text)
+
+
+@settings(SETTINGS, max_examples=EXAMPLES * 4)
+@given(case=constructor_strings())
+def test_constructor_strings_parse_to_the_same_value_or_message(case: tuple[str, str]) -> None:
+    fn, text = case
+    literal = f"{fn}({json.dumps(text, ensure_ascii=False)})"
+    try:  # the reference's value, written in a canonical form both engines read
+        value = PolicySet.from_str(
+            f"permit(principal, action, resource) when {{ {literal} == {literal} }};"
+        )
+        canonical = value.evaluate(REQ).errors
+    except PolicyError:
+        return  # not a policy string literal (the JSON escape differs): nothing to compare
+    condition = f"{literal} == {literal}"
+    if not canonical:
+        parsed = _PARSERS[fn](text)
+        condition = f"{literal} == {parsed}"
+    response = assert_same(
+        f"permit(principal, action, resource) when {{ {condition} }};", REQ, None
+    )
+    assert response is not None
+    if not canonical:
+        assert response.decision is Decision.PERMIT, (literal, str(parsed))
+
+
+def _canonical_datetime(text: str) -> str:
+    return f'datetime("1970-01-01").offset(duration("{parse_datetime(text).millis}ms"))'
+
+
+_PARSERS: dict[str, Any] = {
+    "ip": lambda t: str(parse_ip(t)),
+    "decimal": lambda t: str(parse_decimal(t)),
+    "datetime": _canonical_datetime,
+    "duration": lambda t: f'duration("{parse_duration(t).millis}ms")',
+}
