@@ -126,6 +126,7 @@ class ChapterReport:
     outcomes: list[Outcome] = field(default_factory=list)
     seconds: float = 0.0
     available: int = 0  # mutants before --max sampling
+    baseline: list[str] = field(default_factory=list)  # obligations the original does not prove
 
     def count(self, verdict: str) -> int:
         return sum(1 for o in self.outcomes if o.verdict == verdict)
@@ -151,6 +152,7 @@ class ChapterReport:
             "chapter": self.chapter,
             "path": self.path,
             "available": self.available,
+            "not_proved_in_original": self.baseline,
             "generated": len(self.outcomes),
             "refuted": self.count("refuted"),
             "caught": self.count("caught"),
@@ -305,12 +307,16 @@ def _equivalent(ctx: _Context, m: Mutant) -> str | None:
         for a0, a1, is_init in pairs:
             if a0 == a1 and not references(ctx.module, _action_calls(a0)) & m.touched:
                 continue  # the same text, reading nothing that changed
-            if _action_differs(machine, enc0, enc1, a0, a1, is_init):
+            facts = [] if is_init else [i.body for i in ctx.invariants.get(machine.name, [])]
+            if _action_differs(machine, enc0, enc1, a0, a1, is_init, facts):
                 return None
         compared.append(f"every action of `{machine.name}`")
     if not compared:
         return None
-    return f"{', '.join(compared)} give the same results as the original on every input and state"
+    return (
+        f"{', '.join(compared)}: the same results as the original on every input, in every "
+        "state where the original's proved invariants hold"
+    )
 
 
 def _action_differs(
@@ -320,6 +326,7 @@ def _action_differs(
     a0: ast.Action,
     a1: ast.Action,
     is_init: bool,
+    facts: Sequence[ast.Expr] = (),
 ) -> bool:
     types = {v.name: v.ty for v in machine.vars}
     s = z3.Solver()
@@ -328,6 +335,8 @@ def _action_differs(
     args = {p.name: enc0.fresh(p.ty, f"a.{p.name}") for p in a0.params}
     s.add(*[enc0.wf(types[n], v) for n, v in state.items()])
     s.add(*[enc0.wf(p.ty, args[p.name]) for p in a0.params])
+    # Only states where the original's proved invariants hold matter: every reachable one.
+    s.add(*[enc0.enc(f, {}, state) for f in facts])
 
     def guard(enc: Encoder, a: ast.Action) -> z3.BoolRef:
         return z3.And(*[enc.enc(r, args, state) for r in a.requires], z3.BoolVal(True))
@@ -353,9 +362,20 @@ class _Context:
     obligation_refs: dict[str, set[str]]
     bind_refs: dict[str, set[str]]
     fn_roots: set[str]  # functions a theorem, an invariant or a bind calls directly
+    proved: set[str]  # the obligations the original proves: only these can kill
+    invariants: dict[str, list[ast.Invariant]]  # per machine, its PROVED invariants
 
     @classmethod
-    def of(cls, module: ast.Module, strategies: Mapping[str, Strategy]) -> _Context:
+    def of(
+        cls,
+        module: ast.Module,
+        strategies: Mapping[str, Strategy],
+        timeout: float = 10.0,
+        baseline: bool = True,
+    ) -> _Context:
+        """What the mutants of `module` share; proves the original once (its PROVED
+        obligations are the ones a mutant can break, and its invariants hold in every
+        reachable state, which the equivalence check may assume)."""
         refs: dict[str, set[str]] = {}
         for t in module.theorems:
             refs[t.name] = expr_references(module, t.body)
@@ -368,7 +388,16 @@ class _Context:
         roots = {b.name for b in module.binds if b.name in module.fns}
         for body in [t.body for t in module.theorems] + [i.body for i in module.invariants]:
             roots |= {n for n in called(body) if n in module.fns}
-        return cls(module, strategies, refs, binds, roots)
+        if baseline:
+            results = prove_module(module, strategies, timeout=timeout)
+            proved = {r.name for r in results if r.status.ok}
+        else:  # the caller vouches that the original proves
+            proved = set(obligation_names(module))
+        invariants: dict[str, list[ast.Invariant]] = {}
+        for inv in module.invariants:
+            if inv.name in proved:
+                invariants.setdefault(inv.machine, []).append(inv)
+        return cls(module, strategies, refs, binds, roots, proved, invariants)
 
 
 def _reduced(ctx: _Context, m: Mutant) -> ast.Module:
@@ -421,9 +450,10 @@ def _exhaustive(module: ast.Module, bind: ast.Bind, backend: str) -> str | None:
         return None
     size = 1
     for p in fn.params:
-        if not _finite(p.ty):
+        n = _size(p.ty)
+        if n is None:
             return None
-        size *= len(domain(p.ty))
+        size *= n
         if size > EXHAUSTIVE_LIMIT:
             return None
     impl = resolve(target_of(bind, backend))
@@ -443,18 +473,29 @@ def _exhaustive(module: ast.Module, bind: ast.Bind, backend: str) -> str | None:
     return None
 
 
-def _finite(ty: ast.Type) -> bool:
-    if isinstance(ty, ast.BoolType | ast.EnumType):
-        return True
+def _size(ty: ast.Type) -> int | None:
+    """How many values `ty` has, when that is small enough to enumerate; else None."""
+    if isinstance(ty, ast.BoolType):
+        return 2
+    if isinstance(ty, ast.EnumType):
+        return len(ty.variants)
     if isinstance(ty, ast.IntType):
-        return ty.bounded
-    if isinstance(ty, ast.OptionType | ast.SetType):
-        return _finite(ty.elem)
+        return None if ty.lo is None or ty.hi is None else ty.hi - ty.lo + 1
+    if isinstance(ty, ast.OptionType):
+        n = _size(ty.elem)
+        return None if n is None else n + 1
+    if isinstance(ty, ast.SetType):
+        n = _size(ty.elem)
+        return None if n is None or n > 12 else 2**n
     if isinstance(ty, ast.RecordType):
-        return all(_finite(t) for _, t in ty.fields)
-    if isinstance(ty, ast.MapType):
-        return _finite(ty.key) and _finite(ty.value)
-    return False
+        total = 1
+        for _, t in ty.fields:
+            n = _size(t)
+            if n is None or total * n > EXHAUSTIVE_LIMIT:
+                return None
+            total *= n
+        return total
+    return None  # maps, strings, unbounded ints: drawn at random
 
 
 def judge(
@@ -474,7 +515,9 @@ def judge(
         outcome.verdict, outcome.reason = "equivalent", reason
         outcome.seconds = time.perf_counter() - start
         return outcome
-    affected = {n for n, refs in ctx.obligation_refs.items() if refs & m.touched}
+    affected = {
+        n for n, refs in ctx.obligation_refs.items() if refs & m.touched and n in ctx.proved
+    }
     unknown: list[str] = []
     if affected:
         proved = _reduced(ctx, m)
@@ -527,14 +570,26 @@ def mutate_chapter(
     backend: str = "python",
     progress: Callable[[str], None] | None = None,
     only_ids: Sequence[str] | None = None,
+    baseline: bool = True,
 ) -> ChapterReport:
-    """Generate the mutants of one chapter and judge each one."""
+    """Generate the mutants of one chapter and judge each one.
+
+    With `baseline` (the default) the original is proved first: only what it proves
+    can kill a mutant, and its proved invariants bound the equivalence check. Pass
+    False only for a chapter known to prove in full.
+    """
     start = time.perf_counter()
     report = ChapterReport(module.chapter, module.path)
     mutants, report.available = generate(module, limit=limit, seed=seed)
     if only_ids is not None:
         mutants = [m for m in mutants if m.id in only_ids]
-    ctx = _Context.of(module, strategies)
+    ctx = _Context.of(module, strategies, baseline=baseline)
+    report.baseline = sorted(set(obligation_names(module)) - ctx.proved)
+    if progress is not None and report.baseline:
+        progress(
+            f"lion-verify mutate: {module.chapter}: not PROVED in the original, so not used: "
+            + ", ".join(report.baseline)
+        )
     for i, m in enumerate(mutants, start=1):
         o = judge(ctx, m, timeout=timeout, examples=examples, backend=backend, seed=seed)
         report.outcomes.append(o)

@@ -253,7 +253,7 @@ def test_first_applicable_table_refutes_a_swapped_first_applicable() -> None:
 def test_machine_survivors_are_refuted(chapter: str, mutant: str, killer: str) -> None:
     (module,) = load_paths([ROOT / "spec" / f"{chapter}.lion"])
     report = mutate_chapter(
-        module, _proofs_for(module, ROOT / "proofs"), examples=0, only_ids=[mutant]
+        module, _proofs_for(module, ROOT / "proofs"), examples=0, only_ids=[mutant], baseline=False
     )
     (o,) = report.outcomes
     assert (o.verdict, o.by) == ("refuted", killer), o.reason
