@@ -207,6 +207,27 @@ HOSTILE = [
     "{a: principal.nope}.a == 1",
     "principal is User in principal.s",
     "context has nope && context.nope",
+    # extension values: overflow, type errors, arity, in every position
+    'datetime("9999-12-31").offset(duration("9223372036854775807ms")) == principal',
+    'datetime("0000-01-01").durationSince(datetime("9999-12-31")).toDays() < 0',
+    'datetime("1970-01-01").offset(duration("-9223372036854775808ms")).toDate() == principal',
+    'ip("10.0.0.1") like "10*"',
+    'decimal("1.0") has x',
+    'decimal("1.0") in [principal]',
+    'principal in [ip("::1")]',
+    'ip("::1").isInRange(decimal("1.0"))',
+    'ip("::1").isInRange(ip("::1"), ip("::1"))',
+    'decimal("1.0").lessThan(context.k)',
+    "principal.s.isLoopback()",
+    'context.k < datetime("2024-01-01")',
+    'duration("1h") + 1 == 2',
+    '-duration("1h") == 0',
+    '!decimal("1.0")',
+    'if ip("::1") then 1 else 2',
+    '[decimal("1.0"), decimal("1.00")].contains(decimal("1.000")) && principal.nope',
+    '{a: datetime("2024-01-01")}.a.toTime() == duration("0ms") && principal.nope',
+    "datetime(principal.s) == principal",
+    'duration("1d").toHours() * 9223372036854775807 > 0',
 ]
 
 
