@@ -553,8 +553,23 @@ def test_templates_link_and_decide_the_same(
         assert outcome(lambda r=req: rust_linked.evaluate(r, rust_entities)) == want
 
 
-@pytest.mark.parametrize("text", BAD_TEMPLATES)
-def test_bad_templates_fail_with_the_same_message(text: str) -> None:
+BAD_TEXTS = [
+    *BAD_TEMPLATES,
+    "permit(principal, action, resource) when { context.x == " + "9" * 5000 + " };",
+    "permit(principal, action, resource) when { 99999999999999999999 == 1 };",
+    'permit(principal, action, resource) when { context.decimal("1.0") };',
+    'permit(principal, action, resource) when { isIpv4(ip("::1")) };',
+    'permit(principal, action, resource) when { ipaddr("::1") };',
+    'permit(principal, action, resource) when { ip::x("::1") };',
+    'permit(principal, action, resource) when { ip("::1").isIPv4() };',
+    "permit(principal, action, resource) when { [1].contains() };",
+    'permit(principal, action in [Action::"a", 1], resource);',
+    "permit(principal, action, resource in [?resource]);",
+]
+
+
+@pytest.mark.parametrize("text", BAD_TEXTS)
+def test_bad_policy_text_fails_with_the_same_message(text: str) -> None:
     with pytest.raises(PolicyError) as py_err:
         PolicySet.from_str(text)
     with pytest.raises(PolicyError) as rust_err:

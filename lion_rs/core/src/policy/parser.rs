@@ -977,7 +977,10 @@ impl<'a> Parser<'a> {
                         }
                     }
                     _ => {
-                        self.record(format!("integer literal `{digits}` is too large"), span);
+                        self.record(
+                            format!("integer literal `{}` is too large", clip(digits, 40)),
+                            span,
+                        );
                         Self::dummy(span)
                     }
                 };
