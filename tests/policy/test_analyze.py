@@ -244,7 +244,7 @@ def test_set_relations_between_data_sets() -> None:
 
 SCHEMA = """
 entity Group;
-entity User in [Group] { level: Long, nick?: String, roles: Set<String> };
+entity User in [Group] { level: Long, nick?: String, roles: Set<String>, boss?: User };
 entity Doc { owner: User, public: Bool };
 action read, edit appliesTo { principal: [User], resource: [Doc], context: { mfa: Bool } };
 """
@@ -280,6 +280,15 @@ def test_a_schema_restricts_the_requests_and_counterexamples_conform() -> None:
     assert cx.request["action"] == {"type": "Action", "id": "edit"}
     assert conforms(schema, cx.request, cx.entities) == ()
     assert decide('permit(principal in Group::"g", action, resource);', cx) is Decision.PERMIT
+    # A recursive entity type (a boss is a User), through two attribute reads.
+    boss = (
+        head + "{ principal has boss && principal.boss.level > 2 && resource.owner == principal };"
+    )
+    answer = implies(boss, "", schema)
+    assert not answer.holds and answer.counterexample is not None
+    cx = answer.counterexample
+    assert conforms(schema, cx.request, cx.entities) == ()
+    assert decide(boss, cx) is Decision.PERMIT
 
 
 def test_policy_set_input_and_paths(tmp_path: Any) -> None:

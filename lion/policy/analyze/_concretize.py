@@ -174,8 +174,13 @@ class Concretizer:
 
     def entities(self) -> list[dict[str, Any]]:
         w = self.w
+        # Only entities some term of the formula denotes are written out: the others
+        # (named only inside attribute values) are unobservable, so they stay absent.
+        observed = set()
         for term in list(w.entity_terms.values()):
-            self.uid(self._int(term))
+            number = self._int(term)
+            observed.add(number)
+            self.uid(number)
         tags: dict[int, dict[str, Any]] = {}
         out: list[dict[str, Any]] = []
         done: set[int] = set()
@@ -187,7 +192,7 @@ class Concretizer:
                 continue
             done.add(number)
             term = z3.IntVal(number)
-            if not self._true(w.exists(term)):
+            if number not in observed or not self._true(w.exists(term)):
                 continue
             attrs = self.record(w.eattr(term))
             parents = [self.uid(p).to_json() for p in sorted(self._parents.get(number, ()))]

@@ -88,7 +88,8 @@ class SchemaFacts:
         if isinstance(t, ExtensionType):
             return _EXTENSIONS[t.name].is_(v)
         if isinstance(t, EntityType):
-            return and_(VE.is_(v), self.w.etype(VE.get(v)) == self.w.type_number(t.name))
+            x = VE.get(v)
+            return and_(VE.is_(v), self.w.etype(x) == self.w.type_number(t.name))
         if isinstance(t, SetType):
             self._typed_sets.append((VSt.get(v), t.element))
             return VSt.is_(v)
