@@ -414,8 +414,13 @@ def test_extension_values_give_the_same_whole_responses(
     policies = "\n".join(
         f"{effect}(principal, action, resource) when {{ {cond} }};" for effect, cond in conditions
     )
+    rust_set = RUST.policy_set(policies)
     for context in contexts:
-        assert_same(policies, {**REQ, "context": context}, None)
+        request = {**REQ, "context": context}
+        assert_same(policies, request, None)
+        # A dict request is read by the core's fast path, JSON text by the general one.
+        via_text = outcome(lambda r=request: rust_set.evaluate(json.dumps(r)))
+        assert outcome(lambda r=request: rust_set.evaluate(r)) == via_text
         # The same values as entity attributes.
         entities = [{"uid": {"type": "User", "id": "alice"}, "attrs": context, "parents": []}]
         assert_same(policies.replace("context.", "principal."), REQ, entities)

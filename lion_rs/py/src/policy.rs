@@ -5,9 +5,11 @@
 use std::sync::Arc;
 
 use lion_core::policy::entities::{load_json, parse_entity_uid};
+use lion_core::policy::ext::{self, ExtFn};
 use lion_core::policy::json::{py_float_repr, Json, Key};
 use lion_core::policy::templates::parse_links;
-use lion_core::policy::{self as core, Effect, Kleene, Limits, Uid};
+use lion_core::policy::value::{Record, Set};
+use lion_core::policy::{self as core, Effect, Kleene, Limits, Uid, Value};
 use lion_core::CoreError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -110,6 +112,10 @@ fn fast_request(obj: &Bound<'_, PyAny>, limits: &Limits) -> Option<core::Request
     }
     let context = match context {
         None => core::Request::context_from_json(None, limits).ok()?,
+        Some(c) if c.cast::<PyDict>().is_ok() => match fast_value(&c, limits, 0)? {
+            Value::Record(record) => record,
+            _ => return None,
+        },
         Some(c) => core::Request::context_from_json(Some(&to_json(&c, 0).ok()?), limits).ok()?,
     };
     Some(core::Request {
@@ -118,6 +124,75 @@ fn fast_request(obj: &Bound<'_, PyAny>, limits: &Limits) -> Option<core::Request
         resource: resource?,
         context,
     })
+}
+
+/// A context value read straight from Python objects when it is plainly valid
+/// (the value the JSON path would give); None sends the request down the
+/// general path, which words the errors.
+fn fast_value(obj: &Bound<'_, PyAny>, limits: &Limits, depth: usize) -> Option<Value> {
+    if depth > limits.max_depth {
+        return None;
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        let s = s.to_str().ok()?;
+        let max = limits.max_string_length;
+        if s.len() > max && s.chars().count() > max {
+            return None;
+        }
+        return Some(Value::Str(Arc::from(s)));
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Some(Value::Bool(b.is_true()));
+    }
+    if let Ok(i) = obj.cast::<PyInt>() {
+        return i.extract::<i64>().ok().map(Value::Long);
+    }
+    if let Ok(d) = obj.cast::<PyDict>() {
+        if d.len() == 1 {
+            let (key, inner) = d.iter().next()?;
+            match key.cast::<PyString>().ok()?.to_str().ok()? {
+                "__entity" => return None,
+                "__extn" => return fast_extension(&inner, limits, depth + 1),
+                _ => {}
+            }
+        }
+        if d.len() > limits.max_record_size {
+            return None;
+        }
+        let mut fields = Vec::with_capacity(d.len());
+        for (key, item) in d.iter() {
+            let key = key.cast::<PyString>().ok()?.to_str().ok()?;
+            fields.push((Arc::from(key), fast_value(&item, limits, depth + 1)?));
+        }
+        return Some(Value::Record(Arc::new(Record::new(fields))));
+    }
+    let items: Vec<Bound<'_, PyAny>> = if let Ok(l) = obj.cast::<PyList>() {
+        l.iter().collect()
+    } else if let Ok(t) = obj.cast::<PyTuple>() {
+        t.iter().collect()
+    } else {
+        return None;
+    };
+    if items.len() > limits.max_set_size {
+        return None;
+    }
+    let mut values = Vec::with_capacity(items.len());
+    for item in &items {
+        values.push(fast_value(item, limits, depth + 1)?);
+    }
+    Some(Value::Set(Arc::new(Set::new(values))))
+}
+
+/// `{"fn": ..., "arg": ...}` under `__extn`, when it makes a value.
+fn fast_extension(obj: &Bound<'_, PyAny>, limits: &Limits, depth: usize) -> Option<Value> {
+    let d = obj.cast::<PyDict>().ok()?;
+    if d.len() != 2 {
+        return None;
+    }
+    let name = d.get_item("fn").ok()??;
+    let f = ExtFn::from_name(name.cast::<PyString>().ok()?.to_str().ok()?)?;
+    let arg = fast_value(&d.get_item("arg").ok()??, limits, depth + 1)?;
+    ext::call(f, &[arg]).ok()
 }
 
 fn request_from_py(obj: &Bound<'_, PyAny>, limits: &Limits) -> PyResult<core::Request> {
