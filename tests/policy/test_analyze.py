@@ -291,6 +291,20 @@ def test_a_schema_restricts_the_requests_and_counterexamples_conform() -> None:
     assert decide(boss, cx) is Decision.PERMIT
 
 
+def test_set_literal_equality_with_a_data_set() -> None:
+    head = "permit(principal, action, resource) when "
+    eq = head + "{ context.s == [1, 2] };"
+    assert equivalent(eq, head + "{ [2, 1, 2] == context.s };").holds
+    # Equal means "holds both and nothing else" on sets (and is FALSE, not an error, on
+    # a non-set, where `containsAll` is a type error).
+    both = head + "{ context.s.containsAll([1, 2]) && [1, 2].containsAll(context.s) };"
+    assert implies(eq, both).holds
+    answer = equivalent(eq, head + "{ context.s.containsAll([1, 2]) };")
+    assert not answer.holds and answer.counterexample is not None
+    cx = answer.counterexample
+    assert decide(eq, cx).name == cx.decisions["a"] != cx.decisions["b"]
+
+
 def test_policy_set_input_and_paths(tmp_path: Any) -> None:
     path = tmp_path / "p.cedar"
     path.write_text(OLD)
@@ -308,7 +322,7 @@ def test_policy_set_input_and_paths(tmp_path: Any) -> None:
         ("context.a.isInRange(context.b)", "isInRange"),
         ('decimal(context.s).lessThan(decimal("2.0"))', "computed string"),
         ("[{a: 1}].containsAll(resource.roles)", "containsAll"),
-        ("context.s == [1, 2]", "set literal"),
+        ("context.s == [1, [2]]", "set literal"),
         ("{a: [1]} == context.r", "set literal"),
     ],
 )

@@ -185,6 +185,8 @@ def test_hand_picked_cases_encode_exactly() -> None:
         P + "{ context.set.containsAny(principal.set) && context.set.containsAll([]) };",
         P + '{ [1, "a", Group::"admins"].containsAll(principal.set) };',
         P + '{ [1, "b"].containsAll(principal.set) };',
+        P + '{ principal.set == [1, "a", Group::"admins"] };',
+        P + '{ [Group::"admins"] == context.set && principal.set != [1, "a"] };',
         P + '{ [Group::"admins"].containsAny(context.set) };',
         P + "{ context.bad.containsAll(context.set) || context.set.containsAny(context.bad) };",
         # `Literal(True) == Literal(1)` in Python: the encoder must not confuse them.

@@ -94,7 +94,15 @@ class SetOps:
         if not a.val:  # `[]`: equal to a data set iff it is empty
             te, set_id = unpack(b, "set")
             return and_(not_(te), self.w.is_empty(set_id))
-        raise self.unsupported("comparing a non-empty set literal with a set from data", span)
+        if any(x.kind not in _PRIMITIVE for x in a.val):
+            raise self.unsupported(
+                "comparing a set literal of non-primitive values with a set from data", span
+            )
+        # Equal iff the data set holds every element and nothing else.
+        te, set_id = unpack(b, "set")
+        values = tuple(self.value(x, span) for x in a.val)
+        holds_all = and_(*(self.w.member(set_id, v) for v in values))
+        return and_(not_(te), holds_all, self.w.literal_contains_all(values, set_id))
 
     # -- methods ----------------------------------------------------------------------------
 
