@@ -211,6 +211,12 @@ THEOREM_KILLS = [
         "the right conjunct of `and` is dropped: `dcount[C0] == 0",
         "duplicate_decision_refused",
     ),
+    (
+        "integration",
+        "fn sent_hash",
+        "the right conjunct of `and` is dropped: `dcount[C0] == 0",
+        "resume_sends_decisions",
+    ),
 ]
 
 
