@@ -16,12 +16,14 @@ that has been replayed through the evaluator of both backends::
 
 A construct the encoding cannot decide exactly raises ``AnalysisError``
 naming it; a counterexample that does not replay raises
-``AnalysisInternalError``. Values are dynamically typed (no schema yet).
+``AnalysisInternalError``. Values are dynamically typed; with a
+``lion.policy.Schema`` (``schema=``) only conforming requests and stores are
+considered, and each counterexample is checked to conform.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lion.policy.analyze._queries import (
     DEFAULT_TIMEOUT_MS,
@@ -34,6 +36,9 @@ from lion.policy.analyze._queries import (
     run,
 )
 from lion.policy.analyze._sym import not_
+
+if TYPE_CHECKING:
+    from lion.policy.schema import Schema
 
 __all__ = [
     "Analysis",
@@ -49,7 +54,11 @@ __all__ = [
 
 
 def equivalent(
-    a: PolicyInput, b: PolicyInput, schema: Any = None, *, timeout_ms: int = DEFAULT_TIMEOUT_MS
+    a: PolicyInput,
+    b: PolicyInput,
+    schema: Schema | None = None,
+    *,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
 ) -> Analysis:
     """Do ``a`` and ``b`` give the same decision (PERMIT, DENY, INDETERMINATE) on every request?"""
     p = prepare([("a", a, None), ("b", b, None)], schema)
@@ -57,7 +66,11 @@ def equivalent(
 
 
 def implies(
-    a: PolicyInput, b: PolicyInput, schema: Any = None, *, timeout_ms: int = DEFAULT_TIMEOUT_MS
+    a: PolicyInput,
+    b: PolicyInput,
+    schema: Schema | None = None,
+    *,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
 ) -> Analysis:
     """Does every request ``a`` permits get PERMIT from ``b`` too?
 
@@ -70,7 +83,7 @@ def implies(
 
 
 def always_allows(
-    a: PolicyInput, schema: Any = None, *, timeout_ms: int = DEFAULT_TIMEOUT_MS
+    a: PolicyInput, schema: Schema | None = None, *, timeout_ms: int = DEFAULT_TIMEOUT_MS
 ) -> Analysis:
     """Is every request PERMIT?"""
     p = prepare([("a", a, None)], schema)
@@ -78,7 +91,7 @@ def always_allows(
 
 
 def always_denies(
-    a: PolicyInput, schema: Any = None, *, timeout_ms: int = DEFAULT_TIMEOUT_MS
+    a: PolicyInput, schema: Schema | None = None, *, timeout_ms: int = DEFAULT_TIMEOUT_MS
 ) -> Analysis:
     """Is every request DENY?"""
     p = prepare([("a", a, None)], schema)
@@ -86,7 +99,7 @@ def always_denies(
 
 
 def never_indeterminate(
-    a: PolicyInput, schema: Any = None, *, timeout_ms: int = DEFAULT_TIMEOUT_MS
+    a: PolicyInput, schema: Schema | None = None, *, timeout_ms: int = DEFAULT_TIMEOUT_MS
 ) -> Analysis:
     """Is no policy UNKNOWN on any request (so no decision is INDETERMINATE)?"""
     p = prepare([("a", a, None)], schema)
@@ -96,7 +109,7 @@ def never_indeterminate(
 def diff(
     a: PolicyInput,
     b: PolicyInput,
-    schema: Any = None,
+    schema: Schema | None = None,
     *,
     limit: int = 10,
     timeout_ms: int = DEFAULT_TIMEOUT_MS,
