@@ -105,8 +105,8 @@ class RustPolicies:
         try:
             return self._wrap(self._set.link(template_id, new_id, slots))
         except UnicodeEncodeError as exc:
-            found = find_surrogate([template_id, new_id, slots], "slots")
-            raise PolicyError(found or f"input is not valid unicode: {exc.reason}") from None
+            found = find_surrogate(slots, "slots")
+            raise PolicyError(found or f"policy id is not valid unicode: {exc.reason}") from None
 
     def link_all(self, links: Any) -> RustPolicies:
         """A new set with every link of Cedar's JSON template-links form (see `PolicySet`)."""
