@@ -194,3 +194,117 @@ def test_hand_picked_cases_encode_exactly() -> None:
     ]
     for text in cases:
         assert check_encoding(text, entities, request) == "ok", text
+
+
+# -- extension values ---------------------------------------------------------------
+
+EXT_MILLIS = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.sampled_from([0, -1, 86_399_999, -86_400_000, 2**63 - 1, -(2**63), 1_700_000_000_000]),
+)
+DATETIME_TEXT = st.sampled_from(
+    [
+        "1970-01-01",
+        "2024-02-29T12:00:00Z",
+        "1969-12-31T23:59:59.999Z",
+        "0000-01-01T00:00:00+2359",
+        "9999-12-31T23:59:59.999-2359",
+        "2000-06-01T00:00:00.001+0130",
+    ]
+)
+
+
+def _duration_text(millis: int) -> str:
+    from lion.kernel.policy._extensions import duration_text
+
+    return duration_text(millis)
+
+
+def _decimal_text(scaled: int) -> str:
+    from lion.kernel.policy._values import decimal_text
+
+    return decimal_text(scaled)
+
+
+ext_context = st.fixed_dictionaries(
+    {},
+    optional={
+        "d": EXT_MILLIS.map(lambda n: {"__extn": {"fn": "decimal", "arg": _decimal_text(n)}}),
+        "e": EXT_MILLIS.map(lambda n: {"__extn": {"fn": "decimal", "arg": _decimal_text(n)}}),
+        "t": DATETIME_TEXT.map(lambda s: {"__extn": {"fn": "datetime", "arg": s}}),
+        "u": DATETIME_TEXT.map(lambda s: {"__extn": {"fn": "datetime", "arg": s}}),
+        "p": EXT_MILLIS.map(lambda n: {"__extn": {"fn": "duration", "arg": _duration_text(n)}}),
+        "n": EXT_MILLIS,
+        "i": st.sampled_from(["10.0.0.1", "10.0.0.1/8", "::1"]).map(
+            lambda s: {"__extn": {"fn": "ip", "arg": s}}
+        ),
+    },
+)
+EXT_ATOMS = [
+    "context.d",
+    "context.e",
+    "context.t",
+    "context.u",
+    "context.p",
+    "context.n",
+    "context.i",
+    'decimal("1.5")',
+    'decimal("-0.0001")',
+    'datetime("2024-01-01")',
+    'duration("-1d2h")',
+    'duration("1ms")',
+    'decimal("x")',
+]
+ext_bools = st.one_of(
+    st.tuples(
+        st.sampled_from(EXT_ATOMS),
+        st.sampled_from(["<", "<=", ">", ">=", "==", "!="]),
+        st.sampled_from(EXT_ATOMS),
+    ).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+    st.tuples(
+        st.sampled_from(EXT_ATOMS),
+        st.sampled_from(["lessThan", "lessThanOrEqual", "greaterThan", "greaterThanOrEqual"]),
+        st.sampled_from(EXT_ATOMS),
+    ).map(lambda t: f"{t[0]}.{t[1]}({t[2]})"),
+    st.tuples(st.sampled_from(EXT_ATOMS), st.sampled_from(EXT_ATOMS)).map(
+        lambda t: f"({t[0]}.offset({t[1]}) == {t[0]}.offset({t[1]}))"
+    ),
+    st.tuples(st.sampled_from(EXT_ATOMS), st.sampled_from(EXT_ATOMS)).map(
+        lambda t: f'({t[0]}.durationSince({t[1]}) < duration("0ms"))'
+    ),
+    st.tuples(
+        st.sampled_from(EXT_ATOMS),
+        st.sampled_from(["toDays", "toHours", "toMinutes", "toSeconds", "toMilliseconds"]),
+        st.integers(-3, 3),
+    ).map(lambda t: f"({t[0]}.{t[1]}() > {t[2]})"),
+    st.sampled_from(EXT_ATOMS).map(lambda a: f"({a}.toDate() <= {a})"),
+    st.sampled_from(EXT_ATOMS).map(lambda a: f'({a}.toTime() < duration("12h"))'),
+)
+
+
+def test_random_extension_expressions_encode_exactly() -> None:
+    stats: Counter[str] = Counter()
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(conditions=st.lists(ext_bools, min_size=1, max_size=3), context=ext_context)
+    def run(conditions: list[str], context: dict[str, Any]) -> None:
+        text = "\n".join(
+            f"{'permit' if i % 2 == 0 else 'forbid'}(principal, action, resource) when {{ {c} }};"
+            for i, c in enumerate(conditions)
+        )
+        request = {
+            "principal": 'User::"a"',
+            "action": 'Action::"r"',
+            "resource": 'Doc::"d"',
+            "context": context,
+        }
+        stats[check_encoding(text, [], request)] += 1
+
+    run()
+    print(f"extension encoding vs evaluator: {dict(stats)}")
+    assert stats["ok"] == EXAMPLES
