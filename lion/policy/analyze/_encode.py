@@ -70,8 +70,8 @@ class Encoder(SetOps, ExtOps):
         """``sym`` as a ``V`` term (AnalysisError for a set literal)."""
         if sym.kind == "litset":
             raise self.unsupported(
-                "a set literal used as a value (compared with data, "
-                "stored in a record or a set, or chosen by `if`)",
+                "a set literal used as a value (a record field, a member looked up in a set "
+                "from data, or a branch of `if`)",
                 span,
             )
         return lift(sym, span)

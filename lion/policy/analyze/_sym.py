@@ -157,11 +157,8 @@ def lift(sym: Sym, span: Span | None) -> Any:
     """``sym``'s value as a ``V`` term."""
     if sym.kind is None:
         return sym.val
-    if sym.kind == "litset":
-        raise AnalysisError(
-            f"{_at(span)}a set literal used as a value (compared with a non-literal, "
-            "stored in a record or a set, or chosen by `if`) cannot be encoded exactly"
-        )
+    if sym.kind == "litset":  # callers go through Encoder.value, which names the place
+        raise AnalysisError(f"{_at(span)}a set literal used as a value cannot be encoded exactly")
     return _CTORS[sym.kind].make(sym.val)
 
 
