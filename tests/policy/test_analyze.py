@@ -361,6 +361,18 @@ def test_a_counterexample_that_does_not_replay_is_an_internal_error(
         always_denies(a)
 
 
+def test_linked_templates_are_analysed_and_replayed_with_their_links() -> None:
+    template = '@id("t") permit(principal == ?principal, action, resource) when { context.ok };'
+    linked = PolicySet.from_str(template).link("t", "alice", {"?principal": 'User::"alice"'})
+    static = 'permit(principal == User::"alice", action, resource) when { context.ok };'
+    assert equivalent(linked, static).holds
+    answer = always_denies(linked)
+    assert not answer.holds and answer.counterexample is not None
+    cx = answer.counterexample
+    assert cx.request["principal"] == {"type": "User", "id": "alice"}
+    assert cx.unknown["a"] or cx.decisions["a"] == "PERMIT"
+
+
 def test_templates_are_ignored_until_linked() -> None:
     text = "permit(principal == ?principal, action, resource);\n"
     try:

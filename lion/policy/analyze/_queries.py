@@ -216,7 +216,11 @@ def _replay(
             if name == "python":  # the reference evaluator, on the very set that was encoded
                 response = encoded.policy_set.evaluate(request, entities)
             else:
+                parsed = encoded.text is None  # a PolicySet was given: its links are data
                 engine = get_backend(name).policy_set(_text(encoded), encoded.path)
+                links = _links(encoded.policy_set) if parsed else []
+                if links:  # a parsed set's linked policies are data, not text
+                    engine = engine.link_all(links)
                 response = engine.evaluate(request, entities)
         except LionError as exc:
             raise AnalysisInternalError(
@@ -238,6 +242,22 @@ def _text(encoded: _Encoded) -> str:
 
         encoded.text = format_policies(encoded.policy_set)
     return encoded.text
+
+
+def _links(policy_set: PolicySet) -> list[dict[str, Any]]:
+    """The Cedar template-links JSON that rebuilds ``policy_set``'s linked policies."""
+    links = []
+    for policy in policy_set.policies:
+        template = policy_set.template(policy.template) if policy.template else None
+        if template is None:
+            continue
+        values = {}
+        for role in ("principal", "resource"):
+            slot = getattr(template, role).slot
+            if slot is not None:
+                values[slot] = getattr(policy, role).entities[0].to_json()
+        links.append({"templateId": policy.template, "newId": policy.id, "values": values})
+    return links
 
 
 def _show(result: tuple[Decision, tuple[str, ...], tuple[str, ...]]) -> str:
