@@ -14,9 +14,9 @@ the original. The operator classes (`OPERATORS`):
 
 Theorems and invariants are never mutated (they are the specification), nor is
 what only states them (a bool function or a constant that no machine and no
-bind reaches, a function only invariants read), nor the updates of `ghost
-var`s (the bookkeeping an invariant reads): mutating those weakens the claim,
-not the model.
+bind reaches, a function only invariants or ghost updates read), nor the
+updates of `ghost var`s (the bookkeeping an invariant reads): mutating those
+weakens the claim, not the model.
 """
 
 from __future__ import annotations
@@ -270,8 +270,17 @@ def model_definitions(module: ast.Module) -> set[str]:
     only invariants read: those observe a state, they are part of the claim.
     """
     own = [d for d in module.definitions if isinstance(d, ast.Fn | ast.Const | ast.Machine)]
-    roots = {b.name for b in module.binds} | {m.name for m in own if isinstance(m, ast.Machine)}
-    reached = references(module, roots)
+    machines = [m for m in own if isinstance(m, ast.Machine)]
+    roots = {b.name for b in module.binds if b.name not in module.machines}
+    for m in machines:  # what the machine computes, not the ghost bookkeeping of its claims
+        ghosts: frozenset[str] = getattr(m, "ghosts", frozenset())
+        roots.add(m.name)
+        for a in (m.init, *m.actions):
+            _refs(a.requires, roots)
+            _refs(tuple(v for t, v in a.updates if t not in ghosts), roots)
+    reached = set(roots)
+    for name in roots - {m.name for m in machines}:
+        reached |= references(module, {name})
     stated: set[str] = set()  # what theorems are about (invariants only observe a state)
     for t in module.theorems:
         stated |= references(module, called(t.body))
