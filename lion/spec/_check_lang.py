@@ -4,9 +4,12 @@ Arithmetic: `*`, `/` and `%` take and give unbounded `int`, as `+` and `-`
 do; a bounded slot that receives the result checks its range when the value
 is stored (the interpreter raises, a machine's `M.ranges` obligation proves
 it). Division truncates towards zero, as Rust's does, and `%` takes the sign
-of the dividend. A divisor must be nonzero by its type: the checker computes
-the interval of every divisor from the declared ranges of what it reads
-(`interval`) and rejects a division whose divisor's interval contains 0.
+of the dividend. A divisor must be nonzero by its type or by the conditions
+it is evaluated under: the checker computes the interval of every divisor
+from the declared ranges of what it reads (`interval`), narrows it by the
+comparisons with a literal that hold there (`if d != 0 then x / d`, `d > 0
+and x / d > 1`: the `facts`), and rejects a division whose divisor may still
+be 0.
 
 Sequences: `seq<T, N>` holds at most N elements. Like an int range, the
 bound is checked when a value is stored, so `append(s, x)` on a
@@ -16,7 +19,9 @@ when `i` is out of bounds, so indexing is total.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import dataclasses
+from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
 from lion.errors import SpecError
@@ -24,11 +29,16 @@ from lion.spec import ast
 from lion.spec._check_types import MAX_SEQ, domain_size, is_finite
 from lion.spec.ast import BoolType, IntType, OptionType, SeqType, SetType, Type
 
-__all__ = ["SEQ_BUILTINS", "Interval", "LanguageRules", "interval"]
+__all__ = ["SEQ_BUILTINS", "Fact", "Interval", "LanguageRules", "interval"]
 
 SEQ_BUILTINS = ("len", "append", "sum", "count")
 
 Interval = tuple[int | None, int | None]  # inclusive; None is unbounded on that side
+# A checked bool expression known to be true (or false), and the scope it was checked in.
+Fact = tuple[ast.Expr, bool, Mapping[str, Any]]
+
+_FLIP = {"==": "!=", "!=": "==", "<": ">=", ">=": "<", ">": "<=", "<=": ">"}
+_MIRROR = {"==": "==", "!=": "!=", "<": ">", ">": "<", "<=": ">=", ">=": "<="}
 
 _INT = IntType()
 _BOOL = BoolType()
@@ -36,6 +46,8 @@ _BOOL = BoolType()
 
 class _Host(Protocol):
     """What the rules need from the checker they are mixed into."""
+
+    facts: list[Fact]
 
     def error(self, message: str, pos: ast.Pos) -> SpecError: ...
 
@@ -49,11 +61,29 @@ class _Host(Protocol):
 
 
 class LanguageRules:
+    @contextlib.contextmanager
+    def assuming(
+        self: _Host, cond: ast.Expr, holds: bool, env: Mapping[str, Any], *, active: bool = True
+    ) -> Iterator[None]:
+        """Check what is inside the block knowing that `cond` is `holds` there."""
+        if active:
+            self.facts.append((cond, holds, env))
+        try:
+            yield
+        finally:
+            if active:
+                self.facts.pop()
+
     def arith(self: _Host, e: ast.Binary, env: Mapping[str, Any]) -> ast.Expr:
         left = self.expect(e.left, _INT, env)
         right = self.expect(e.right, _INT, env)
         if e.op in ("/", "%"):
             lo, hi = interval(right, self.const_value)
+            for known in _known(right, self.facts, env):
+                if known is None:  # `d != 0` holds here
+                    lo = hi = 1
+                    break
+                lo, hi = _meet((lo, hi), known)
             if not ((lo is not None and lo > 0) or (hi is not None and hi < 0)):
                 shown = f"[{_show(lo, '-inf')}, {_show(hi, 'inf')}]"
                 raise self.error(
@@ -62,6 +92,26 @@ class LanguageRules:
                     e.right.pos,
                 )
         return ast.Binary(e.op, left, right, e.pos, _INT)
+
+    def set_lit(self: _Host, e: ast.SetLit, env: Mapping[str, Any], want: Type | None) -> ast.Expr:
+        if isinstance(want, SetType):
+            items = tuple(self.expect(i, want.elem, env) for i in e.items)
+            return ast.SetLit(items, e.pos, want)
+        if not e.items:
+            raise self.error(
+                "cannot tell the type of `{}` here; it needs a set type from its context", e.pos
+            )
+        first = self.infer(e.items[0], env)
+        assert first.ty is not None
+        elem = first.ty
+        if not is_finite(elem):
+            raise self.error(
+                f"set elements must have a finite type, `{elem}` is not "
+                "(an integer literal set needs a bounded int type from its context)",
+                e.pos,
+            )
+        rest = tuple(self.expect(i, elem, env) for i in e.items[1:])
+        return ast.SetLit((first, *rest), e.pos, SetType(elem))
 
     def seq_type(self: _Host, elem: Type, bound: int, pos: ast.Pos) -> Type:
         if not 0 < bound <= MAX_SEQ:
@@ -139,6 +189,78 @@ class LanguageRules:
         inner = {**env, head.left.name: self.local(source.ty.elem)}
         checked = self.expect(body, _INT if e.fn == "sum" else _BOOL, inner)
         return ast.Aggregate(e.fn, head.left.name, source, checked, e.pos, _INT)
+
+
+def _strip(e: Any) -> Any:
+    """`e` without positions, so that two occurrences of one expression compare equal."""
+    if isinstance(e, tuple):
+        return tuple(_strip(x) for x in e)
+    if dataclasses.is_dataclass(e) and not isinstance(e, type):
+        return (
+            type(e).__name__,
+            tuple(_strip(getattr(e, f.name)) for f in dataclasses.fields(e) if f.name != "pos"),
+        )
+    return e
+
+
+def _vars(e: Any) -> Iterator[str]:
+    if isinstance(e, ast.Var) and e.kind in ("local", "state"):
+        yield e.name
+    elif isinstance(e, tuple):
+        for x in e:
+            yield from _vars(x)
+    elif dataclasses.is_dataclass(e) and not isinstance(e, type):
+        for f in dataclasses.fields(e):
+            yield from _vars(getattr(e, f.name))
+
+
+def _known(
+    divisor: ast.Expr, facts: list[Fact], env: Mapping[str, Any]
+) -> Iterator[Interval | None]:
+    """What the facts in force say about `divisor`: an interval, or None for `!= 0`.
+
+    A fact counts only if every variable it reads still means what it meant there
+    (a `let` or a quantifier in between may have rebound the name)."""
+    target = _strip(divisor)
+    for fact, holds, scope in facts:
+        if all(env.get(n) is scope.get(n) for n in _vars(fact)):
+            yield from _compare(fact, holds, target)
+
+
+def _compare(fact: ast.Expr, holds: bool, target: Any) -> Iterator[Interval | None]:
+    if isinstance(fact, ast.Unary) and fact.op == "not":
+        yield from _compare(fact.operand, not holds, target)
+        return
+    if not isinstance(fact, ast.Binary):
+        return
+    if (fact.op == "and" and holds) or (fact.op == "or" and not holds):
+        yield from _compare(fact.left, holds, target)
+        yield from _compare(fact.right, holds, target)
+        return
+    if fact.op not in _FLIP:
+        return
+    op = fact.op if holds else _FLIP[fact.op]
+    left, right = fact.left, fact.right
+    if _strip(right) == target:
+        left, right, op = right, left, _MIRROR[op]
+    if _strip(left) != target or not isinstance(right, ast.Lit):
+        return
+    c = right.value
+    if not isinstance(c, int) or isinstance(c, bool):
+        return
+    if op == "!=":
+        if c == 0:
+            yield None
+    elif op == "==":
+        yield (c, c)
+    elif op == "<":
+        yield (None, c - 1)
+    elif op == "<=":
+        yield (None, c)
+    elif op == ">":
+        yield (c + 1, None)
+    else:
+        yield (c, None)
 
 
 def _members(ty: Type | None) -> int | None:

@@ -11,13 +11,14 @@ Rules that make every spec total and every definition terminate:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lion.errors import SourceLocation, SpecError
 from lion.spec import ast
-from lion.spec._check_lang import SEQ_BUILTINS, LanguageRules
+from lion.spec._check_lang import SEQ_BUILTINS, Fact, LanguageRules
 from lion.spec._check_match import MatchRules
 from lion.spec._check_types import MAX_DOMAIN, compatible, domain_size, is_finite, join
 from lion.spec.ast import (
@@ -66,6 +67,7 @@ class _Checker(LanguageRules, MatchRules):
         self.module = module
         self.lines = module.source.splitlines()
         self.scope = _Scope({}, {}, {}, {}, {}, {})
+        self.facts: list[Fact] = []  # conditions known to hold where a divisor is checked
         for dep in imported:
             self._import(dep)
 
@@ -221,13 +223,21 @@ class _Checker(LanguageRules, MatchRules):
             if p.name in env:
                 raise self.error(f"parameter `{p.name}` shadows a variable of `{machine}`", p.pos)
             env[p.name] = _Local(p.ty, "local")
-        requires = tuple(self.expect(r, BOOL, env) for r in a.requires)
         var_types = {v.name: v.ty for v in vars_}
         updates = []
-        for target, value in a.updates:
-            if target not in var_types:
-                raise self.error(f"`{target}` is not a variable of machine `{machine}`", value.pos)
-            updates.append((target, self.expect(value, var_types[target], env)))
+        with contextlib.ExitStack() as guarded:
+            # A guard is evaluated only when the ones before it held, the updates only when
+            # all of them did: a divisor may rely on them.
+            requires = []
+            for r in a.requires:
+                requires.append(self.expect(r, BOOL, env))
+                guarded.enter_context(self.assuming(requires[-1], True, env))
+            for target, value in a.updates:
+                if target not in var_types:
+                    raise self.error(
+                        f"`{target}` is not a variable of machine `{machine}`", value.pos
+                    )
+                updates.append((target, self.expect(value, var_types[target], env)))
         if is_init:
             missing = [v.name for v in vars_ if v.name not in dict(a.updates)]
             if missing:
@@ -236,7 +246,7 @@ class _Checker(LanguageRules, MatchRules):
                     + ", ".join(f"`{m}`" for m in missing),
                     a.pos,
                 )
-        return ast.Action(a.name, params, requires, tuple(updates), a.pos)
+        return ast.Action(a.name, params, tuple(requires), tuple(updates), a.pos)
 
     def invariant(self, d: ast.Invariant) -> ast.Invariant:
         self._claim(d.name, d.pos)
@@ -381,11 +391,15 @@ class _Checker(LanguageRules, MatchRules):
             return self.binary(e, env, want)
         if isinstance(e, ast.If):
             cond = self.expect(e.cond, BOOL, env)
-            then = self.infer(e.then, env, want)
+            with self.assuming(cond, True, env):
+                then = self.infer(e.then, env, want)
             assert then.ty is not None
-            orelse = self.expect(
-                e.orelse, want if want is not None and compatible(then.ty, want) else then.ty, env
-            )
+            with self.assuming(cond, False, env):
+                orelse = self.expect(
+                    e.orelse,
+                    want if want is not None and compatible(then.ty, want) else then.ty,
+                    env,
+                )
             return ast.If(cond, then, orelse, e.pos, self.join(then.ty, orelse.ty))
         if isinstance(e, ast.Let):
             value = self.infer(e.value, env)
@@ -451,26 +465,6 @@ class _Checker(LanguageRules, MatchRules):
             raise self.error(f"`.{e.name}` needs a record, found `{target.ty}`", e.pos)
         return ast.Field(target, e.name, e.pos, self.field_type(target.ty, e.name, e.pos))
 
-    def set_lit(self, e: ast.SetLit, env: Mapping[str, _Local], want: Type | None) -> ast.Expr:
-        if isinstance(want, SetType):
-            items = tuple(self.expect(i, want.elem, env) for i in e.items)
-            return ast.SetLit(items, e.pos, want)
-        if not e.items:
-            raise self.error(
-                "cannot tell the type of `{}` here; it needs a set type from its context", e.pos
-            )
-        first = self.infer(e.items[0], env)
-        assert first.ty is not None
-        elem = first.ty
-        if not is_finite(elem):
-            raise self.error(
-                f"set elements must have a finite type, `{elem}` is not "
-                "(an integer literal set needs a bounded int type from its context)",
-                e.pos,
-            )
-        rest = tuple(self.expect(i, elem, env) for i in e.items[1:])
-        return ast.SetLit((first, *rest), e.pos, SetType(elem))
-
     def record_lit(self, e: ast.RecordLit, env: Mapping[str, _Local]) -> ast.Expr:
         rec = self.scope.types.get(e.record)
         if not isinstance(rec, RecordType):
@@ -495,9 +489,12 @@ class _Checker(LanguageRules, MatchRules):
     def binary(self, e: ast.Binary, env: Mapping[str, _Local], want: Type | None) -> ast.Expr:
         op = e.op
         if op in ("and", "or", "implies", "iff"):
-            return ast.Binary(
-                op, self.expect(e.left, BOOL, env), self.expect(e.right, BOOL, env), e.pos, BOOL
-            )
+            left = self.expect(e.left, BOOL, env)
+            # The right side is evaluated only when `and`/`implies` found the left true and
+            # `or` found it false: a divisor there may rely on that.
+            with self.assuming(left, op != "or", env, active=op != "iff"):
+                right = self.expect(e.right, BOOL, env)
+            return ast.Binary(op, left, right, e.pos, BOOL)
         if op in ("==", "!="):
             literal = (ast.SetLit, ast.SeqLit, ast.NoneLit)
             if isinstance(e.left, literal) and not isinstance(e.right, literal):

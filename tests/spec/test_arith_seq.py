@@ -151,6 +151,46 @@ def test_divisors_whose_range_excludes_zero_are_accepted(divisor: str) -> None:
     load_text(src)
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "fn f(x: int, d: int[0..5]) -> int = if d == 0 then 0 else x / d",
+        "fn f(x: int, d: int[0..5]) -> int = if d != 0 then x / d else 0",
+        "fn f(x: int, d: int[0..5]) -> bool = d > 0 and x / d > 1",
+        "fn f(x: int, d: int[0..5]) -> bool = d == 0 or x % d > 1",
+        "fn f(x: int, d: int[0..5]) -> bool = d >= 1 implies x / d > 1",
+        "fn f(x: int, d: int) -> int = if not (0 == d) then x / d else 0",
+        "fn f(x: int, d: int[-3..3]) -> int = if d > 0 and x > 2 then x / d else 0",
+        "fn f(x: int, d: int[0..3]) -> int = if 0 < d then x / d else 0",
+        "fn f(x: int, y: int) -> int = if x - y != 0 then 10 / (x - y) else 0",
+        "machine M { var n: int[0..9]\n init { n = 1 }\n"
+        " action split(d: int[0..3]) { requires d != 0\n requires n / d >= 1\n n = n / d } }",
+    ],
+)
+def test_a_divisor_may_rely_on_the_conditions_it_is_evaluated_under(source: str) -> None:
+    load_text(source)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "fn f(x: int, d: int[0..5]) -> int = if d == 0 then x / d else 0",
+        "fn f(x: int, d: int[0..5]) -> int = if d != 0 then 0 else x / d",
+        "fn f(x: int, d: int[0..5]) -> bool = d > 0 or x / d > 1",
+        "fn f(x: int, d: int[0..5]) -> int = if d != 0 then (let d = 0; x / d) else 0",
+        "fn f(x: int, d: int[-3..3]) -> int = if d > -1 then x / d else 0",
+        "fn f(x: int, d: int[-3..3]) -> int = if d > 0 or x > 2 then x / d else 0",
+        "fn f(x: int, d: int[0..3]) -> bool = (d != 0) iff (x / d > 0)",
+        "fn f(x: int, d: int[0..3]) -> bool = exists d: int[0..2] . x / d > 0",
+        "machine M { var n: int[0..9]\n init { n = 1 }\n"
+        " action split(d: int[0..3]) { requires n / d >= 1\n requires d != 0 } }",
+    ],
+)
+def test_a_condition_that_does_not_cover_the_divisor_is_not_enough(source: str) -> None:
+    with pytest.raises(SpecError, match="may divide by zero"):
+        load_text(source)
+
+
 def test_interval_of_arithmetic() -> None:
     module = load_text(
         "fn f(a: int[-3..7], b: int[2..4]) -> int = a * b\n"

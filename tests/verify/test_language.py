@@ -47,6 +47,10 @@ def _ints() -> st.SearchStrategy[str]:
             pair.map(lambda p: f"({p[0]} * {p[1]})"),
             st.tuples(inner, divisor).map(lambda p: f"({p[0]} / {p[1]})"),
             st.tuples(inner, divisor).map(lambda p: f"({p[0]} % {p[1]})"),
+            st.tuples(inner, inner, inner).map(  # a divisor that only a condition makes safe
+                lambda p: f"(if {p[1]} != 0 then {p[0]} / {p[1]} else {p[2]})"
+            ),
+            st.tuples(inner, inner).map(lambda p: f"(if {p[1]} == 0 then 0 else {p[0]} % {p[1]})"),
             pair.map(lambda p: f"min({p[0]}, {p[1]})"),
             st.tuples(inner, inner, inner, inner).map(
                 lambda p: f"(if {p[0]} < {p[1]} then {p[2]} else {p[3]})"
