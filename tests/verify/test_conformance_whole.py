@@ -163,6 +163,25 @@ def test_a_state_that_is_not_a_dict_is_a_failure(impl: type[_Deep]) -> None:
     assert not result.ok and "state() gave None, not a dict of spec values" in result.message
 
 
+def test_two_distinct_failures_give_one_verdict(impl: type[_Deep]) -> None:
+    # a wrong state after the 3rd increment, and a refused second toggle before any
+    # increment: Hypothesis finds both kinds; the verdict is one failure, not an
+    # ExceptionGroup (it was, before report_multiple_bugs=False)
+    real_step = _Deep.step
+
+    def step(self: _Deep, action: str) -> bool:
+        if action == "toggle" and self.n == 0 and self.mode == "Busy":
+            return False
+        return real_step(self, action)
+
+    impl.bug_at = 3
+    impl.step = step  # type: ignore[method-assign]
+    module, bind = _deep()
+    for seed in range(3):
+        result = check_bind(module, bind, examples=300, seed=seed, shrink_seconds=5.0)
+        assert not result.ok and result.failing_text, seed
+
+
 # ---- coverage ------------------------------------------------------------------------------
 
 

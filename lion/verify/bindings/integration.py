@@ -131,6 +131,11 @@ _Ids = tuple[str, ...]
 _Shape = tuple[Decision, _Ids, _Ids, tuple[Effect, ...], str | _Ids, str | None]
 
 
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 def _request(who: str, op: str) -> RecordValue:
     return RecordValue("Request", {"who": EnumValue("Who", who), "op": EnumValue("Op", op)})
 
@@ -253,6 +258,9 @@ class RunnerModel:
             costs={"spent": _COST[op]} if _COST[op] else {},
         )
         call.task = self.loop.create_task(self.ipu.execute(request, self._perform(call)))
+        # the outcome is read when the lane is classified; a call no state read reaches
+        # (a run that stopped at a mismatch) must not be reported as never retrieved
+        call.task.add_done_callback(_retrieve)
 
     # --- reading the implementation ----------------------------------------------------------
 
