@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 EQUIVALENCE_TIMEOUT = 2.0  # seconds for the equivalence check of one mutant
-DEFAULT_EXAMPLES = 200  # conformance inputs per bind and mutant
+DEFAULT_EXAMPLES = 1000  # conformance inputs per bind and mutant (as lion-verify)
 
 
 @dataclass(frozen=True)

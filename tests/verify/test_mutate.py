@@ -218,6 +218,24 @@ THEOREM_KILLS = [
         "resume_sends_decisions",
     ),
     ("integration", "fn resumed", "`0` becomes `1`: `0);`", "resume_one_call"),
+    (
+        "integration",
+        "fn resumes_now",
+        "the right conjunct of `and` is dropped: `strays",
+        "strays_block_resume",
+    ),
+    (
+        "integration",
+        "Controls.batch requires",
+        "a `requires` is dropped: `run != Paused`",
+        "paused_runs_nothing",
+    ),
+    (
+        "integration",
+        "Controls.stray requires",
+        "a `requires` is dropped: `run == Paused`",
+        "strays_only_while_paused",
+    ),
     ("integration", "Controls.batch: calls_spent =", "`<=` becomes `<`", "calls_spent_counts_runs"),
 ]
 
