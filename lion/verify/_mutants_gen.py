@@ -79,8 +79,11 @@ def _local(e: ast.Expr) -> Iterator[tuple[ast.Expr, str, str, ast.Pos]]:
     """The mutants of node `e` itself: (replacement, operator, description, where)."""
     for new, op, text in _local_changes(e):
         where = e.pos
-        if op == "drop-conjunct":  # point at the conjunct that goes
-            where = (e.right if new is e.left else e.left).pos  # type: ignore[union-attr]
+        if op == "drop-conjunct" and isinstance(e, ast.Binary):  # point at the conjunct that goes
+            if new is e.left:
+                where = e.right.pos
+            else:  # the left one, which ends where the right one starts
+                text = f"{text}\x00{e.right.pos.line}:{e.right.pos.column}"
         yield new, op, text, where
 
 

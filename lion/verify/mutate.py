@@ -204,20 +204,27 @@ def _mechanical(module: ast.Module) -> Iterator[Mutant]:
             where=site.where,
             line=site.pos.line,
             column=site.pos.column,
-            description=f"{site.description}: {_snippet(module.source, site.pos)}",
+            description=_describe(module.source, site.pos, site.description),
             module=_with(module, d),
             touched=frozenset({d.name}),
             machine=d.name if isinstance(d, ast.Machine) else None,
         )
 
 
-def _snippet(source: str, pos: ast.Pos, width: int = 48) -> str:
-    """The source text from `pos` to the end of its line, cut to `width` characters."""
+def _describe(source: str, pos: ast.Pos, change: str, width: int = 48) -> str:
+    """`change`, then the source text it changes: from `pos` to the end of its line, or
+    (for a dropped left conjunct, marked by the generator) to where the right one starts."""
+    change, _, until = change.partition("\x00")
     lines = source.splitlines()
     if not 0 < pos.line <= len(lines):
-        return "(no source)"
-    text = lines[pos.line - 1][pos.column - 1 :].rstrip()
-    return f"`{text[:width]}{'...' if len(text) > width else ''}`"
+        return f"{change}: (no source)"
+    text = lines[pos.line - 1][pos.column - 1 :]
+    if until:
+        line, column = (int(x) for x in until.split(":"))
+        if line == pos.line and column > pos.column:
+            text = text[: column - pos.column].rstrip().removesuffix("and").rstrip()
+    text = text.rstrip()
+    return f"{change}: `{text[:width]}{'...' if len(text) > width else ''}`"
 
 
 def _named(module: ast.Module) -> Iterator[Mutant]:
