@@ -33,6 +33,36 @@ _ASK = (
 # (what the bug is, original text, mutated text, how often it occurs, the obligation it refutes)
 MUTANTS = [
     (
+        "a batch runs while the run is paused",
+        "    requires run != Paused\n    requires c != d\n",
+        "    requires c != d\n",
+        1,
+        "paused_runs_nothing",
+    ),
+    (
+        "a stray decision is accepted while the run is not paused",
+        "    requires run == Paused\n    requires not (c in inrun)\n",
+        "    requires not (c in inrun)\n",
+        1,
+        "strays_only_while_paused",
+    ),
+    (
+        "a run starts out waiting on a call",
+        "    inrun = {}\n",
+        "    inrun = {C0}\n",
+        1,
+        "running_waits_on_nothing",
+    ),
+    (
+        "a batch that does not fit is charged as if one call fitted",
+        "    calls_spent = calls_spent + ran(outcome(authority, policy, t,"
+        " calls_spent + 2 <= CALL_LIMIT))",
+        "    calls_spent = calls_spent + ran(outcome(authority, policy, t,"
+        " calls_spent + 1 <= CALL_LIMIT))",
+        1,
+        "calls_spent_counts_runs",
+    ),
+    (
         "fixing a plan leaves the branch's tokens as they were",
         "    authority = authority inter (p union {Read})\n",
         "    authority = authority\n",
