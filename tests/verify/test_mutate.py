@@ -199,6 +199,12 @@ def test_verdicts_are_validity_refutes_a_verdict_read_from_the_wrong_capability(
 # (chapter, where, the mutant's description starts with, the theorem that refutes it)
 THEOREM_KILLS = [
     (
+        "delegation",
+        "fn usable",
+        "the left conjunct of `and` is dropped: `b in live`",
+        "only_live_is_usable",
+    ),
+    (
         "capabilities",
         "fn valid",
         "the left conjunct of `and` is dropped: `c in minted`",
