@@ -3,13 +3,12 @@ reading files (``-`` is stdin) and JSON with file:line:col, and closed output pi
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import re
 import sys
 from typing import Any, TextIO
 
+from lion._pipe import PipeGuard
 from lion.errors import LionError, SourceLocation
 
 __all__ = [
@@ -218,45 +217,3 @@ def locate_error(message: str, text: str, path: str, roots: dict[str, str]) -> B
             if at is not None:
                 return BadInput(message, {"path": path, "line": at[0], "column": at[1]})
     return BadInput(message, {"path": path})
-
-
-# -- closed pipes ---------------------------------------------------------------------
-
-
-class PipeGuard(io.TextIOBase):
-    """A text stream that goes quiet when its reader goes away (``lion policy ... | head -1``).
-
-    The verb still finishes (``format --write`` still writes every file) and
-    exits with its own code; the descriptor then points at /dev/null so that
-    Python's flush at exit cannot fail again.
-    """
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self.closed_pipe = False
-
-    def write(self, text: str) -> int:
-        if self.closed_pipe:
-            return len(text)
-        try:
-            return self._stream.write(text)
-        except BrokenPipeError:
-            self._closed()
-        return len(text)
-
-    def flush(self) -> None:
-        if self.closed_pipe:
-            return
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            self._closed()
-
-    def _closed(self) -> None:
-        self.closed_pipe = True
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self._stream.fileno())
-            os.close(devnull)
-        except (OSError, ValueError, io.UnsupportedOperation):
-            pass

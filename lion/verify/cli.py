@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
-import os
 import random
 import sys
 import time
@@ -35,6 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from lion._pipe import PipeClosed, PipeGuard
 from lion.errors import (
     LionError,
     SourceLocation,
@@ -95,46 +94,6 @@ class _BadInput(Exception):
         if "path" in loc:
             return f"{loc['path']}:{loc['line']}:{loc['column']}: {self.message}"
         return self.message
-
-
-class _PipeClosed(Exception):
-    """The reader of stdout or stderr went away (`lion-verify | head -1`)."""
-
-
-class _PipeGuard(io.TextIOBase):
-    """A text stream that turns a broken pipe into _PipeClosed, once, and then points
-    the file descriptor at /dev/null so that Python's flush at exit cannot fail again."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self.closed_pipe = False
-
-    def write(self, text: str) -> int:
-        if self.closed_pipe:
-            return len(text)
-        try:
-            return self._stream.write(text)
-        except BrokenPipeError:
-            self._closed()
-        return len(text)
-
-    def flush(self) -> None:
-        if self.closed_pipe:
-            return
-        try:
-            self._stream.flush()
-        except BrokenPipeError:
-            self._closed()
-
-    def _closed(self) -> None:
-        self.closed_pipe = True
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self._stream.fileno())
-            os.close(devnull)
-        except (OSError, ValueError, io.UnsupportedOperation):
-            pass
-        raise _PipeClosed
 
 
 class _Parser(argparse.ArgumentParser):
@@ -534,7 +493,7 @@ def _run(argv: Sequence[str], stdout: TextIO, stderr: TextIO) -> int:
         code = EXIT_INTERNAL  # a solver is wrong, or lion-verify's encoding is
     try:
         _report(args, results, binds, elapsed, seed if binds else None, ok, stdout, cross)
-    except _PipeClosed:
+    except PipeClosed:
         return code  # every check ran: the reader just stopped reading
     return code
 
@@ -586,13 +545,13 @@ def _report(
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point; returns (and exits with) the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
-    out, err = _PipeGuard(sys.stdout), _PipeGuard(sys.stderr)
+    out, err = PipeGuard(sys.stdout, stop=True), PipeGuard(sys.stderr, stop=True)
     stdout, stderr = cast(TextIO, out), cast(TextIO, err)
     saved = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = stdout, stderr  # argparse's --help writes to sys.stdout
     try:
         code = run(args, stdout, stderr)
-    except _PipeClosed:
+    except PipeClosed:
         code = EXIT_OK  # the reader went away before the checks ended: stop quietly
     except SystemExit as exc:  # --help
         code = exc.code if isinstance(exc.code, int) else EXIT_OK
@@ -609,9 +568,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"{type(exc).__name__}: {exc}"
             _quietly(stdout, _error_json(EXIT_INTERNAL, "internal error", message, None))
         code = EXIT_INTERNAL
-    with contextlib.suppress(_PipeClosed):
+    with contextlib.suppress(PipeClosed):
         out.flush()
-    with contextlib.suppress(_PipeClosed):
+    with contextlib.suppress(PipeClosed):
         err.flush()
     sys.stdout, sys.stderr = saved
     if argv is None:
@@ -621,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _quietly(stream: TextIO, text: str) -> None:
     """Print, unless the reader has gone away."""
-    with contextlib.suppress(_PipeClosed):
+    with contextlib.suppress(PipeClosed):
         print(text, file=stream, flush=True)
 
 
