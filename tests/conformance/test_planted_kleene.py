@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from lion.kernel.policy import _evaluate
 from lion.kernel.policy import _ast as A
+from lion.kernel.policy import _evaluate
 from lion.verify.bindings import policy as policy_bind
 
 from .planted import caught
