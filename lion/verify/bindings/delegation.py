@@ -47,7 +47,7 @@ __all__ = ["DelegationModel", "RustDelegationModel"]
 KEY = b"lion-conformance-delegation-key-0123456789"
 BRANCHES = range(4)  # the spec's BranchId
 MAX_TIME = 3  # the spec's Time
-MAX_REFUSED = 16  # the spec's MAX_REFUSED: the refusals its log can hold
+MAX_REFUSED = 4  # the spec's MAX_REFUSED: the refusals its log can hold
 _POLICIES = '@id("chat") permit(principal, action == Action::"chat", resource);'
 _MODEL = "model/"
 T = TypeVar("T")
