@@ -51,6 +51,7 @@ __all__ = [
     "current_call",
     "model_effect",
     "runtime_request",
+    "tool_action",
     "tool_effect",
 ]
 
@@ -159,6 +160,11 @@ def _entity_name(resource: str, prefix: str) -> str:
     return resource[len(prefix) :] if resource.startswith(prefix) else resource
 
 
+def tool_action(resource: str) -> str:
+    """The Cedar action (and `Tool` id) of a tool call: its resource without `tool/`."""
+    return _entity_name(resource, _TOOL_PREFIX)
+
+
 def runtime_request(request: EffectRequest) -> dict[str, Any]:
     """The Cedar request for an effect, built from the effect alone (plus its context).
 
@@ -173,7 +179,7 @@ def runtime_request(request: EffectRequest) -> dict[str, Any]:
             {"type": "Model", "id": _entity_name(effect.resource, _MODEL_PREFIX)},
         )
     else:
-        name = _entity_name(effect.resource, _TOOL_PREFIX)
+        name = tool_action(effect.resource)
         action, resource = name, {"type": "Tool", "id": name}
     return {
         "principal": {"type": "Agent", "id": request.principal},

@@ -60,6 +60,7 @@ __all__ = [
     "Source",
     "Trust",
     "cedar_entry_type",
+    "key_path",
     "label",
     "normalize",
     "result_trusted",
@@ -192,7 +193,8 @@ def _plain(value: Any, where: str = "") -> Any:
     return value
 
 
-def _key_path(parent: str, key: str) -> str:
+def key_path(parent: str, key: str) -> str:
+    """The path of argument `key` under `parent`, as labels name it: `a.b`, or `a["a b"]`."""
     if key.isidentifier():
         return f"{parent}.{key}" if parent else key
     return f"{parent}[{json.dumps(key, ensure_ascii=False)}]"
@@ -437,7 +439,7 @@ class ProvenanceIndex:
                         raise ProvenanceError(
                             f"{where}: key `{key!r}` is a `{type(key).__name__}`, not a string"
                         )
-                    children.append((_key_path(path, key), item, depth + 1))
+                    children.append((key_path(path, key), item, depth + 1))
                 stack.extend(reversed(children))
             elif isinstance(value, list | tuple | set | frozenset):
                 if isinstance(value, set | frozenset):  # a stable order for the paths

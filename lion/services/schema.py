@@ -32,13 +32,11 @@ from typing import Any
 
 from lion.policy import Schema, ValidationReport, validate
 from lion.services.budget import COUNTERS
-from lion.services.gate import CHAT
-from lion.services.provenance import cedar_entry_type
+from lion.services.gate import CHAT, tool_action
+from lion.services.provenance import cedar_entry_type, key_path
 from lion.services.tools import ToolLike
 
 __all__ = ["CedarSchema", "cedar_schema"]
-
-_TOOL_PREFIX = "tool/"
 
 
 @dataclass(frozen=True)
@@ -81,14 +79,6 @@ def _record(node: Mapping[str, Any], path: str, unmapped: list[str]) -> dict[str
     return {"type": "Record", "attributes": attributes}
 
 
-def _key_path(parent: str, key: str) -> str:  # as lion.services.provenance names argument paths
-    import json
-
-    if key.isidentifier():
-        return f"{parent}.{key}" if parent else key
-    return f"{parent}[{json.dumps(key, ensure_ascii=False)}]"
-
-
 def _provenance_paths(node: Mapping[str, Any], parent: str = "", depth: int = 0) -> list[str]:
     """The `context.provenance` entries a schema can declare: each argument, and each
     property of an object argument (list elements, `cc[0]`, cannot be declared)."""
@@ -96,7 +86,7 @@ def _provenance_paths(node: Mapping[str, Any], parent: str = "", depth: int = 0)
     if depth > 8:
         return out
     for key, sub in (node.get("properties") or {}).items():
-        path = _key_path(parent, key)
+        path = key_path(parent, key)
         out.append(path)
         if isinstance(sub, Mapping) and sub.get("type") == "object":
             out.extend(_provenance_paths(sub, path, depth + 1))
@@ -120,9 +110,7 @@ def _described(item: Any) -> tuple[str, Mapping[str, Any]]:
     elif hasattr(item, "inputSchema") and not hasattr(item, "resource"):  # an mcp.types.Tool
         name, schema = item.name, item.inputSchema
     else:
-        resource = str(item.resource)
-        name = resource[len(_TOOL_PREFIX) :] if resource.startswith(_TOOL_PREFIX) else resource
-        schema = item.schema
+        name, schema = tool_action(str(item.resource)), item.schema
     if not isinstance(name, str) or not name:
         raise ValueError(f"a tool description needs a non-empty `name`, got {name!r}")
     if not isinstance(schema, Mapping):
