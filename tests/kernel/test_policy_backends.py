@@ -13,12 +13,8 @@ cover overflow, missing entities and attributes, and type errors.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -37,6 +33,7 @@ from lion.kernel.policy import (
     Response,
 )
 from lion.kernel.policy._extensions import parse_datetime, parse_decimal, parse_duration, parse_ip
+from tests._modules import load
 
 EXAMPLES = int(os.environ.get("LION_EXAMPLES", 120))
 SETTINGS = settings(
@@ -47,18 +44,7 @@ SETTINGS = settings(
 )
 
 
-def _load(name: str) -> ModuleType:
-    """Import a sibling test module by path (tests/ is not a package)."""
-    path = Path(__file__).resolve().parent / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_lion_backends_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cedar_gen = _load("test_policy_cedar")
+cedar_gen = load("kernel/test_policy_cedar.py")
 
 PY = get_backend("python")
 RUST = get_backend("rust")

@@ -9,14 +9,10 @@ at the same ``path:line:col``. The random generators are the reference's own
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
 import string
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -26,6 +22,7 @@ from hypothesis import strategies as st
 from lion import _native
 from lion.errors import PolicyError
 from lion.kernel import policy as ref
+from tests._modules import load
 
 EXAMPLES = int(os.environ.get("LION_EXAMPLES", 100))
 SETTINGS = settings(
@@ -36,19 +33,8 @@ SETTINGS = settings(
 )
 
 
-def _load(name: str) -> ModuleType:
-    """Import a reference test module by path (tests/ is not a package)."""
-    path = Path(__file__).resolve().parents[1] / "kernel" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_lion_ref_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cedar_gen = _load("test_policy_cedar")
-kernel_cases = _load("test_policy")
+cedar_gen = load("kernel/test_policy_cedar.py")
+kernel_cases = load("kernel/test_policy.py")
 
 REQ: dict[str, Any] = kernel_cases.REQ
 ENTITIES: list[dict[str, Any]] = kernel_cases.ENTITIES

@@ -12,12 +12,8 @@ be encodable. ``LION_EXAMPLES`` scales the run.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 from collections import Counter
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import z3
@@ -29,21 +25,12 @@ from lion.kernel.policy import Entities, Kleene, PolicySet, Request
 from lion.policy.analyze._encode import Encoder
 from lion.policy.analyze._ground import Grounding
 from lion.policy.analyze._world import World
+from tests._modules import load
 
 EXAMPLES = int(os.environ.get("LION_EXAMPLES", 60))
 
 
-def _load(name: str) -> ModuleType:
-    path = Path(__file__).resolve().parents[1] / "kernel" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"_lion_analyze_{name}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _load("test_policy_cedar")
+gen = load("kernel/test_policy_cedar.py")
 
 
 def check_encoding(text: str, entities_json: Any, request_json: Any) -> str:

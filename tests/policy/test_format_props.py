@@ -11,7 +11,6 @@ strings and attribute names) that stress parentheses and escaping.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import re
@@ -28,20 +27,12 @@ from lion.kernel.policy import _ast as A
 from lion.kernel.policy._parse import RESERVED
 from lion.kernel.policy._values import INT_MAX, INT_MIN, EntityUID
 from lion.policy.format import format_policies
+from tests._modules import load
 
 EXAMPLES = int(os.environ.get("LION_EXAMPLES", 100))
 
 
-def _load_cedar_generators() -> Any:
-    path = Path(__file__).resolve().parents[1] / "kernel" / "test_policy_cedar.py"
-    spec = importlib.util.spec_from_file_location("_policy_cedar_generators", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-G = _load_cedar_generators()
+G = load("kernel/test_policy_cedar.py")
 _AT = re.compile(r" \(at \d+:\d+\)")
 
 
