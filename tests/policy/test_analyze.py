@@ -373,6 +373,27 @@ def test_linked_templates_are_analysed_and_replayed_with_their_links() -> None:
     assert cx.unknown["a"] or cx.decisions["a"] == "PERMIT"
 
 
+def test_every_diff_counterexample_of_linked_sets_replays_with_the_links() -> None:
+    # the Rust replay of a parsed set is built once, links included: a later
+    # counterexample used to be replayed on the text alone, without the links
+    text = (
+        '@id("t") permit(principal == ?principal, action, resource) when { context.n > 0 };\n'
+        '@id("f") forbid(principal, action, resource) when { context.m > 0 };\n'
+        '@id("g") permit(principal, action, resource) when { context.k > 0 };'
+    )
+    alice = {"?principal": 'User::"alice"'}
+    a = PolicySet.from_str(text).link("t", "l1", alice)
+    b = PolicySet.from_str(text.replace("context.n > 0", "context.n > 5")).link("t", "l1", alice)
+    answer = diff(a, b, limit=5)
+    assert not answer.holds
+    assert len(answer.counterexamples) >= 2
+    for cx in answer.counterexamples:
+        for name in ("python", "rust") if rust_available() else ("python",):
+            engine = get_backend(name).policy_set(text).link("t", "l1", alice)
+            got = engine.evaluate(cx.request, cx.entities).decision.name
+            assert got == cx.decisions["a"]
+
+
 def test_templates_are_ignored_until_linked() -> None:
     text = "permit(principal == ?principal, action, resource);\n"
     try:

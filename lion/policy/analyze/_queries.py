@@ -17,7 +17,7 @@ from typing import Any
 import z3
 
 from lion.errors import AnalysisError, AnalysisInternalError, LionError, PolicyError
-from lion.kernel.backend import get_backend, rust_available
+from lion.kernel.backend import PolicyEngine, get_backend, rust_available
 from lion.kernel.decision import Decision
 from lion.kernel.policy import Effect, Kleene, Policy, PolicySet, combine
 from lion.policy.analyze._concretize import Concretizer
@@ -77,12 +77,13 @@ class _Encoded:
     """One policy set, encoded: its text for replay and each policy's Z3 conditions."""
 
     label: str
-    text: str | None  # None: format `policy_set` when a replay needs the text
+    text: str | None  # the source text; None when a PolicySet was given
     path: str
     policy_set: PolicySet
     values: list[tuple[Policy, Any, Any]]  # (policy, TRUE condition, UNKNOWN condition)
     permit: Any = None
     deny: Any = None
+    rust: PolicyEngine | None = None  # the same set in the Rust core, built by the first replay
 
 
 @dataclass(slots=True)
@@ -216,12 +217,7 @@ def _replay(
             if name == "python":  # the reference evaluator, on the very set that was encoded
                 response = encoded.policy_set.evaluate(request, entities)
             else:
-                parsed = encoded.text is None  # a PolicySet was given: its links are data
-                engine = get_backend(name).policy_set(_text(encoded), encoded.path)
-                links = _links(encoded.policy_set) if parsed else []
-                if links:  # a parsed set's linked policies are data, not text
-                    engine = engine.link_all(links)
-                response = engine.evaluate(request, entities)
+                response = _rust(encoded).evaluate(request, entities)
         except LionError as exc:
             raise AnalysisInternalError(
                 f"the {name} backend could not replay a counterexample for `{encoded.path}`: {exc}"
@@ -236,12 +232,22 @@ def _replay(
             )
 
 
-def _text(encoded: _Encoded) -> str:
-    if encoded.text is None:
-        from lion.policy.format import format_policies
+def _rust(encoded: _Encoded) -> PolicyEngine:
+    """The encoded set parsed by the Rust core, once: from its source text, or from a
+    PolicySet's formatted text plus its links (linked policies are data, not text)."""
+    if encoded.rust is None:
+        if encoded.text is not None:
+            engine = get_backend("rust").policy_set(encoded.text, encoded.path)
+        else:
+            from lion.policy.format import format_policies
 
-        encoded.text = format_policies(encoded.policy_set)
-    return encoded.text
+            text = format_policies(encoded.policy_set)
+            engine = get_backend("rust").policy_set(text, encoded.path)
+            links = _links(encoded.policy_set)
+            if links:
+                engine = engine.link_all(links)
+        encoded.rust = engine
+    return encoded.rust
 
 
 def _links(policy_set: PolicySet) -> list[dict[str, Any]]:
